@@ -1,0 +1,304 @@
+//! The durable event store of cxm, on an embedded sled database.
+//!
+//! Every event has an identity (type, source, id) and a version (`updated_at`, else its main
+//! time). [`Store::apply`] decides per event whether it is new, an update, a duplicate or stale,
+//! writes the new versions of a batch in one atomic sled batch, and returns the [`Change`]s so
+//! that derived state (the metric rollups) can follow exactly. [`Store::flush`] makes them
+//! durable; callers acknowledge only after it returns.
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod key;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use cxm_proto::prost_types::Timestamp;
+use cxm_proto::v1::event::Payload;
+use cxm_proto::v1::{Account, Subscription, SurveyKind, SurveyResponse, Ticket, TicketStatus};
+use prost::Message;
+
+pub use error::{Error, Result};
+pub use key::{EventType, Nanos};
+pub use validate::{Invalid, Rules, nanos, validate};
+
+/// What happened to one event offered to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// First time this identity was stored.
+    Accepted,
+    /// Replaced an older version (or the same version with other content).
+    Updated,
+    /// Identical to the stored version: nothing changed.
+    Duplicate,
+    /// Older than the stored version: ignored.
+    Stale,
+}
+
+/// A stored change: the version that was replaced (if any) and the one now stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The previously stored version.
+    pub old: Option<Payload>,
+    /// The version now stored.
+    pub new: Payload,
+}
+
+/// The result of [`Store::apply`]: one outcome per event, in order, and the changes made.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// One outcome per offered event.
+    pub outcomes: Vec<Outcome>,
+    /// The stored changes, in order.
+    pub changes: Vec<Change>,
+}
+
+/// Settings of the store.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// sled's page cache size in bytes.
+    pub cache_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+/// The event store.
+pub struct Store {
+    db: sled::Db,
+    tree: sled::Tree,
+    /// Serialises the read-decide-write sequence of [`Store::apply`].
+    writer: Mutex<()>,
+}
+
+/// The main time of an event: the instant it is bucketed by (Account: none of its own).
+pub fn main_time(payload: &Payload) -> Option<Nanos> {
+    let ts = match payload {
+        Payload::SurveyResponse(r) => r.responded_at.as_ref(),
+        Payload::Ticket(t) => t.created_at.as_ref(),
+        Payload::Subscription(s) => s.started_at.as_ref(),
+        Payload::Account(_) => None,
+    };
+    ts.and_then(nanos)
+}
+
+fn names(payload: &Payload) -> (&str, &str, Option<&Timestamp>) {
+    match payload {
+        Payload::SurveyResponse(r) => (&r.source, &r.id, r.updated_at.as_ref()),
+        Payload::Ticket(t) => (&t.source, &t.id, t.updated_at.as_ref()),
+        Payload::Subscription(s) => (&s.source, &s.id, s.updated_at.as_ref()),
+        Payload::Account(a) => (&a.source, &a.id, a.updated_at.as_ref()),
+    }
+}
+
+/// Brings defaults into the stored form, so that equal meaning encodes to equal bytes.
+fn normalize(payload: &mut Payload) {
+    match payload {
+        Payload::SurveyResponse(r) => {
+            let kind = SurveyKind::try_from(r.kind).unwrap_or(SurveyKind::Unspecified);
+            r.scale_max = validate::effective_scale(kind, r.scale_max);
+        }
+        Payload::Ticket(t) if t.status == TicketStatus::Unspecified as i32 => {
+            t.status = TicketStatus::New as i32;
+        }
+        _ => {}
+    }
+}
+
+fn encode(payload: &Payload) -> Vec<u8> {
+    match payload {
+        Payload::SurveyResponse(m) => m.encode_to_vec(),
+        Payload::Ticket(m) => m.encode_to_vec(),
+        Payload::Subscription(m) => m.encode_to_vec(),
+        Payload::Account(m) => m.encode_to_vec(),
+    }
+}
+
+/// Decodes a stored payload of `kind`.
+pub fn decode(kind: EventType, bytes: &[u8]) -> std::result::Result<Payload, prost::DecodeError> {
+    Ok(match kind {
+        EventType::SurveyResponse => Payload::SurveyResponse(SurveyResponse::decode(bytes)?),
+        EventType::Ticket => Payload::Ticket(Ticket::decode(bytes)?),
+        EventType::Subscription => Payload::Subscription(Subscription::decode(bytes)?),
+        EventType::Account => Payload::Account(Account::decode(bytes)?),
+    })
+}
+
+fn corrupt(key: &[u8], reason: impl ToString) -> Error {
+    let key = key.iter().map(|b| format!("{b:02x}")).collect();
+    Error::Corrupt {
+        key,
+        reason: reason.to_string(),
+    }
+}
+
+fn now_nanos() -> Nanos {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The stored state of one identity, as seen while applying a batch.
+#[derive(Clone)]
+struct Current {
+    identity: key::Identity,
+    bytes: Vec<u8>,
+    payload: Payload,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. The directory is created with mode 0700.
+    pub fn open(dir: &Path, options: &Options) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(sled::Error::Io)?;
+        restrict(dir).map_err(sled::Error::Io)?;
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(options.cache_bytes)
+            .open()?;
+        let tree = db.open_tree("events")?;
+        Ok(Self {
+            db,
+            tree,
+            writer: Mutex::new(()),
+        })
+    }
+
+    fn current(
+        &self,
+        identity_key: &[u8],
+        kind: EventType,
+        source: &str,
+        id: &str,
+    ) -> Result<Option<Current>> {
+        let Some(raw) = self.tree.get(identity_key)? else {
+            return Ok(None);
+        };
+        let identity = key::Identity::decode(&raw)
+            .ok_or_else(|| corrupt(identity_key, "bad identity record"))?;
+        let event_key = key::event(kind, identity.time, source, id);
+        let bytes = self
+            .tree
+            .get(&event_key)?
+            .ok_or_else(|| corrupt(&event_key, "event missing"))?;
+        let payload = decode(kind, &bytes).map_err(|e| corrupt(&event_key, e))?;
+        Ok(Some(Current {
+            identity,
+            bytes: bytes.to_vec(),
+            payload,
+        }))
+    }
+
+    /// Applies already-validated events in order, in one atomic write. Does not flush.
+    pub fn apply(&self, events: Vec<Payload>) -> Result<Applied> {
+        let _writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut batch = sled::Batch::default();
+        let mut pending: HashMap<Vec<u8>, Current> = HashMap::new();
+        let mut applied = Applied::default();
+        for mut payload in events {
+            normalize(&mut payload);
+            let kind = EventType::of(&payload);
+            let (source, id, updated_at) = names(&payload);
+            let identity_key = key::identity(kind, source, id);
+            let existing = match pending.get(&identity_key) {
+                Some(current) => Some(current.clone()),
+                None => self.current(&identity_key, kind, source, id)?,
+            };
+            let time = main_time(&payload)
+                .or(existing.as_ref().map(|c| c.identity.time))
+                .unwrap_or_else(now_nanos);
+            let version = updated_at.and_then(nanos).unwrap_or(time);
+            let bytes = encode(&payload);
+            let outcome = match &existing {
+                None => Outcome::Accepted,
+                Some(c) if version < c.identity.version => Outcome::Stale,
+                Some(c) if version == c.identity.version && c.bytes == bytes => Outcome::Duplicate,
+                Some(_) => Outcome::Updated,
+            };
+            applied.outcomes.push(outcome);
+            if matches!(outcome, Outcome::Stale | Outcome::Duplicate) {
+                continue;
+            }
+            if let Some(old) = &existing {
+                batch.remove(key::event(kind, old.identity.time, source, id));
+            }
+            let identity = key::Identity { version, time };
+            batch.insert(key::event(kind, time, source, id), bytes.clone());
+            batch.insert(identity_key.clone(), &identity.encode()[..]);
+            applied.changes.push(Change {
+                old: existing.map(|c| c.payload),
+                new: payload.clone(),
+            });
+            pending.insert(
+                identity_key,
+                Current {
+                    identity,
+                    bytes,
+                    payload,
+                },
+            );
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(applied)
+    }
+
+    /// Makes everything applied so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The stored events of `kind` whose main time is in `[from, to)`, in time order.
+    pub fn scan(
+        &self,
+        kind: EventType,
+        from: Nanos,
+        to: Nanos,
+    ) -> impl Iterator<Item = Result<Payload>> + '_ {
+        self.tree
+            .range(key::event_bound(kind, from)..key::event_bound(kind, to))
+            .map(move |entry| {
+                let (k, v) = entry?;
+                decode(kind, &v).map_err(|e| corrupt(&k, e))
+            })
+    }
+
+    /// Every stored event of `kind`, in time order.
+    pub fn scan_all(&self, kind: EventType) -> impl Iterator<Item = Result<Payload>> + '_ {
+        self.tree
+            .scan_prefix(key::event_prefix(kind))
+            .map(move |entry| {
+                let (k, v) = entry?;
+                decode(kind, &v).map_err(|e| corrupt(&k, e))
+            })
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+#[cfg(unix)]
+fn restrict(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(not(unix))]
+fn restrict(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
