@@ -1,0 +1,197 @@
+//! The cxm metrics engine: takes events into the [`Store`], keeps the rollups that answer
+//! queries in time proportional to buckets and groups, and computes every metric exactly as
+//! the catalog defines it.
+//!
+//! The engine is synchronous; the server calls it from blocking tasks.
+
+#![forbid(unsafe_code)]
+
+pub mod calendar;
+pub mod catalog;
+mod error;
+pub mod query;
+pub mod rollup;
+pub mod stats;
+pub mod survey;
+
+use std::path::Path;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use cxm_proto::prost_types::Timestamp;
+use cxm_proto::v1::event::Payload;
+use cxm_proto::v1::{Event, IngestResponse, Point, QueryRequest, QueryResponse, Rejection, Series};
+use cxm_store::{EventType, Options, Outcome, Rules, Store};
+
+pub use error::{Error, Result};
+pub use query::Query;
+
+/// Most events in one ingest request.
+pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
+
+/// Settings of the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Validation rules (reporting currency).
+    pub rules: Rules,
+    /// Store settings.
+    pub store: Options,
+}
+
+/// Derived state kept in memory.
+#[derive(Default)]
+struct Rollups {
+    surveys: survey::SurveyIndex,
+}
+
+/// The metrics engine over one data dir.
+pub struct Engine {
+    store: Store,
+    rules: Rules,
+    rollups: RwLock<Rollups>,
+}
+
+fn timestamp(nanos: i64) -> Timestamp {
+    Timestamp {
+        seconds: nanos.div_euclid(1_000_000_000),
+        nanos: nanos.rem_euclid(1_000_000_000) as i32,
+    }
+}
+
+impl Engine {
+    /// Opens the data dir and rebuilds the rollups from the stored events.
+    pub fn open(dir: &Path, settings: Settings) -> Result<Self> {
+        let store = Store::open(dir, &settings.store)?;
+        let mut rollups = Rollups::default();
+        let started = std::time::Instant::now();
+        let mut responses = 0_u64;
+        for payload in store.scan_all(EventType::SurveyResponse) {
+            if let Payload::SurveyResponse(response) = payload? {
+                rollups.surveys.add(&response);
+                responses += 1;
+            }
+        }
+        tracing::info!(
+            responses,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "rollups rebuilt from the store"
+        );
+        Ok(Self {
+            store,
+            rules: settings.rules,
+            rollups: RwLock::new(rollups),
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Rollups> {
+        self.rollups
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Rollups> {
+        self.rollups
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Validates and stores `events`, returning what happened to each; returns only after every
+    /// stored event is flushed to disk. Rejection indexes start at `first_index`.
+    pub fn ingest(&self, events: Vec<Event>, first_index: u32) -> Result<IngestResponse> {
+        if events.len() > MAX_EVENTS_PER_REQUEST {
+            return Err(Error::invalid(
+                "events",
+                format!(
+                    "{} events in one request; at most {MAX_EVENTS_PER_REQUEST} are allowed",
+                    events.len()
+                ),
+            ));
+        }
+        let mut response = IngestResponse::default();
+        let mut valid = Vec::with_capacity(events.len());
+        for (i, event) in events.into_iter().enumerate() {
+            let index = first_index.saturating_add(i as u32);
+            match (cxm_store::validate(&event, &self.rules), event.payload) {
+                (Ok(()), Some(payload)) => valid.push(payload),
+                (Err(invalid), _) => response.rejections.push(Rejection {
+                    index,
+                    field: invalid.field,
+                    reason: invalid.reason,
+                }),
+                (Ok(()), None) => {}
+            }
+        }
+        if valid.is_empty() {
+            return Ok(response);
+        }
+        {
+            let mut rollups = self.write();
+            let applied = self.store.apply(valid)?;
+            for outcome in &applied.outcomes {
+                match outcome {
+                    Outcome::Accepted => response.accepted += 1,
+                    Outcome::Updated => response.updated += 1,
+                    Outcome::Duplicate => response.duplicates += 1,
+                    Outcome::Stale => response.stale += 1,
+                }
+            }
+            for change in &applied.changes {
+                if let Some(Payload::SurveyResponse(old)) = &change.old {
+                    rollups.surveys.remove(old);
+                }
+                if let Payload::SurveyResponse(new) = &change.new {
+                    rollups.surveys.add(new);
+                }
+            }
+        }
+        self.store.flush()?;
+        Ok(response)
+    }
+
+    /// Answers a query.
+    pub fn query(&self, request: &QueryRequest) -> Result<QueryResponse> {
+        let query = Query::parse(request)?;
+        let metric = query.metric.metric;
+        let totals = {
+            let rollups = self.read();
+            survey::totals(&rollups.surveys, &self.store, &query)?
+        };
+        let grouped = query.group_by.is_some();
+        let series = totals
+            .into_iter()
+            .filter(|(_, buckets)| !grouped || buckets.iter().any(|t| survey::count(metric, t) > 0))
+            .map(|(group, buckets)| Series {
+                group,
+                points: query
+                    .buckets
+                    .iter()
+                    .zip(&buckets)
+                    .map(|(bucket, totals)| {
+                        let value = survey::evaluate(metric, totals);
+                        Point {
+                            start: Some(timestamp(bucket.start)),
+                            value: value.value,
+                            count: value.count,
+                            ci_low: value.ci.map(|c| c.0),
+                            ci_high: value.ci.map(|c| c.1),
+                            components: value
+                                .components
+                                .into_iter()
+                                .map(|(k, v)| (k.to_owned(), v))
+                                .collect(),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(QueryResponse {
+            metric: query.metric.name.to_owned(),
+            definition_version: catalog::DEFINITION_VERSION.to_owned(),
+            series,
+        })
+    }
+
+    /// Flushes everything to disk (used at shutdown).
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.store.flush()?)
+    }
+}

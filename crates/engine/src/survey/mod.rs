@@ -1,0 +1,183 @@
+//! Survey metrics: NPS, CSAT, CES and response counts.
+
+mod cell;
+mod index;
+mod metric;
+
+use std::collections::BTreeMap;
+
+use cxm_proto::v1::SurveyResponse;
+use cxm_proto::v1::event::Payload;
+use cxm_store::{EventType, Nanos, Store, nanos};
+
+pub use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
+pub use index::{MAX_VIEW_VALUES, SurveyIndex};
+pub use metric::{Value, count, evaluate};
+
+use crate::calendar::Bucket;
+use crate::query::Query;
+use crate::rollup::{Cell, SLOT_NANOS, aligned};
+use crate::{Error, Result};
+
+/// How a query reads its totals.
+enum Plan<'q> {
+    /// Rollup of all responses (no dimension involved).
+    Total,
+    /// The view of the one dimension the query filters and/or groups by.
+    View(&'q str),
+    /// A scan of the responses in range (several dimensions, or one without a view).
+    Scan,
+}
+
+/// Per group, one total per bucket.
+type Totals = BTreeMap<String, Vec<SurveyTotals>>;
+
+struct Run<'q> {
+    query: &'q Query,
+    totals: Totals,
+}
+
+impl Run<'_> {
+    fn slot(&mut self, group: &str) -> &mut Vec<SurveyTotals> {
+        let buckets = self.query.buckets.len();
+        self.totals
+            .entry(group.to_owned())
+            .or_insert_with(|| vec![SurveyTotals::default(); buckets])
+    }
+
+    /// Adds one response read from the store to bucket `i`, if it passes the filters.
+    fn add_response(&mut self, i: usize, response: &SurveyResponse) {
+        let passes = self
+            .query
+            .filters
+            .iter()
+            .all(|(dimension, values)| values.contains(cell::dimension(response, dimension)));
+        if !passes {
+            return;
+        }
+        let group = self
+            .query
+            .group_by
+            .as_deref()
+            .map_or("", |d| cell::dimension(response, d))
+            .to_owned();
+        let mut totals = SurveyTotals::default();
+        SurveyCell::of(response).add_to(&mut totals);
+        self.slot(&group)[i].merge(&totals);
+    }
+
+    fn scan(
+        &mut self,
+        store: &Store,
+        from: Nanos,
+        to: Nanos,
+        bucket_of: impl Fn(Nanos) -> Option<usize>,
+    ) -> Result<()> {
+        for payload in store.scan(EventType::SurveyResponse, from, to) {
+            let Payload::SurveyResponse(response) = payload? else {
+                continue;
+            };
+            let Some(t) = response.responded_at.as_ref().and_then(nanos) else {
+                continue;
+            };
+            if let Some(i) = bucket_of(t) {
+                self.add_response(i, &response);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that every dimension the query names exists.
+fn check_dimensions(index: &SurveyIndex, query: &Query) -> Result<()> {
+    let named = query
+        .filters
+        .iter()
+        .map(|(d, _)| (d.as_str(), "filters"))
+        .chain(query.group_by.as_deref().map(|d| (d, "group_by")));
+    for (dimension, field) in named {
+        if !index.knows(dimension) {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "unknown dimension {dimension:?}; survey dimensions are: {}",
+                    index.dimensions().join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn plan<'q>(index: &SurveyIndex, query: &'q Query) -> Plan<'q> {
+    let mut named: Vec<&str> = query.filters.iter().map(|(d, _)| d.as_str()).collect();
+    named.extend(query.group_by.as_deref());
+    named.sort_unstable();
+    named.dedup();
+    match named.as_slice() {
+        [] => Plan::Total,
+        [one] if index.has_view(one) => Plan::View(one),
+        _ => Plan::Scan,
+    }
+}
+
+/// Answers a survey query: per group, the totals of each bucket.
+pub fn totals(index: &SurveyIndex, store: &Store, query: &Query) -> Result<Totals> {
+    check_dimensions(index, query)?;
+    let mut run = Run {
+        query,
+        totals: BTreeMap::new(),
+    };
+    if query.group_by.is_none() {
+        run.slot("");
+    }
+    let plan = plan(index, query);
+    if let Plan::Scan = plan {
+        let buckets = &query.buckets;
+        let (from, to) = (
+            buckets.first().map_or(0, |b| b.from),
+            buckets.last().map_or(0, |b| b.to),
+        );
+        let bucket_of = |t: Nanos| {
+            let i = buckets.partition_point(|b: &Bucket| b.to <= t);
+            (i < buckets.len() && buckets[i].from <= t).then_some(i)
+        };
+        run.scan(store, from, to, bucket_of)?;
+        return Ok(run.totals);
+    }
+    for (i, bucket) in query.buckets.iter().enumerate() {
+        let mut edges = vec![(bucket.from, bucket.to)];
+        if let Some((first, end)) = aligned(bucket.from, bucket.to) {
+            edges = vec![
+                (bucket.from, first * SLOT_NANOS),
+                (end * SLOT_NANOS, bucket.to),
+            ];
+            match plan {
+                Plan::View(dimension) => {
+                    let wanted = query
+                        .filters
+                        .iter()
+                        .filter(|(d, _)| d == dimension)
+                        .map(|(_, values)| values);
+                    let wanted: Vec<_> = wanted.collect();
+                    for (value, totals) in index.by_value(dimension, first, end).unwrap_or_default()
+                    {
+                        if wanted.iter().all(|values| values.contains(&value)) {
+                            let group = if query.group_by.is_some() {
+                                value.as_str()
+                            } else {
+                                ""
+                            };
+                            run.slot(group)[i].merge(&totals);
+                        }
+                    }
+                }
+                _ => run.slot("")[i].merge(&index.total(first, end)),
+            }
+        }
+        for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
+            run.scan(store, from, to, |_| Some(i))?;
+        }
+    }
+    Ok(run.totals)
+}

@@ -1,0 +1,140 @@
+//! Configuration: defaults, then an optional TOML file (`--config`), then `CXM_*` environment
+//! variables, then flags. Checked once at start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+use crate::error::StartError;
+
+/// Command-line flags; each also reads `CXM_<FLAG>` from the environment.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cxmd",
+    version,
+    about = "cxm: customer-experience metrics over gRPC"
+)]
+pub(crate) struct Args {
+    /// TOML file with any of the settings below (flag names with underscores).
+    #[arg(long, env = "CXM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:50051].
+    #[arg(long, env = "CXM_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where the sled database lives [default: ./cxm-data].
+    #[arg(long, env = "CXM_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// More directories to load plugins from (repeatable; the cxmd executable's own directory
+    /// is always searched).
+    #[arg(long = "plugin-dir", env = "CXM_PLUGIN_DIR", value_delimiter = ':')]
+    plugin_dir: Vec<PathBuf>,
+    /// The ISO 4217 currency revenue is reported in; subscriptions in others are rejected
+    /// [default: USD].
+    #[arg(long, env = "CXM_REPORTING_CURRENCY")]
+    reporting_currency: Option<String>,
+    /// sled page cache in MiB [default: 128].
+    #[arg(long, env = "CXM_CACHE_MB")]
+    cache_mb: Option<u64>,
+    /// Load sample survey data into an empty data dir, for a first look.
+    #[arg(long, env = "CXM_DEMO", num_args = 0..=1, default_missing_value = "true")]
+    demo: Option<bool>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "CXM_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The optional TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    plugin_dir: Vec<PathBuf>,
+    reporting_currency: Option<String>,
+    cache_mb: Option<u64>,
+    demo: Option<bool>,
+    log_format: Option<LogFormat>,
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) listen: SocketAddr,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) plugin_dirs: Vec<PathBuf>,
+    pub(crate) reporting_currency: String,
+    pub(crate) cache_bytes: u64,
+    pub(crate) demo: bool,
+    pub(crate) log_format: LogFormat,
+}
+
+impl Config {
+    /// Layers flags and environment over the file over the defaults, and checks the result.
+    pub(crate) fn load(args: Args) -> Result<Self, StartError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => File::default(),
+        };
+        let mut plugin_dirs: Vec<PathBuf> = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+            .into_iter()
+            .collect();
+        plugin_dirs.extend(file.plugin_dir);
+        plugin_dirs.extend(args.plugin_dir);
+        let reporting_currency = args
+            .reporting_currency
+            .or(file.reporting_currency)
+            .unwrap_or_else(|| "USD".to_owned());
+        if reporting_currency.len() != 3
+            || !reporting_currency.bytes().all(|b| b.is_ascii_uppercase())
+        {
+            return Err(StartError::Config(format!(
+                "reporting_currency {reporting_currency:?} is not an ISO 4217 code such as USD or EUR"
+            )));
+        }
+        let cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(128);
+        if cache_mb == 0 {
+            return Err(StartError::Config("cache_mb must be at least 1".to_owned()));
+        }
+        Ok(Self {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("cxm-data")),
+            plugin_dirs,
+            reporting_currency,
+            cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+            demo: args.demo.or(file.demo).unwrap_or(false),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<File, StartError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        StartError::Config(format!("cannot read config file {}: {e}", path.display()))
+    })?;
+    toml::from_str(&text)
+        .map_err(|e| StartError::Config(format!("config file {}: {e}", path.display())))
+}

@@ -1,0 +1,87 @@
+//! Sample survey data for a first look (`cxmd --demo` on an empty data dir).
+
+use cxm_proto::prost_types::Timestamp;
+use cxm_proto::v1::event::Payload;
+use cxm_proto::v1::{Event, SurveyKind, SurveyResponse};
+
+/// How many sample responses `--demo` loads.
+pub(crate) const SAMPLE_RESPONSES: usize = 6_000;
+
+/// A small deterministic generator (SplitMix64), so every demo shows the same data.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Survey responses over the 180 days before `now` (Unix seconds): NPS, CSAT and CES across
+/// touchpoints, channels, regions and plans, with a few patterns worth finding (support
+/// detractors in APAC, happier enterprise customers).
+pub(crate) fn sample(now: i64) -> Vec<Event> {
+    let mut rng = SplitMix(0xC0FFEE);
+    let span = 180 * 86_400;
+    (0..SAMPLE_RESPONSES)
+        .map(|i| {
+            let touchpoint = rng.pick(&["onboarding", "support", "billing", "renewal"]);
+            let region = rng.pick(&["emea", "amer", "apac"]);
+            let plan = rng.pick(&["free", "pro", "enterprise"]);
+            let lift = i64::from(plan == "enterprise")
+                - i64::from(region == "apac" && touchpoint == "support");
+            let (kind, scale, score) = match rng.below(10) {
+                0..=4 => (
+                    SurveyKind::Nps,
+                    10,
+                    (5 + rng.below(6) as i64 + lift).clamp(0, 10),
+                ),
+                5..=7 => (
+                    SurveyKind::Csat,
+                    5,
+                    (2 + rng.below(4) as i64 + lift).clamp(1, 5),
+                ),
+                _ => (
+                    SurveyKind::Ces,
+                    7,
+                    (3 + rng.below(5) as i64 + lift).clamp(1, 7),
+                ),
+            };
+            let responded = now - span + rng.below(span as u64) as i64;
+            Event {
+                payload: Some(Payload::SurveyResponse(SurveyResponse {
+                    id: format!("demo-{i}"),
+                    source: "demo".to_owned(),
+                    attributes: [
+                        ("region".to_owned(), region.to_owned()),
+                        ("plan".to_owned(), plan.to_owned()),
+                    ]
+                    .into(),
+                    account_id: format!("acct-{}", rng.below(400)),
+                    respondent_id: format!("person-{}", rng.below(3_000)),
+                    kind: kind as i32,
+                    score: score as i32,
+                    scale_max: scale,
+                    touchpoint: touchpoint.to_owned(),
+                    channel: rng.pick(&["email", "in_app", "web"]).to_owned(),
+                    responded_at: Some(Timestamp {
+                        seconds: responded,
+                        nanos: 0,
+                    }),
+                    ..SurveyResponse::default()
+                })),
+            }
+        })
+        .collect()
+}

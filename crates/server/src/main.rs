@@ -1,0 +1,192 @@
+//! `cxmd`, the cxm server.
+//!
+//! Serves `cx.v1.IngestService` and `cx.v1.MetricsService`, `grpc.health.v1.Health` and server
+//! reflection, over an embedded sled database in the data dir.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod demo;
+mod error;
+mod ingest;
+mod metrics;
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use clap::Parser;
+use cxm_engine::{Engine, Settings};
+use cxm_proto::v1::ingest_service_server::IngestServiceServer;
+use cxm_proto::v1::metrics_service_server::MetricsServiceServer;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::{Args, Config, LogFormat};
+use crate::error::StartError;
+
+/// Largest request accepted, in bytes.
+const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CXM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn run(config: Config) -> Result<(), StartError> {
+    let settings = Settings {
+        rules: cxm_store::Rules {
+            reporting_currency: config.reporting_currency.clone(),
+        },
+        store: cxm_store::Options {
+            cache_bytes: config.cache_bytes,
+        },
+    };
+    let dir = config.data_dir.clone();
+    let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, settings))
+        .await
+        .map_err(|e| StartError::Config(format!("opening the data dir panicked: {e}")))??;
+    let engine = Arc::new(engine);
+    if config.demo {
+        seed_demo(&engine).await?;
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<IngestServiceServer<ingest::Ingest>>()
+        .await;
+    health
+        .set_serving::<MetricsServiceServer<metrics::Metrics>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(cxm_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| StartError::Config(format!("reflection: {e}")))?;
+
+    let ingest = IngestServiceServer::new(ingest::Ingest {
+        engine: Arc::clone(&engine),
+    })
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let metrics = MetricsServiceServer::new(metrics::Metrics {
+        engine: Arc::clone(&engine),
+    });
+
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
+    // The one line on stdout: tests and scripts read the bound address from it.
+    println!("cxmd listening on {addr}");
+    let _ = std::io::stdout().flush();
+
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(ingest)
+        .add_service(metrics)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown_signal())
+        .await?;
+    let flushed = tokio::task::spawn_blocking(move || engine.flush()).await;
+    match flushed {
+        Ok(Ok(())) => tracing::info!("stopped; data flushed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "final flush failed"),
+        Err(e) => tracing::error!(error = %e, "final flush did not run"),
+    }
+    Ok(())
+}
+
+async fn seed_demo(engine: &Arc<Engine>) -> Result<(), StartError> {
+    let engine = Arc::clone(engine);
+    tokio::task::spawn_blocking(move || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let sample = demo::sample(now);
+        let probe = cxm_proto::v1::QueryRequest {
+            metric: "response_count".to_owned(),
+            from: Some(cxm_proto::prost_types::Timestamp {
+                seconds: 0,
+                nanos: 0,
+            }),
+            to: Some(cxm_proto::prost_types::Timestamp {
+                seconds: now + 86_400,
+                nanos: 0,
+            }),
+            ..Default::default()
+        };
+        let existing = engine
+            .query(&probe)?
+            .series
+            .first()
+            .and_then(|s| s.points.first())
+            .map_or(0, |p| p.count);
+        if existing > 0 {
+            tracing::info!(
+                existing,
+                "demo: the data dir already holds responses; nothing loaded"
+            );
+            return Ok(());
+        }
+        for chunk in sample.chunks(cxm_engine::MAX_EVENTS_PER_REQUEST) {
+            engine.ingest(chunk.to_vec(), 0)?;
+        }
+        tracing::info!(
+            responses = demo::SAMPLE_RESPONSES,
+            "demo: sample survey responses loaded"
+        );
+        Ok::<_, cxm_engine::Error>(())
+    })
+    .await
+    .map_err(|e| StartError::Config(format!("demo seeding panicked: {e}")))??;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let config = match Config::load(args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("cxmd: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    match run(config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("cxmd: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
