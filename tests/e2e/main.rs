@@ -1,1 +1,13 @@
-//! placeholder
+//! End-to-end tests: the real `cxmd` binary, a temporary data dir, the generated clients.
+//!
+//! Expected numbers are computed independently inside the tests (see `support::reference`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+
+mod support;
+
+mod crash;
+mod ingest;
+mod polyglot;
+mod server;
+mod survey_metrics;

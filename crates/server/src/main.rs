@@ -23,6 +23,9 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::config::{Args, Config, LogFormat};
 use crate::error::StartError;
 
+/// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Largest request accepted, in bytes.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -108,13 +111,30 @@ async fn run(config: Config) -> Result<(), StartError> {
     println!("cxmd listening on {addr}");
     let _ = std::io::stdout().flush();
 
-    tonic::transport::Server::builder()
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serve = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
         .add_service(ingest)
         .add_service(metrics)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown_signal())
-        .await?;
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            let mut stop_rx = stop_rx;
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        });
+    tokio::pin!(serve);
+    tokio::select! {
+        served = &mut serve => served?,
+        () = shutdown_signal() => {
+            health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;
+            health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
+            let _ = stop_tx.send(true);
+            // In-flight requests get a grace period; idle client connections do not hold us up.
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut serve).await {
+                Ok(served) => served?,
+                Err(_) => tracing::warn!("grace period over; closing remaining connections"),
+            }
+        }
+    }
     let flushed = tokio::task::spawn_blocking(move || engine.flush()).await;
     match flushed {
         Ok(Ok(())) => tracing::info!("stopped; data flushed"),

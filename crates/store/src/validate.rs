@@ -107,10 +107,10 @@ impl Path {
         start_field: &str,
         start: Nanos,
     ) -> Check {
-        if let Some(t) = self.time(field, ts, false)? {
-            if t < start {
-                return Err(self.bad(field, format!("is before {start_field}")));
-            }
+        if let Some(t) = self.time(field, ts, false)?
+            && t < start
+        {
+            return Err(self.bad(field, format!("is before {start_field}")));
         }
         Ok(())
     }
