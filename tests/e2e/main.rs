@@ -2,7 +2,12 @@
 //!
 //! Expected numbers are computed independently inside the tests (see `support::reference`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
 
 mod support;
 
