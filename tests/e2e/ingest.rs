@@ -233,6 +233,57 @@ async fn a_request_over_10000_events_is_refused_whole() {
 }
 
 #[tokio::test]
+async fn a_request_over_16_mib_is_resource_exhausted_and_nothing_is_stored() {
+    let server = Cxmd::start();
+    let mut big = response("big", SurveyKind::Nps, 9, ts("2026-03-05T10:00:00Z"));
+    big.comment = "x".repeat(16 * 1024);
+    // 1,100 events of ~16.4 KiB: just over 16 MiB, under 10,000 events.
+    let events: Vec<Event> = (0..1_100)
+        .map(|i| {
+            let mut r = big.clone();
+            r.id = format!("big{i}");
+            event(r)
+        })
+        .collect();
+    let mut client = server.ingest_client().await;
+    let status = client
+        .ingest(IngestRequest {
+            events: events.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::ResourceExhausted,
+        "{}",
+        status.message()
+    );
+    let status = client
+        .ingest_stream(tokio_stream::iter(vec![IngestRequest { events }]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::ResourceExhausted,
+        "{}",
+        status.message()
+    );
+    let count = Case {
+        metric: "response_count",
+        from: "2026-03-01T00:00:00Z",
+        to: "2026-04-01T00:00:00Z",
+        granularity: Granularity::Unspecified,
+        zone: "",
+        filters: vec![],
+        group_by: "",
+    };
+    assert_eq!(
+        server.query(count.request()).await.series[0].points[0].count,
+        0
+    );
+}
+
+#[tokio::test]
 async fn a_stream_reports_totals_and_indexes_across_batches() {
     let server = Cxmd::start();
     let t = ts("2026-03-05T10:00:00Z");

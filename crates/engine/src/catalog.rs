@@ -5,9 +5,16 @@ use cxm_proto::v1::{EventType, MetricInfo};
 /// The version of the metric definitions (SPEC §4), returned on every answer.
 pub const DEFINITION_VERSION: &str = "1";
 
-/// Which computation a metric is.
+/// The family a metric belongs to (which events and index feed it), with the metric itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
+pub enum Family {
+    /// Fed by survey responses.
+    Survey(SurveyMetric),
+}
+
+/// The survey metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SurveyMetric {
     /// Net Promoter Score.
     Nps,
     /// Customer satisfaction, top-box percentage.
@@ -23,8 +30,8 @@ pub enum Metric {
 pub struct MetricDef {
     /// Its query name.
     pub name: &'static str,
-    /// Which computation it is.
-    pub metric: Metric,
+    /// Its family and computation.
+    pub family: Family,
     /// What the value means.
     pub description: &'static str,
     /// Unit of the value.
@@ -43,11 +50,11 @@ pub struct MetricDef {
 
 const SURVEY_DIMENSIONS: &[&str] = &crate::survey::DIMENSIONS;
 
-/// Every metric, sorted by name.
+/// Every metric. `infos()` sorts them by name.
 pub const METRICS: &[MetricDef] = &[
     MetricDef {
         name: "ces",
-        metric: Metric::Ces,
+        family: Family::Survey(SurveyMetric::Ces),
         description: "Customer effort score: the mean CES score after rescaling each to 1..7 \
                       (s' = 1 + (s-1)*6/(scale_max-1)); higher is easier. CI: mean ± 1.96·sd/√N \
                       (sample sd, N ≥ 2). Component `easy`: responses with s' ≥ 5.",
@@ -60,7 +67,7 @@ pub const METRICS: &[MetricDef] = &[
     },
     MetricDef {
         name: "csat",
-        metric: Metric::Csat,
+        family: Family::Survey(SurveyMetric::Csat),
         description: "Customer satisfaction: 100·satisfied/N over CSAT responses, satisfied being the \
                       top box of a 3-point scale, the top 2 of 4- to 7-point scales, the top 3 of a \
                       10-point scale. CI: Wilson ×100.",
@@ -73,7 +80,7 @@ pub const METRICS: &[MetricDef] = &[
     },
     MetricDef {
         name: "nps",
-        metric: Metric::Nps,
+        family: Family::Survey(SurveyMetric::Nps),
         description: "Net Promoter Score: 100·(P−D)/N over NPS responses, promoters P scoring 9-10, \
                       detractors D 0-6. CI: value ± 196·√((pP + pD − (pP − pD)²)/N), clamped to \
                       [−100, 100].",
@@ -86,7 +93,7 @@ pub const METRICS: &[MetricDef] = &[
     },
     MetricDef {
         name: "response_count",
-        metric: Metric::ResponseCount,
+        family: Family::Survey(SurveyMetric::ResponseCount),
         description: "Survey responses of every kind, counted in the bucket of responded_at.",
         unit: "count",
         event_type: EventType::SurveyResponse,
@@ -100,7 +107,8 @@ pub const METRICS: &[MetricDef] = &[
 /// Looks a metric up by name; the error lists the known names.
 pub fn find(name: &str) -> crate::Result<&'static MetricDef> {
     METRICS.iter().find(|m| m.name == name).ok_or_else(|| {
-        let known: Vec<_> = METRICS.iter().map(|m| m.name).collect();
+        let mut known: Vec<_> = METRICS.iter().map(|m| m.name).collect();
+        known.sort_unstable();
         crate::Error::invalid(
             "metric",
             format!(
@@ -113,8 +121,10 @@ pub fn find(name: &str) -> crate::Result<&'static MetricDef> {
 
 /// The catalog as the API returns it.
 pub fn infos() -> Vec<MetricInfo> {
-    METRICS
-        .iter()
+    let mut metrics: Vec<&MetricDef> = METRICS.iter().collect();
+    metrics.sort_by_key(|m| m.name);
+    metrics
+        .into_iter()
         .map(|m| MetricInfo {
             name: m.name.to_owned(),
             description: m.description.to_owned(),

@@ -19,7 +19,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
-use cxm_proto::v1::{Event, IngestResponse, Point, QueryRequest, QueryResponse, Rejection, Series};
+use cxm_proto::v1::{Event, IngestResponse, QueryRequest, QueryResponse, Rejection};
 use cxm_store::{EventType, Options, Outcome, Rules, Store};
 
 pub use error::{Error, Result};
@@ -37,11 +37,33 @@ pub struct Settings {
     pub store: Options,
 }
 
-/// Derived state kept in memory.
+/// Derived state kept in memory: one index per metric family.
 #[derive(Default)]
 struct Rollups {
     surveys: survey::SurveyIndex,
 }
+
+impl Rollups {
+    /// Follows one stored change: the replaced version leaves, the new one enters.
+    fn apply(&mut self, change: &cxm_store::Change) {
+        if let Some(Payload::SurveyResponse(old)) = &change.old {
+            self.surveys.remove(old);
+        }
+        if let Payload::SurveyResponse(new) = &change.new {
+            self.surveys.add(new);
+        }
+    }
+
+    /// Adds one stored event while rebuilding at start.
+    fn load(&mut self, payload: &Payload) {
+        if let Payload::SurveyResponse(response) = payload {
+            self.surveys.add(response);
+        }
+    }
+}
+
+/// The event types whose stored events feed rollups, rebuilt at start.
+const INDEXED_TYPES: [EventType; 1] = [EventType::SurveyResponse];
 
 /// The metrics engine over one data dir.
 pub struct Engine {
@@ -50,7 +72,8 @@ pub struct Engine {
     rollups: RwLock<Rollups>,
 }
 
-fn timestamp(nanos: i64) -> Timestamp {
+/// A protobuf timestamp from nanoseconds since the epoch.
+pub fn timestamp(nanos: i64) -> Timestamp {
     Timestamp {
         seconds: nanos.div_euclid(1_000_000_000),
         nanos: nanos.rem_euclid(1_000_000_000) as i32,
@@ -63,15 +86,15 @@ impl Engine {
         let store = Store::open(dir, &settings.store)?;
         let mut rollups = Rollups::default();
         let started = std::time::Instant::now();
-        let mut responses = 0_u64;
-        for payload in store.scan_all(EventType::SurveyResponse) {
-            if let Payload::SurveyResponse(response) = payload? {
-                rollups.surveys.add(&response);
-                responses += 1;
+        let mut events = 0_u64;
+        for kind in INDEXED_TYPES {
+            for payload in store.scan_all(kind) {
+                rollups.load(&payload?);
+                events += 1;
             }
         }
         tracing::info!(
-            responses,
+            events,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "rollups rebuilt from the store"
         );
@@ -135,12 +158,7 @@ impl Engine {
                 }
             }
             for change in &applied.changes {
-                if let Some(Payload::SurveyResponse(old)) = &change.old {
-                    rollups.surveys.remove(old);
-                }
-                if let Payload::SurveyResponse(new) = &change.new {
-                    rollups.surveys.add(new);
-                }
+                rollups.apply(change);
             }
         }
         self.store.flush()?;
@@ -150,39 +168,14 @@ impl Engine {
     /// Answers a query.
     pub fn query(&self, request: &QueryRequest) -> Result<QueryResponse> {
         let query = Query::parse(request)?;
-        let metric = query.metric.metric;
-        let totals = {
+        let series = {
             let rollups = self.read();
-            survey::totals(&rollups.surveys, &self.store, &query)?
+            match query.metric.family {
+                catalog::Family::Survey(metric) => {
+                    survey::answer(metric, &rollups.surveys, &self.store, &query)?
+                }
+            }
         };
-        let grouped = query.group_by.is_some();
-        let series = totals
-            .into_iter()
-            .filter(|(_, buckets)| !grouped || buckets.iter().any(|t| survey::count(metric, t) > 0))
-            .map(|(group, buckets)| Series {
-                group,
-                points: query
-                    .buckets
-                    .iter()
-                    .zip(&buckets)
-                    .map(|(bucket, totals)| {
-                        let value = survey::evaluate(metric, totals);
-                        Point {
-                            start: Some(timestamp(bucket.start)),
-                            value: value.value,
-                            count: value.count,
-                            ci_low: value.ci.map(|c| c.0),
-                            ci_high: value.ci.map(|c| c.1),
-                            components: value
-                                .components
-                                .into_iter()
-                                .map(|(k, v)| (k.to_owned(), v))
-                                .collect(),
-                        }
-                    })
-                    .collect(),
-            })
-            .collect();
         Ok(QueryResponse {
             metric: query.metric.name.to_owned(),
             definition_version: catalog::DEFINITION_VERSION.to_owned(),

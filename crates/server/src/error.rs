@@ -34,3 +34,30 @@ pub(crate) fn status(error: Error) -> Status {
         }
     }
 }
+
+/// tonic answers a request over the size limit with OUT_OF_RANGE; the gRPC spec (and cxm's
+/// contract) says RESOURCE_EXHAUSTED. Rewrites that one status on its way out.
+pub(crate) fn oversize_is_resource_exhausted<B>(
+    mut response: http::Response<B>,
+) -> http::Response<B> {
+    let headers = response.headers_mut();
+    let out_of_range = headers
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == b"11");
+    let too_large = headers.get("grpc-message").is_some_and(|m| {
+        let text = m.to_str().unwrap_or_default();
+        text.contains("length too large") || text.contains("length%20too%20large")
+    });
+    if out_of_range && too_large {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
+}
+
+/// The same rewrite for a status met inside a handler (a too-large message on a stream).
+pub(crate) fn stream_status(status: Status) -> Status {
+    if status.code() == tonic::Code::OutOfRange && status.message().contains("length too large") {
+        return Status::resource_exhausted(status.message().to_owned());
+    }
+    status
+}

@@ -49,7 +49,11 @@ impl IngestService for Ingest {
         let mut stream = request.into_inner();
         let mut total = IngestResponse::default();
         let mut seen: u32 = 0;
-        while let Some(batch) = stream.message().await? {
+        while let Some(batch) = stream
+            .message()
+            .await
+            .map_err(crate::error::stream_status)?
+        {
             let events = batch.events;
             let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
             add(&mut total, self.store(events, seen).await?);

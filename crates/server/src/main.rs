@@ -113,6 +113,9 @@ async fn run(config: Config) -> Result<(), StartError> {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let serve = tonic::transport::Server::builder()
+        .layer(tower::util::MapResponseLayer::new(
+            error::oversize_is_resource_exhausted,
+        ))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(ingest)

@@ -1,7 +1,9 @@
 //! Survey metric values from bucket totals, exactly as SPEC §4 defines them.
 
 use super::cell::SurveyTotals;
-use crate::catalog::Metric;
+use cxm_proto::v1::Point;
+
+use crate::catalog::SurveyMetric as Metric;
 use crate::stats;
 
 /// One bucket's computed number.
@@ -15,6 +17,24 @@ pub struct Value {
     pub ci: Option<(f64, f64)>,
     /// Named parts.
     pub components: Vec<(&'static str, f64)>,
+}
+
+impl Value {
+    /// The API point of a bucket starting at `start`.
+    pub fn point(self, start: i64) -> Point {
+        Point {
+            start: Some(crate::timestamp(start)),
+            value: self.value,
+            count: self.count,
+            ci_low: self.ci.map(|c| c.0),
+            ci_high: self.ci.map(|c| c.1),
+            components: self
+                .components
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        }
+    }
 }
 
 /// How many responses feed `metric` in `totals`.

@@ -6,8 +6,8 @@ mod metric;
 
 use std::collections::BTreeMap;
 
-use cxm_proto::v1::SurveyResponse;
 use cxm_proto::v1::event::Payload;
+use cxm_proto::v1::{Series, SurveyResponse};
 use cxm_store::{EventType, Nanos, Store, nanos};
 
 pub use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
@@ -15,6 +15,7 @@ pub use index::{MAX_VIEW_VALUES, SurveyIndex};
 pub use metric::{Value, count, evaluate};
 
 use crate::calendar::Bucket;
+use crate::catalog::SurveyMetric;
 use crate::query::Query;
 use crate::rollup::{Cell, SLOT_NANOS, aligned};
 use crate::{Error, Result};
@@ -121,8 +122,32 @@ fn plan<'q>(index: &SurveyIndex, query: &'q Query) -> Plan<'q> {
     }
 }
 
-/// Answers a survey query: per group, the totals of each bucket.
-pub fn totals(index: &SurveyIndex, store: &Store, query: &Query) -> Result<Totals> {
+/// Answers a survey query: one series per group, one point per bucket.
+pub fn answer(
+    metric: SurveyMetric,
+    index: &SurveyIndex,
+    store: &Store,
+    query: &Query,
+) -> Result<Vec<Series>> {
+    let grouped = query.group_by.is_some();
+    let series = totals(index, store, query)?
+        .into_iter()
+        .filter(|(_, buckets)| !grouped || buckets.iter().any(|t| count(metric, t) > 0))
+        .map(|(group, buckets)| Series {
+            group,
+            points: query
+                .buckets
+                .iter()
+                .zip(&buckets)
+                .map(|(bucket, totals)| evaluate(metric, totals).point(bucket.start))
+                .collect(),
+        })
+        .collect();
+    Ok(series)
+}
+
+/// Per group, the totals of each bucket.
+fn totals(index: &SurveyIndex, store: &Store, query: &Query) -> Result<Totals> {
     check_dimensions(index, query)?;
     let mut run = Run {
         query,
