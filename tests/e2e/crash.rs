@@ -11,12 +11,7 @@ fn batch(n: usize) -> Vec<Event> {
     (0..BATCH)
         .map(|i| {
             let id = n * BATCH + i;
-            event(response(
-                &format!("r{id}"),
-                SurveyKind::Nps,
-                (id % 11) as i32,
-                at(1_780_000_000 + id as i64 * 60),
-            ))
+            event(response(&format!("r{id}"), SurveyKind::Nps, (id % 11) as i32, at(1_780_000_000 + id as i64 * 60)))
         })
         .collect()
 }
@@ -41,22 +36,12 @@ async fn sigkill_after_acknowledgements_loses_nothing_and_counts_nothing_twice()
     let mut client = server.ingest_client().await;
     let acknowledged = 6;
     for n in 0..acknowledged {
-        let ack = client
-            .ingest(IngestRequest { events: batch(n) })
-            .await
-            .unwrap()
-            .into_inner();
+        let ack = client.ingest(IngestRequest { events: batch(n) }).await.unwrap().into_inner();
         assert_eq!(ack.accepted as usize, BATCH);
     }
     // One more batch is in flight when the process dies.
     let mut in_flight = client.clone();
-    let pending = tokio::spawn(async move {
-        in_flight
-            .ingest(IngestRequest {
-                events: batch(acknowledged),
-            })
-            .await
-    });
+    let pending = tokio::spawn(async move { in_flight.ingest(IngestRequest { events: batch(acknowledged) }).await });
     tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     server.kill();
     let _ = pending.await;
@@ -64,31 +49,14 @@ async fn sigkill_after_acknowledgements_loses_nothing_and_counts_nothing_twice()
     let server = Cxmd::start_in(dir.path());
     let after = stored(&server).await as usize;
     let floor = acknowledged * BATCH;
-    assert!(
-        after == floor || after == floor + BATCH,
-        "{after} responses after restart; {floor} were acknowledged"
-    );
+    assert!(after == floor || after == floor + BATCH, "{after} responses after restart; {floor} were acknowledged");
     // Every acknowledged event is there exactly once: re-sending them only finds duplicates.
     let mut client = server.ingest_client().await;
     for n in 0..acknowledged {
-        let ack = client
-            .ingest(IngestRequest { events: batch(n) })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(
-            (ack.accepted, ack.duplicates as usize),
-            (0, BATCH),
-            "batch {n}"
-        );
+        let ack = client.ingest(IngestRequest { events: batch(n) }).await.unwrap().into_inner();
+        assert_eq!((ack.accepted, ack.duplicates as usize), (0, BATCH), "batch {n}");
     }
-    let ack = client
-        .ingest(IngestRequest {
-            events: batch(acknowledged),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ack = client.ingest(IngestRequest { events: batch(acknowledged) }).await.unwrap().into_inner();
     assert_eq!(ack.accepted as usize + ack.duplicates as usize, BATCH);
     assert_eq!(stored(&server).await as usize, floor + BATCH);
 }

@@ -2,17 +2,15 @@
 //!
 //! Expected numbers are computed independently inside the tests (see `support::reference`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    missing_docs,
-    unreachable_pub
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
 
 mod support;
 
 mod crash;
 mod ingest;
+mod plugins;
 mod polyglot;
+mod revenue_metrics;
 mod server;
+mod support_metrics;
 mod survey_metrics;

@@ -34,10 +34,6 @@ async fn a_python_client_generated_from_proto_ingests_and_queries() {
         .output()
         .expect("run the Python client");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "python client failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "python client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("6 passed, 0 failed"), "{stdout}");
 }

@@ -13,13 +13,7 @@ async fn health_reports_serving_for_each_service() {
     let server = Cxmd::start();
     let mut health = HealthClient::new(server.channel().await);
     for service in ["", "cx.v1.IngestService", "cx.v1.MetricsService"] {
-        let answer = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let answer = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
         assert_eq!(answer.status, ServingStatus::Serving as i32, "{service:?}");
     }
 }
@@ -37,25 +31,12 @@ async fn reflection_lists_the_cx_services() {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
-    let mut answers = client
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut answers = client.server_reflection_info(tokio_stream::iter(vec![request])).await.unwrap().into_inner();
     let answer = answers.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
-        panic!("{answer:?}")
-    };
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else { panic!("{answer:?}") };
     let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    for wanted in [
-        "cx.v1.IngestService",
-        "cx.v1.MetricsService",
-        "grpc.health.v1.Health",
-    ] {
-        assert!(
-            names.iter().any(|n| n == wanted),
-            "{wanted} missing from {names:?}"
-        );
+    for wanted in ["cx.v1.IngestService", "cx.v1.MetricsService", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} missing from {names:?}");
     }
 }
 
@@ -63,33 +44,23 @@ async fn reflection_lists_the_cx_services() {
 async fn config_file_then_environment_then_flags() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cxm.toml");
-    std::fs::write(
-        &file,
-        "reporting_currency = \"EUR\"\ncache_mb = 16\nlisten = \"127.0.0.1:1\"\n",
-    )
-    .unwrap();
+    std::fs::write(&file, "reporting_currency = \"EUR\"\ncache_mb = 16\nlisten = \"127.0.0.1:1\"\n").unwrap();
     // The file sets EUR; the flag's listen address (127.0.0.1:0) wins over the file's.
     let data = dir.path().join("data");
     let server = Cxmd::start_with(&data, &["--config", file.to_str().unwrap()], &[]);
     let euro = cxm_proto::v1::Event {
-        payload: Some(cxm_proto::v1::event::Payload::Subscription(
-            cxm_proto::v1::Subscription {
-                id: "s".into(),
-                source: "crm".into(),
-                currency: "EUR".into(),
-                started_at: Some(crate::support::ts("2026-01-01T00:00:00Z")),
-                ..Default::default()
-            },
-        )),
+        payload: Some(cxm_proto::v1::event::Payload::Subscription(cxm_proto::v1::Subscription {
+            id: "s".into(),
+            source: "crm".into(),
+            currency: "EUR".into(),
+            started_at: Some(crate::support::ts("2026-01-01T00:00:00Z")),
+            ..Default::default()
+        })),
     };
     assert_eq!(server.ingest(vec![euro.clone()]).await.accepted, 1);
     drop(server);
     // The environment overrides the file.
-    let server = Cxmd::start_with(
-        &data,
-        &["--config", file.to_str().unwrap()],
-        &[("CXM_REPORTING_CURRENCY", "GBP")],
-    );
+    let server = Cxmd::start_with(&data, &["--config", file.to_str().unwrap()], &[("CXM_REPORTING_CURRENCY", "GBP")]);
     let ack = server.ingest(vec![euro]).await;
     assert_eq!(ack.rejections[0].field, "subscription.currency");
     assert!(ack.rejections[0].reason.contains("GBP"));
@@ -97,10 +68,7 @@ async fn config_file_then_environment_then_flags() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
+        assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
     }
 }
 
@@ -108,20 +76,11 @@ async fn config_file_then_environment_then_flags() {
 fn a_bad_setting_stops_start_up_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cxmd"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--reporting-currency",
-            "dollars",
-            "--data-dir",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--reporting-currency", "dollars", "--data-dir"])
         .arg(dir.path())
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("reporting_currency \"dollars\""),
-        "{stderr}"
-    );
+    assert!(stderr.contains("reporting_currency \"dollars\""), "{stderr}");
 }

@@ -9,13 +9,8 @@ use crate::support::{Cxmd, Rng, at, event, response, ts};
 /// midnights around DST changes.
 fn responses() -> Vec<SurveyResponse> {
     let mut rng = Rng(42);
-    let (start, end) = (
-        ts("2025-09-01T00:00:00Z").seconds,
-        ts("2027-01-01T00:00:00Z").seconds,
-    );
-    let mut times: Vec<i64> = (0..4_000)
-        .map(|_| start + rng.below((end - start) as u64) as i64)
-        .collect();
+    let (start, end) = (ts("2025-09-01T00:00:00Z").seconds, ts("2027-01-01T00:00:00Z").seconds);
+    let mut times: Vec<i64> = (0..4_000).map(|_| start + rng.below((end - start) as u64) as i64).collect();
     // Local midnights (and a second before) in New York, Kolkata and Lord Howe near DST changes.
     for edge in [
         "2026-03-08T05:00:00Z",
@@ -37,26 +32,14 @@ fn responses() -> Vec<SurveyResponse> {
         .enumerate()
         .map(|(i, t)| {
             let (kind, scale, score) = match rng.below(3) {
-                0 => (
-                    SurveyKind::Nps,
-                    [0, 10][rng.below(2) as usize],
-                    rng.below(11) as i32,
-                ),
+                0 => (SurveyKind::Nps, [0, 10][rng.below(2) as usize], rng.below(11) as i32),
                 1 => {
                     let scale = [3, 4, 5, 6, 7, 10][rng.below(6) as usize];
-                    (
-                        SurveyKind::Csat,
-                        scale,
-                        1 + rng.below(u64::from(scale)) as i32,
-                    )
+                    (SurveyKind::Csat, scale, 1 + rng.below(u64::from(scale)) as i32)
                 }
                 _ => {
                     let scale = [5, 7][rng.below(2) as usize];
-                    (
-                        SurveyKind::Ces,
-                        scale,
-                        1 + rng.below(u64::from(scale)) as i32,
-                    )
+                    (SurveyKind::Ces, scale, 1 + rng.below(u64::from(scale)) as i32)
                 }
             };
             let mut r = response(&format!("r{i}"), kind, score, at(t));
@@ -69,133 +52,45 @@ fn responses() -> Vec<SurveyResponse> {
             if !region.is_empty() {
                 r.attributes.insert("region".into(), region.into());
             }
-            r.attributes
-                .insert("plan".into(), rng.pick(&["free", "pro"]).into());
+            r.attributes.insert("plan".into(), rng.pick(&["free", "pro"]).into());
             r
         })
         .collect()
 }
 
-fn case<'a>(
-    metric: &'a str,
-    from: &'a str,
-    to: &'a str,
-    granularity: Granularity,
-    zone: &'a str,
-) -> Case<'a> {
-    Case {
-        metric,
-        from,
-        to,
-        granularity,
-        zone,
-        filters: vec![],
-        group_by: "",
-    }
+fn case<'a>(metric: &'a str, from: &'a str, to: &'a str, granularity: Granularity, zone: &'a str) -> Case<'a> {
+    Case { metric, from, to, granularity, zone, filters: vec![], group_by: "" }
 }
 
 #[tokio::test]
 async fn survey_metrics_match_the_reference_across_zones_buckets_filters_and_groups() {
     let server = Cxmd::start();
     let data = responses();
-    let ack = server
-        .ingest_all(&data.iter().cloned().map(event).collect::<Vec<_>>())
-        .await;
-    assert_eq!(
-        ack.accepted as usize,
-        data.len(),
-        "{:?}",
-        ack.rejections.first()
-    );
+    let ack = server.ingest_all(&data.iter().cloned().map(event).collect::<Vec<_>>()).await;
+    assert_eq!(ack.accepted as usize, data.len(), "{:?}", ack.rejections.first());
 
     use Granularity::*;
     let year = ("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
     let mut cases = vec![
         case("nps", year.0, year.1, Month, "UTC"),
         case("csat", year.0, year.1, Quarter, "Europe/Paris"),
-        case(
-            "ces",
-            "2025-06-01T00:00:00Z",
-            "2027-06-01T00:00:00Z",
-            Year,
-            "",
-        ),
+        case("ces", "2025-06-01T00:00:00Z", "2027-06-01T00:00:00Z", Year, ""),
         case("response_count", year.0, year.1, Unspecified, "UTC"),
         // New York across both 2026 DST changes (23- and 25-hour days).
-        case(
-            "nps",
-            "2026-03-05T05:00:00Z",
-            "2026-03-12T04:00:00Z",
-            Day,
-            "America/New_York",
-        ),
-        case(
-            "response_count",
-            "2026-10-29T04:00:00Z",
-            "2026-11-04T05:00:00Z",
-            Day,
-            "America/New_York",
-        ),
-        case(
-            "csat",
-            "2026-02-20T00:00:00Z",
-            "2026-04-20T00:00:00Z",
-            Week,
-            "America/New_York",
-        ),
+        case("nps", "2026-03-05T05:00:00Z", "2026-03-12T04:00:00Z", Day, "America/New_York"),
+        case("response_count", "2026-10-29T04:00:00Z", "2026-11-04T05:00:00Z", Day, "America/New_York"),
+        case("csat", "2026-02-20T00:00:00Z", "2026-04-20T00:00:00Z", Week, "America/New_York"),
         // Half-hour offset, no DST.
-        case(
-            "ces",
-            "2026-02-25T00:00:00Z",
-            "2026-03-10T00:00:00Z",
-            Day,
-            "Asia/Kolkata",
-        ),
+        case("ces", "2026-02-25T00:00:00Z", "2026-03-10T00:00:00Z", Day, "Asia/Kolkata"),
         case("nps", year.0, year.1, Week, "Asia/Kolkata"),
         // Lord Howe: a 30-minute DST shift (+10:30 / +11).
-        case(
-            "response_count",
-            "2026-03-30T00:00:00Z",
-            "2026-04-10T00:00:00Z",
-            Day,
-            "Australia/Lord_Howe",
-        ),
-        case(
-            "nps",
-            "2026-09-28T00:00:00Z",
-            "2026-10-10T00:00:00Z",
-            Day,
-            "Australia/Lord_Howe",
-        ),
+        case("response_count", "2026-03-30T00:00:00Z", "2026-04-10T00:00:00Z", Day, "Australia/Lord_Howe"),
+        case("nps", "2026-09-28T00:00:00Z", "2026-10-10T00:00:00Z", Day, "Australia/Lord_Howe"),
         // Partial first and last buckets at unaligned instants, and empty buckets after the data.
-        case(
-            "nps",
-            "2026-01-15T10:07:33Z",
-            "2026-05-20T03:02:01Z",
-            Month,
-            "America/New_York",
-        ),
-        case(
-            "csat",
-            "2026-11-15T10:07:33Z",
-            "2027-04-01T00:00:00Z",
-            Month,
-            "UTC",
-        ),
-        case(
-            "response_count",
-            "2027-01-01T00:00:00Z",
-            "2027-01-05T00:00:00Z",
-            Day,
-            "UTC",
-        ),
-        case(
-            "ces",
-            "2026-06-01T00:07:00Z",
-            "2026-06-01T02:55:00Z",
-            Unspecified,
-            "UTC",
-        ),
+        case("nps", "2026-01-15T10:07:33Z", "2026-05-20T03:02:01Z", Month, "America/New_York"),
+        case("csat", "2026-11-15T10:07:33Z", "2027-04-01T00:00:00Z", Month, "UTC"),
+        case("response_count", "2027-01-01T00:00:00Z", "2027-01-05T00:00:00Z", Day, "UTC"),
+        case("ces", "2026-06-01T00:07:00Z", "2026-06-01T02:55:00Z", Unspecified, "UTC"),
     ];
     let grouped = [
         ("nps", "touchpoint", vec![]),
@@ -204,27 +99,13 @@ async fn survey_metrics_match_the_reference_across_zones_buckets_filters_and_gro
         ("nps", "", vec![("region", vec![""])]),
         ("nps", "region", vec![("touchpoint", vec!["support"])]),
         ("csat", "account_id", vec![]),
-        (
-            "response_count",
-            "kind",
-            vec![("plan", vec!["pro"]), ("channel", vec!["email"])],
-        ),
+        ("response_count", "kind", vec![("plan", vec!["pro"]), ("channel", vec!["email"])]),
         ("response_count", "", vec![("kind", vec!["nps", "ces"])]),
-        (
-            "nps",
-            "plan",
-            vec![("plan", vec!["pro"]), ("plan", vec!["pro", "free"])],
-        ),
+        ("nps", "plan", vec![("plan", vec!["pro"]), ("plan", vec!["pro", "free"])]),
     ];
     for (metric, group_by, filters) in grouped {
         for (granularity, zone) in [(Month, "America/New_York"), (Week, "Asia/Kolkata")] {
-            let mut c = case(
-                metric,
-                "2026-01-10T00:00:00Z",
-                "2026-09-01T00:00:00Z",
-                granularity,
-                zone,
-            );
+            let mut c = case(metric, "2026-01-10T00:00:00Z", "2026-09-01T00:00:00Z", granularity, zone);
             c.group_by = group_by;
             c.filters = filters.clone();
             cases.push(c);
@@ -240,45 +121,17 @@ async fn survey_metrics_match_the_reference_across_zones_buckets_filters_and_gro
 #[tokio::test]
 async fn empty_buckets_have_no_value_but_counts_report_zero() {
     let server = Cxmd::start();
-    server
-        .ingest(vec![event(response(
-            "a",
-            SurveyKind::Nps,
-            10,
-            ts("2026-05-02T12:00:00Z"),
-        ))])
-        .await;
-    let query = |metric: &str| {
-        case(
-            metric,
-            "2026-05-01T00:00:00Z",
-            "2026-05-04T00:00:00Z",
-            Granularity::Day,
-            "UTC",
-        )
-        .request()
-    };
+    server.ingest(vec![event(response("a", SurveyKind::Nps, 10, ts("2026-05-02T12:00:00Z")))]).await;
+    let query =
+        |metric: &str| case(metric, "2026-05-01T00:00:00Z", "2026-05-04T00:00:00Z", Granularity::Day, "UTC").request();
     let nps = server.query(query("nps")).await;
     let points = &nps.series[0].points;
-    assert_eq!(
-        points.iter().map(|p| p.count).collect::<Vec<_>>(),
-        vec![0, 1, 0]
-    );
-    assert_eq!(
-        points.iter().map(|p| p.value).collect::<Vec<_>>(),
-        vec![None, Some(100.0), None]
-    );
-    assert_eq!(
-        (points[1].ci_low, points[1].ci_high),
-        (Some(100.0), Some(100.0))
-    );
+    assert_eq!(points.iter().map(|p| p.count).collect::<Vec<_>>(), vec![0, 1, 0]);
+    assert_eq!(points.iter().map(|p| p.value).collect::<Vec<_>>(), vec![None, Some(100.0), None]);
+    assert_eq!((points[1].ci_low, points[1].ci_high), (Some(100.0), Some(100.0)));
     let counts = server.query(query("response_count")).await;
     assert_eq!(
-        counts.series[0]
-            .points
-            .iter()
-            .map(|p| p.value)
-            .collect::<Vec<_>>(),
+        counts.series[0].points.iter().map(|p| p.value).collect::<Vec<_>>(),
         vec![Some(0.0), Some(1.0), Some(0.0)]
     );
     // Grouped with nothing in range: no series at all.
@@ -300,12 +153,7 @@ async fn confidence_intervals_follow_the_definitions() {
     }
     // CSAT on 5 points: 8 of 10 satisfied (4s and 5s).
     for (i, score) in [5, 4, 4, 5, 5, 4, 4, 5, 2, 3].into_iter().enumerate() {
-        events.push(event(response(
-            &format!("c{i}"),
-            SurveyKind::Csat,
-            score,
-            t,
-        )));
+        events.push(event(response(&format!("c{i}"), SurveyKind::Csat, score, t)));
     }
     // CES on 7 points: mean 4, deviations -2 0 0 0 1 1 3 -3.
     for (i, score) in [2, 4, 4, 4, 5, 5, 7, 1].into_iter().enumerate() {
@@ -313,48 +161,24 @@ async fn confidence_intervals_follow_the_definitions() {
     }
     server.ingest(events).await;
     let whole = |metric: &str| {
-        case(
-            metric,
-            "2026-07-01T00:00:00Z",
-            "2026-07-02T00:00:00Z",
-            Granularity::Unspecified,
-            "",
-        )
-        .request()
+        case(metric, "2026-07-01T00:00:00Z", "2026-07-02T00:00:00Z", Granularity::Unspecified, "").request()
     };
     let nps = &server.query(whole("nps")).await.series[0].points[0];
     let half = 196.0 * ((0.6 + 0.1 - 0.25_f64) / 10.0).sqrt();
     assert_eq!(nps.value, Some(50.0));
-    assert!(
-        (nps.ci_low.unwrap() - (50.0 - half)).abs() < 1e-9
-            && (nps.ci_high.unwrap() - (50.0 + half)).abs() < 1e-9
-    );
+    assert!((nps.ci_low.unwrap() - (50.0 - half)).abs() < 1e-9 && (nps.ci_high.unwrap() - (50.0 + half)).abs() < 1e-9);
     let csat = &server.query(whole("csat")).await.series[0].points[0];
     assert_eq!(csat.value, Some(80.0));
     // Wilson 8/10 is (49.02%, 94.33%).
-    assert!(
-        (csat.ci_low.unwrap() - 49.016).abs() < 1e-3
-            && (csat.ci_high.unwrap() - 94.332).abs() < 1e-3,
-        "{csat:?}"
-    );
+    assert!((csat.ci_low.unwrap() - 49.016).abs() < 1e-3 && (csat.ci_high.unwrap() - 94.332).abs() < 1e-3, "{csat:?}");
     let ces = &server.query(whole("ces")).await.series[0].points[0];
     // Mean 4, sample sd √(24/7).
     let spread = 1.96 * (24.0_f64 / 7.0).sqrt() / 8.0_f64.sqrt();
     assert_eq!(ces.value, Some(4.0));
-    assert!(
-        (ces.ci_low.unwrap() - (4.0 - spread)).abs() < 1e-9,
-        "{ces:?}"
-    );
+    assert!((ces.ci_low.unwrap() - (4.0 - spread)).abs() < 1e-9, "{ces:?}");
     assert_eq!(ces.components["easy"], 3.0);
     // One CES response: a mean but no interval.
-    server
-        .ingest(vec![event(response(
-            "solo",
-            SurveyKind::Ces,
-            6,
-            ts("2026-08-01T00:00:00Z"),
-        ))])
-        .await;
+    server.ingest(vec![event(response("solo", SurveyKind::Ces, 6, ts("2026-08-01T00:00:00Z")))]).await;
     let mut one = whole("ces");
     one.from = Some(ts("2026-08-01T00:00:00Z"));
     one.to = Some(ts("2026-08-02T00:00:00Z"));

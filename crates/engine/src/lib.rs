@@ -10,8 +10,10 @@ pub mod calendar;
 pub mod catalog;
 mod error;
 pub mod query;
+pub mod revenue;
 pub mod rollup;
 pub mod stats;
+pub mod support;
 pub mod survey;
 
 use std::path::Path;
@@ -20,7 +22,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Event, IngestResponse, QueryRequest, QueryResponse, Rejection};
-use cxm_store::{EventType, Options, Outcome, Rules, Store};
+use cxm_store::{EventType, MetaWrite, Options, Outcome, Rules, Store};
 
 pub use error::{Error, Result};
 pub use query::Query;
@@ -41,6 +43,8 @@ pub struct Settings {
 #[derive(Default)]
 struct Rollups {
     surveys: survey::SurveyIndex,
+    revenue: revenue::RevenueIndex,
+    support: support::SupportIndex,
 }
 
 impl Rollups {
@@ -52,6 +56,16 @@ impl Rollups {
         if let Payload::SurveyResponse(new) = &change.new {
             self.surveys.add(new);
         }
+        if let Some(Payload::Ticket(old)) = &change.old {
+            self.support.remove(old);
+        }
+        if let Payload::Ticket(new) = &change.new {
+            self.support.add(new);
+        }
+        if let Some(old) = &change.old {
+            self.revenue.remove(old);
+        }
+        self.revenue.add(&change.new);
     }
 
     /// Adds one stored event while rebuilding at start.
@@ -59,11 +73,16 @@ impl Rollups {
         if let Payload::SurveyResponse(response) = payload {
             self.surveys.add(response);
         }
+        if let Payload::Ticket(ticket) = payload {
+            self.support.add(ticket);
+        }
+        self.revenue.add(payload);
     }
 }
 
 /// The event types whose stored events feed rollups, rebuilt at start.
-const INDEXED_TYPES: [EventType; 1] = [EventType::SurveyResponse];
+const INDEXED_TYPES: [EventType; 4] =
+    [EventType::SurveyResponse, EventType::Ticket, EventType::Subscription, EventType::Account];
 
 /// The metrics engine over one data dir.
 pub struct Engine {
@@ -74,10 +93,7 @@ pub struct Engine {
 
 /// A protobuf timestamp from nanoseconds since the epoch.
 pub fn timestamp(nanos: i64) -> Timestamp {
-    Timestamp {
-        seconds: nanos.div_euclid(1_000_000_000),
-        nanos: nanos.rem_euclid(1_000_000_000) as i32,
-    }
+    Timestamp { seconds: nanos.div_euclid(1_000_000_000), nanos: nanos.rem_euclid(1_000_000_000) as i32 }
 }
 
 impl Engine {
@@ -85,6 +101,14 @@ impl Engine {
     pub fn open(dir: &Path, settings: Settings) -> Result<Self> {
         let store = Store::open(dir, &settings.store)?;
         let mut rollups = Rollups::default();
+        let currency = &settings.rules.reporting_currency;
+        if revenue::known_exponent(currency).is_none() {
+            tracing::warn!(
+                currency,
+                "not an ISO 4217 currency: revenue metrics take it to have {} decimals",
+                revenue::DEFAULT_EXPONENT
+            );
+        }
         let started = std::time::Instant::now();
         let mut events = 0_u64;
         for kind in INDEXED_TYPES {
@@ -93,40 +117,37 @@ impl Engine {
                 events += 1;
             }
         }
-        tracing::info!(
-            events,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "rollups rebuilt from the store"
-        );
-        Ok(Self {
-            store,
-            rules: settings.rules,
-            rollups: RwLock::new(rollups),
-        })
+        tracing::info!(events, elapsed_ms = started.elapsed().as_millis() as u64, "rollups rebuilt from the store");
+        Ok(Self { store, rules: settings.rules, rollups: RwLock::new(rollups) })
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Rollups> {
-        self.rollups
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.rollups.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Rollups> {
-        self.rollups
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.rollups.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Validates and stores `events`, returning what happened to each; returns only after every
     /// stored event is flushed to disk. Rejection indexes start at `first_index`.
     pub fn ingest(&self, events: Vec<Event>, first_index: u32) -> Result<IngestResponse> {
+        self.ingest_with(events, first_index, |_| Vec::new())
+    }
+
+    /// Like [`Engine::ingest`], and writes the records `meta` makes (e.g. a connector's cursor)
+    /// in the same atomic write as the events, even when no event is stored. `meta` is given
+    /// the outcome counts (without rejections) before the write.
+    pub fn ingest_with(
+        &self,
+        events: Vec<Event>,
+        first_index: u32,
+        meta: impl FnOnce(&IngestResponse) -> Vec<MetaWrite>,
+    ) -> Result<IngestResponse> {
         if events.len() > MAX_EVENTS_PER_REQUEST {
             return Err(Error::invalid(
                 "events",
-                format!(
-                    "{} events in one request; at most {MAX_EVENTS_PER_REQUEST} are allowed",
-                    events.len()
-                ),
+                format!("{} events in one request; at most {MAX_EVENTS_PER_REQUEST} are allowed", events.len()),
             ));
         }
         let mut response = IngestResponse::default();
@@ -135,28 +156,32 @@ impl Engine {
             let index = first_index.saturating_add(i as u32);
             match (cxm_store::validate(&event, &self.rules), event.payload) {
                 (Ok(()), Some(payload)) => valid.push(payload),
-                (Err(invalid), _) => response.rejections.push(Rejection {
-                    index,
-                    field: invalid.field,
-                    reason: invalid.reason,
-                }),
+                (Err(invalid), _) => {
+                    response.rejections.push(Rejection { index, field: invalid.field, reason: invalid.reason })
+                }
                 (Ok(()), None) => {}
             }
         }
-        if valid.is_empty() {
-            return Ok(response);
-        }
+
         {
             let mut rollups = self.write();
-            let applied = self.store.apply(valid)?;
-            for outcome in &applied.outcomes {
-                match outcome {
-                    Outcome::Accepted => response.accepted += 1,
-                    Outcome::Updated => response.updated += 1,
-                    Outcome::Duplicate => response.duplicates += 1,
-                    Outcome::Stale => response.stale += 1,
+            let applied = self.store.apply_with(valid, |outcomes| {
+                let mut counts = IngestResponse::default();
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::Accepted => counts.accepted += 1,
+                        Outcome::Updated => counts.updated += 1,
+                        Outcome::Duplicate => counts.duplicates += 1,
+                        Outcome::Stale => counts.stale += 1,
+                    }
                 }
-            }
+                let writes = meta(&counts);
+                response.accepted = counts.accepted;
+                response.updated = counts.updated;
+                response.duplicates = counts.duplicates;
+                response.stale = counts.stale;
+                writes
+            })?;
             for change in &applied.changes {
                 rollups.apply(change);
             }
@@ -171,8 +196,10 @@ impl Engine {
         let series = {
             let rollups = self.read();
             match query.metric.family {
-                catalog::Family::Survey(metric) => {
-                    survey::answer(metric, &rollups.surveys, &self.store, &query)?
+                catalog::Family::Survey(metric) => survey::answer(metric, &rollups.surveys, &self.store, &query)?,
+                catalog::Family::Support(metric) => support::answer(metric, &rollups.support, &self.store, &query)?,
+                catalog::Family::Revenue(metric) => {
+                    revenue::answer(metric, &rollups.revenue, &query, &request.params, &self.rules.reporting_currency)?
                 }
             }
         };
@@ -181,6 +208,11 @@ impl Engine {
             definition_version: catalog::DEFINITION_VERSION.to_owned(),
             series,
         })
+    }
+
+    /// The event store (for metadata records such as connector definitions).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Flushes everything to disk (used at shutdown).

@@ -28,60 +28,32 @@ impl Query {
         let metric = catalog::find(&request.metric)?;
         let time = |field: &str, ts: Option<&cxm_proto::prost_types::Timestamp>| {
             let ts = ts.ok_or_else(|| Error::invalid(field, "is required"))?;
-            nanos(ts).ok_or_else(|| {
-                Error::invalid(field, "is not a valid time between the years 1678 and 2261")
-            })
+            nanos(ts).ok_or_else(|| Error::invalid(field, "is not a valid time between the years 1678 and 2261"))
         };
         let from = time("from", request.from.as_ref())?;
         let to = time("to", request.to.as_ref())?;
-        let granularity = Granularity::try_from(request.granularity).map_err(|_| {
-            Error::invalid(
-                "granularity",
-                format!("{} is not a Granularity", request.granularity),
-            )
-        })?;
+        let granularity = Granularity::try_from(request.granularity)
+            .map_err(|_| Error::invalid("granularity", format!("{} is not a Granularity", request.granularity)))?;
         let zone = calendar::zone(&request.time_zone)?;
         let buckets = calendar::buckets(from, to, granularity, zone)?;
         let mut filters: Vec<(String, HashSet<String>)> = Vec::new();
         for (i, filter) in request.filters.iter().enumerate() {
             if filter.dimension.is_empty() {
-                return Err(Error::invalid(
-                    format!("filters[{i}].dimension"),
-                    "must not be empty",
-                ));
+                return Err(Error::invalid(format!("filters[{i}].dimension"), "must not be empty"));
             }
             if filter.values.is_empty() {
-                return Err(Error::invalid(
-                    format!("filters[{i}].values"),
-                    "must hold at least one value",
-                ));
+                return Err(Error::invalid(format!("filters[{i}].values"), "must hold at least one value"));
             }
-            filters.push((
-                filter.dimension.clone(),
-                filter.values.iter().cloned().collect(),
-            ));
+            filters.push((filter.dimension.clone(), filter.values.iter().cloned().collect()));
         }
-        if let Some(param) = request
-            .params
-            .keys()
-            .find(|p| !metric.params.contains(&p.as_str()))
-        {
-            let takes = if metric.params.is_empty() {
-                "none".to_owned()
-            } else {
-                metric.params.join(", ")
-            };
+        if let Some(param) = request.params.keys().find(|p| !metric.params.contains(&p.as_str())) {
+            let takes = if metric.params.is_empty() { "none".to_owned() } else { metric.params.join(", ") };
             return Err(Error::invalid(
                 "params",
                 format!("{} does not take {param:?}; it takes: {takes}", metric.name),
             ));
         }
         let group_by = (!request.group_by.is_empty()).then(|| request.group_by.clone());
-        Ok(Self {
-            metric,
-            buckets,
-            filters,
-            group_by,
-        })
+        Ok(Self { metric, buckets, filters, group_by })
     }
 }

@@ -41,9 +41,7 @@ pub struct Rollup<C> {
 
 impl<C> Default for Rollup<C> {
     fn default() -> Self {
-        Self {
-            days: BTreeMap::new(),
-        }
+        Self { days: BTreeMap::new() }
     }
 }
 
@@ -66,12 +64,7 @@ impl<C: Cell> Rollup<C> {
         let day = self
             .days
             .entry(slot.div_euclid(SLOTS_PER_DAY))
-            .or_insert_with(|| {
-                Box::new(Day {
-                    total: C::default(),
-                    slots: [C::default(); SLOTS_PER_DAY as usize],
-                })
-            });
+            .or_insert_with(|| Box::new(Day { total: C::default(), slots: [C::default(); SLOTS_PER_DAY as usize] }));
         day.total.add(cell);
         day.slots[slot.rem_euclid(SLOTS_PER_DAY) as usize].add(cell);
     }
@@ -99,10 +92,7 @@ impl<C: Cell> Rollup<C> {
         if first >= end {
             return;
         }
-        let (first_day, end_day) = (
-            first.div_euclid(SLOTS_PER_DAY),
-            (end - 1).div_euclid(SLOTS_PER_DAY),
-        );
+        let (first_day, end_day) = (first.div_euclid(SLOTS_PER_DAY), (end - 1).div_euclid(SLOTS_PER_DAY));
         for (&index, day) in self.days.range(first_day..=end_day) {
             let lo = (first - index * SLOTS_PER_DAY).max(0);
             let hi = (end - index * SLOTS_PER_DAY).min(SLOTS_PER_DAY);
@@ -149,20 +139,11 @@ mod tests {
         for t in &times {
             rollup.add(*t, &Count(1));
         }
-        for (from, to) in [
-            (-3_000, 16_000),
-            (-45, 1_440),
-            (15, 2_895),
-            (0, 15),
-            (1_425, 1_455),
-        ] {
+        for (from, to) in [(-3_000, 16_000), (-45, 1_440), (15, 2_895), (0, 15), (1_425, 1_455)] {
             let (first, end) = aligned(from * MINUTE, to * MINUTE).unwrap();
             let mut total = 0;
             rollup.sum(first, end, &mut total);
-            let direct = times
-                .iter()
-                .filter(|t| (from * MINUTE..to * MINUTE).contains(*t))
-                .count();
+            let direct = times.iter().filter(|t| (from * MINUTE..to * MINUTE).contains(*t)).count();
             assert_eq!(total, direct as u64, "[{from}, {to}) minutes");
         }
     }

@@ -42,10 +42,7 @@ mod tests {
     fn wilson_matches_a_worked_example() {
         // 8 of 10: the textbook Wilson interval is (0.4902, 0.9433).
         let (low, high) = wilson(8, 10).unwrap();
-        assert!(
-            (low - 0.4902).abs() < 1e-4 && (high - 0.9433).abs() < 1e-4,
-            "{low} {high}"
-        );
+        assert!((low - 0.4902).abs() < 1e-4 && (high - 0.9433).abs() < 1e-4, "{low} {high}");
         assert_eq!(wilson(0, 0), None);
     }
 

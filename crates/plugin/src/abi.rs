@@ -52,10 +52,7 @@ pub struct CxmBuf {
 
 impl CxmBuf {
     /// An empty buffer (nothing to free).
-    pub const EMPTY: Self = Self {
-        ptr: std::ptr::null_mut(),
-        len: 0,
-    };
+    pub const EMPTY: Self = Self { ptr: std::ptr::null_mut(), len: 0 };
 }
 
 /// Severity of a plugin log line.
@@ -96,12 +93,8 @@ pub struct CxmPluginVTable {
     /// Describes the plugin: writes a `PluginInfo` to `out`.
     pub info: extern "C" fn(out: *mut CxmBuf) -> i32,
     /// Opens an instance with a `PluginConfig`; sets `*instance`.
-    pub open: extern "C" fn(
-        config: CxmSlice,
-        host: *const CxmHost,
-        instance: *mut *mut c_void,
-        out: *mut CxmBuf,
-    ) -> i32,
+    pub open:
+        extern "C" fn(config: CxmSlice, host: *const CxmHost, instance: *mut *mut c_void, out: *mut CxmBuf) -> i32,
     /// Pulls one page: `PullRequest` in, `PullResponse` to `out`.
     pub pull: extern "C" fn(instance: *mut c_void, request: CxmSlice, out: *mut CxmBuf) -> i32,
     /// Releases an instance.

@@ -4,9 +4,7 @@
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use cxm_proto::v1::{
-    PluginConfig, PluginError, PluginErrorCode, PluginInfo, PullRequest, PullResponse,
-};
+use cxm_proto::v1::{PluginConfig, PluginError, PluginErrorCode, PluginInfo, PullRequest, PullResponse};
 use prost::Message;
 
 use crate::abi::{self, CXM_ERROR, CXM_OK, CxmBuf, CxmHost, CxmPluginVTable, CxmSlice};
@@ -50,14 +48,7 @@ impl Logger {
 
     fn write(&self, level: u32, message: &str) {
         if let Some(host) = &self.host {
-            (host.log)(
-                host.ctx,
-                level,
-                CxmSlice {
-                    ptr: message.as_ptr(),
-                    len: message.len(),
-                },
-            );
+            (host.log)(host.ctx, level, CxmSlice { ptr: message.as_ptr(), len: message.len() });
         }
     }
 
@@ -84,10 +75,7 @@ impl Logger {
 
 /// A `PluginError` with a code and message.
 pub fn error(code: PluginErrorCode, message: impl Into<String>) -> PluginError {
-    PluginError {
-        code: code as i32,
-        message: message.into(),
-    }
+    PluginError { code: code as i32, message: message.into() }
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -102,10 +90,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 fn into_buf(bytes: Vec<u8>) -> CxmBuf {
     let boxed = bytes.into_boxed_slice();
     let len = boxed.len();
-    CxmBuf {
-        ptr: Box::into_raw(boxed).cast::<u8>(),
-        len,
-    }
+    CxmBuf { ptr: Box::into_raw(boxed).cast::<u8>(), len }
 }
 
 /// Runs `body`, catching panics, and writes its result or error to `out`.
@@ -113,10 +98,7 @@ fn guard(out: *mut CxmBuf, body: impl FnOnce() -> Result<Vec<u8>, PluginError>) 
     let (status, bytes) = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(bytes)) => (CXM_OK, bytes),
         Ok(Err(e)) => (CXM_ERROR, e.encode_to_vec()),
-        Err(payload) => (
-            CXM_ERROR,
-            error(PluginErrorCode::Panic, panic_message(&*payload)).encode_to_vec(),
-        ),
+        Err(payload) => (CXM_ERROR, error(PluginErrorCode::Panic, panic_message(&*payload)).encode_to_vec()),
     };
     if out.is_null() {
         return CXM_ERROR;
@@ -142,12 +124,8 @@ fn borrowed<'a>(slice: CxmSlice) -> &'a [u8] {
 }
 
 fn decode<M: Message + Default>(slice: CxmSlice, what: &str) -> Result<M, PluginError> {
-    M::decode(borrowed(slice)).map_err(|e| {
-        error(
-            PluginErrorCode::Internal,
-            format!("the host sent a {what} that does not decode: {e}"),
-        )
-    })
+    M::decode(borrowed(slice))
+        .map_err(|e| error(PluginErrorCode::Internal, format!("the host sent a {what} that does not decode: {e}")))
 }
 
 extern "C" fn info<P: Plugin>(out: *mut CxmBuf) -> i32 {
@@ -167,10 +145,7 @@ extern "C" fn open<P: Plugin>(
         let host = unsafe { host.as_ref() }.copied();
         let plugin = P::open(&config, Logger { host })?;
         if instance.is_null() {
-            return Err(error(
-                PluginErrorCode::Internal,
-                "the host passed no instance slot",
-            ));
+            return Err(error(PluginErrorCode::Internal, "the host passed no instance slot"));
         }
         // SAFETY: `instance` is a valid, writable pointer slot for the call (checked non-null).
         #[allow(unsafe_code)]

@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use cxm_proto::v1::{PluginConfig, PluginError, PluginInfo, PullRequest, PullResponse};
 use prost::Message;
 
-use crate::abi::{
-    self, CXM_ERROR, CXM_OK, CxmBuf, CxmHost, CxmPluginHeader, CxmPluginVTable, CxmSlice, EntryFn,
-};
+use crate::abi::{self, CXM_ERROR, CXM_OK, CxmBuf, CxmHost, CxmPluginHeader, CxmPluginVTable, CxmSlice, EntryFn};
 
 /// Why a library could not be used as a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,9 +61,7 @@ pub fn is_plugin_file(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
-    let stem = name
-        .strip_prefix(std::env::consts::DLL_PREFIX)
-        .unwrap_or(name);
+    let stem = name.strip_prefix(std::env::consts::DLL_PREFIX).unwrap_or(name);
     stem.starts_with("cxm_plugin_") && name.ends_with(std::env::consts::DLL_SUFFIX)
 }
 
@@ -91,19 +87,14 @@ fn open_library(path: &Path) -> Result<libloading::Library, libloading::Error> {
 impl Library {
     /// Loads a plugin library and checks its ABI version and table size before using it.
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let library =
-            open_library(path).map_err(|e| LoadError(format!("not a loadable library: {e}")))?;
+        let library = open_library(path).map_err(|e| LoadError(format!("not a loadable library: {e}")))?;
         // The library is never unloaded: plugin code and statics stay valid for the process.
         let library: &'static libloading::Library = Box::leak(Box::new(library));
-        let symbol =
-            String::from_utf8_lossy(&abi::ENTRY_SYMBOL[..abi::ENTRY_SYMBOL.len() - 1]).into_owned();
+        let symbol = String::from_utf8_lossy(&abi::ENTRY_SYMBOL[..abi::ENTRY_SYMBOL.len() - 1]).into_owned();
         // SAFETY: the symbol, if present, has the `EntryFn` signature by the ABI's definition.
         #[allow(unsafe_code)]
         let entry = unsafe { library.get::<EntryFn>(abi::ENTRY_SYMBOL) }.map_err(|_| {
-            LoadError(format!(
-                "no entry symbol `{symbol}`: not a cxm plugin of ABI {}.x",
-                abi::ABI_MAJOR
-            ))
+            LoadError(format!("no entry symbol `{symbol}`: not a cxm plugin of ABI {}.x", abi::ABI_MAJOR))
         })?;
         let table = entry();
         if table.is_null() {
@@ -138,8 +129,7 @@ impl Library {
         let vtable: &'static CxmPluginVTable = unsafe { &*table };
         let mut out = CxmBuf::EMPTY;
         let status = (vtable.info)(&mut out);
-        let info: PluginInfo =
-            take(vtable, status, out).map_err(|e| LoadError(format!("`info` failed: {e}")))?;
+        let info: PluginInfo = take(vtable, status, out).map_err(|e| LoadError(format!("`info` failed: {e}")))?;
         if info.name.is_empty() {
             return Err(LoadError("the plugin's info has no name".to_owned()));
         }
@@ -169,16 +159,9 @@ impl Library {
         let status = (self.vtable.open)(slice(&bytes), &*host, &mut handle, &mut out);
         take_empty(self.vtable, status, out)?;
         if handle.is_null() {
-            return Err(CallError::Protocol(
-                "`open` succeeded but returned no instance".to_owned(),
-            ));
+            return Err(CallError::Protocol("`open` succeeded but returned no instance".to_owned()));
         }
-        Ok(Instance {
-            vtable: self.vtable,
-            handle,
-            _host: host,
-            _sink: sink,
-        })
+        Ok(Instance { vtable: self.vtable, handle, _host: host, _sink: sink })
     }
 }
 
@@ -206,10 +189,7 @@ extern "C" fn host_log(ctx: *const c_void, level: u32, message: CxmSlice) {
 }
 
 fn slice(bytes: &[u8]) -> CxmSlice {
-    CxmSlice {
-        ptr: bytes.as_ptr(),
-        len: bytes.len(),
-    }
+    CxmSlice { ptr: bytes.as_ptr(), len: bytes.len() }
 }
 
 /// Copies a returned buffer and hands it back to the plugin.
@@ -227,23 +207,14 @@ fn copy_and_free(vtable: &CxmPluginVTable, out: CxmBuf) -> Vec<u8> {
     bytes
 }
 
-fn take<M: Message + Default>(
-    vtable: &CxmPluginVTable,
-    status: i32,
-    out: CxmBuf,
-) -> Result<M, CallError> {
+fn take<M: Message + Default>(vtable: &CxmPluginVTable, status: i32, out: CxmBuf) -> Result<M, CallError> {
     let bytes = copy_and_free(vtable, out);
     match status {
         CXM_OK => M::decode(bytes.as_slice()).map_err(|e| {
-            CallError::Protocol(format!(
-                "the plugin returned {} bytes that do not decode as a reply: {e}",
-                bytes.len()
-            ))
+            CallError::Protocol(format!("the plugin returned {} bytes that do not decode as a reply: {e}", bytes.len()))
         }),
         CXM_ERROR => Err(error_of(&bytes)),
-        other => Err(CallError::Protocol(format!(
-            "the plugin returned unknown status {other}"
-        ))),
+        other => Err(CallError::Protocol(format!("the plugin returned unknown status {other}"))),
     }
 }
 
@@ -252,18 +223,14 @@ fn take_empty(vtable: &CxmPluginVTable, status: i32, out: CxmBuf) -> Result<(), 
     match status {
         CXM_OK => Ok(()),
         CXM_ERROR => Err(error_of(&bytes)),
-        other => Err(CallError::Protocol(format!(
-            "the plugin returned unknown status {other}"
-        ))),
+        other => Err(CallError::Protocol(format!("the plugin returned unknown status {other}"))),
     }
 }
 
 fn error_of(bytes: &[u8]) -> CallError {
     match PluginError::decode(bytes) {
         Ok(e) => CallError::Plugin(e),
-        Err(e) => CallError::Protocol(format!(
-            "the plugin reported an error that does not decode: {e}"
-        )),
+        Err(e) => CallError::Protocol(format!("the plugin reported an error that does not decode: {e}")),
     }
 }
 
@@ -306,10 +273,8 @@ pub fn discover(dirs: &[PathBuf]) -> (Vec<Library>, Vec<(PathBuf, LoadError)>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
         };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_plugin_file(p))
-            .collect();
+        let mut paths: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_plugin_file(p)).collect();
         paths.sort();
         for path in paths {
             if !seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())) {

@@ -12,8 +12,7 @@ pub mod v1 {
 }
 
 /// The encoded `FileDescriptorSet` of `proto/cx/v1`, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/cx_v1_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cx_v1_descriptor.bin"));
 
 pub use prost;
 pub use prost_types;

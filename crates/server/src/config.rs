@@ -11,11 +11,7 @@ use crate::error::StartError;
 
 /// Command-line flags; each also reads `CXM_<FLAG>` from the environment.
 #[derive(Debug, Parser)]
-#[command(
-    name = "cxmd",
-    version,
-    about = "cxm: customer-experience metrics over gRPC"
-)]
+#[command(name = "cxmd", version, about = "cxm: customer-experience metrics over gRPC")]
 pub(crate) struct Args {
     /// TOML file with any of the settings below (flag names with underscores).
     #[arg(long, env = "CXM_CONFIG")]
@@ -88,20 +84,13 @@ impl Config {
             Some(path) => read_file(path)?,
             None => File::default(),
         };
-        let mut plugin_dirs: Vec<PathBuf> = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(Path::to_path_buf))
-            .into_iter()
-            .collect();
+        let mut plugin_dirs: Vec<PathBuf> =
+            std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)).into_iter().collect();
         plugin_dirs.extend(file.plugin_dir);
         plugin_dirs.extend(args.plugin_dir);
-        let reporting_currency = args
-            .reporting_currency
-            .or(file.reporting_currency)
-            .unwrap_or_else(|| "USD".to_owned());
-        if reporting_currency.len() != 3
-            || !reporting_currency.bytes().all(|b| b.is_ascii_uppercase())
-        {
+        let reporting_currency =
+            args.reporting_currency.or(file.reporting_currency).unwrap_or_else(|| "USD".to_owned());
+        if reporting_currency.len() != 3 || !reporting_currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(StartError::Config(format!(
                 "reporting_currency {reporting_currency:?} is not an ISO 4217 code such as USD or EUR"
             )));
@@ -111,30 +100,19 @@ impl Config {
             return Err(StartError::Config("cache_mb must be at least 1".to_owned()));
         }
         Ok(Self {
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("cxm-data")),
+            listen: args.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("cxm-data")),
             plugin_dirs,
             reporting_currency,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
             demo: args.demo.or(file.demo).unwrap_or(false),
-            log_format: args
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(LogFormat::Text),
+            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         })
     }
 }
 
 fn read_file(path: &Path) -> Result<File, StartError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        StartError::Config(format!("cannot read config file {}: {e}", path.display()))
-    })?;
-    toml::from_str(&text)
-        .map_err(|e| StartError::Config(format!("config file {}: {e}", path.display())))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StartError::Config(format!("cannot read config file {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| StartError::Config(format!("config file {}: {e}", path.display())))
 }

@@ -39,35 +39,18 @@ pub(crate) fn sample(now: i64) -> Vec<Event> {
             let touchpoint = rng.pick(&["onboarding", "support", "billing", "renewal"]);
             let region = rng.pick(&["emea", "amer", "apac"]);
             let plan = rng.pick(&["free", "pro", "enterprise"]);
-            let lift = i64::from(plan == "enterprise")
-                - i64::from(region == "apac" && touchpoint == "support");
+            let lift = i64::from(plan == "enterprise") - i64::from(region == "apac" && touchpoint == "support");
             let (kind, scale, score) = match rng.below(10) {
-                0..=4 => (
-                    SurveyKind::Nps,
-                    10,
-                    (5 + rng.below(6) as i64 + lift).clamp(0, 10),
-                ),
-                5..=7 => (
-                    SurveyKind::Csat,
-                    5,
-                    (2 + rng.below(4) as i64 + lift).clamp(1, 5),
-                ),
-                _ => (
-                    SurveyKind::Ces,
-                    7,
-                    (3 + rng.below(5) as i64 + lift).clamp(1, 7),
-                ),
+                0..=4 => (SurveyKind::Nps, 10, (5 + rng.below(6) as i64 + lift).clamp(0, 10)),
+                5..=7 => (SurveyKind::Csat, 5, (2 + rng.below(4) as i64 + lift).clamp(1, 5)),
+                _ => (SurveyKind::Ces, 7, (3 + rng.below(5) as i64 + lift).clamp(1, 7)),
             };
             let responded = now - span + rng.below(span as u64) as i64;
             Event {
                 payload: Some(Payload::SurveyResponse(SurveyResponse {
                     id: format!("demo-{i}"),
                     source: "demo".to_owned(),
-                    attributes: [
-                        ("region".to_owned(), region.to_owned()),
-                        ("plan".to_owned(), plan.to_owned()),
-                    ]
-                    .into(),
+                    attributes: [("region".to_owned(), region.to_owned()), ("plan".to_owned(), plan.to_owned())].into(),
                     account_id: format!("acct-{}", rng.below(400)),
                     respondent_id: format!("person-{}", rng.below(3_000)),
                     kind: kind as i32,
@@ -75,10 +58,7 @@ pub(crate) fn sample(now: i64) -> Vec<Event> {
                     scale_max: scale,
                     touchpoint: touchpoint.to_owned(),
                     channel: rng.pick(&["email", "in_app", "web"]).to_owned(),
-                    responded_at: Some(Timestamp {
-                        seconds: responded,
-                        nanos: 0,
-                    }),
+                    responded_at: Some(Timestamp { seconds: responded, nanos: 0 }),
                     ..SurveyResponse::default()
                 })),
             }

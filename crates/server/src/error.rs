@@ -25,9 +25,7 @@ pub(crate) fn status(error: Error) -> Status {
     match error {
         Error::InvalidArgument { .. } => Status::invalid_argument(error.to_string()),
         Error::TooLarge(message) => Status::resource_exhausted(message),
-        Error::ShuttingDown => {
-            Status::unavailable("cxmd is shutting down; retry on another instance or later")
-        }
+        Error::ShuttingDown => Status::unavailable("cxmd is shutting down; retry on another instance or later"),
         Error::Store(inner) => {
             tracing::error!(error = %inner, "storage failure");
             Status::internal("internal storage error; see the server log")
@@ -35,15 +33,28 @@ pub(crate) fn status(error: Error) -> Status {
     }
 }
 
+/// Maps every connector error to its status.
+pub(crate) fn connect_status(error: cxm_connect::Error) -> Status {
+    use cxm_connect::Error as E;
+    match error {
+        E::NotFound(message) => Status::not_found(message),
+        E::AlreadyExists(message) => Status::already_exists(message),
+        E::InvalidArgument { .. } => Status::invalid_argument(error.to_string()),
+        E::FailedPrecondition(message) => Status::failed_precondition(message),
+        E::Engine(inner) => status(inner),
+        E::Store(inner) => status(Error::Store(inner)),
+        E::Corrupt(what) => {
+            tracing::error!(%what, "damaged connector record");
+            Status::internal("a stored connector record is damaged; see the server log")
+        }
+    }
+}
+
 /// tonic answers a request over the size limit with OUT_OF_RANGE; the gRPC spec (and cxm's
 /// contract) says RESOURCE_EXHAUSTED. Rewrites that one status on its way out.
-pub(crate) fn oversize_is_resource_exhausted<B>(
-    mut response: http::Response<B>,
-) -> http::Response<B> {
+pub(crate) fn oversize_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
     let headers = response.headers_mut();
-    let out_of_range = headers
-        .get("grpc-status")
-        .is_some_and(|v| v.as_bytes() == b"11");
+    let out_of_range = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"11");
     let too_large = headers.get("grpc-message").is_some_and(|m| {
         let text = m.to_str().unwrap_or_default();
         text.contains("length too large") || text.contains("length%20too%20large")

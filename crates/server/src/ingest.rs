@@ -34,10 +34,7 @@ fn add(total: &mut IngestResponse, part: IngestResponse) {
 
 #[tonic::async_trait]
 impl IngestService for Ingest {
-    async fn ingest(
-        &self,
-        request: Request<IngestRequest>,
-    ) -> Result<Response<IngestResponse>, Status> {
+    async fn ingest(&self, request: Request<IngestRequest>) -> Result<Response<IngestResponse>, Status> {
         let events = request.into_inner().events;
         Ok(Response::new(self.store(events, 0).await?))
     }
@@ -49,11 +46,7 @@ impl IngestService for Ingest {
         let mut stream = request.into_inner();
         let mut total = IngestResponse::default();
         let mut seen: u32 = 0;
-        while let Some(batch) = stream
-            .message()
-            .await
-            .map_err(crate::error::stream_status)?
-        {
+        while let Some(batch) = stream.message().await.map_err(crate::error::stream_status)? {
             let events = batch.events;
             let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
             add(&mut total, self.store(events, seen).await?);

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod connectors;
 mod demo;
 mod error;
 mod ingest;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use cxm_engine::{Engine, Settings};
+use cxm_proto::v1::connector_service_server::ConnectorServiceServer;
 use cxm_proto::v1::ingest_service_server::IngestServiceServer;
 use cxm_proto::v1::metrics_service_server::MetricsServiceServer;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -47,14 +49,13 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -67,12 +68,8 @@ async fn shutdown_signal() {
 
 async fn run(config: Config) -> Result<(), StartError> {
     let settings = Settings {
-        rules: cxm_store::Rules {
-            reporting_currency: config.reporting_currency.clone(),
-        },
-        store: cxm_store::Options {
-            cache_bytes: config.cache_bytes,
-        },
+        rules: cxm_store::Rules { reporting_currency: config.reporting_currency.clone() },
+        store: cxm_store::Options { cache_bytes: config.cache_bytes },
     };
     let dir = config.data_dir.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, settings))
@@ -83,28 +80,29 @@ async fn run(config: Config) -> Result<(), StartError> {
         seed_demo(&engine).await?;
     }
 
+    let plugin_dirs = config.plugin_dirs.clone();
+    let plugin_engine = Arc::clone(&engine);
+    let connectors = tokio::task::spawn_blocking(move || cxm_connect::Connectors::load(plugin_engine, &plugin_dirs))
+        .await
+        .map_err(|e| StartError::Config(format!("loading plugins panicked: {e}")))?;
+    connectors.start_schedules().map_err(|e| StartError::Config(format!("connectors: {e}")))?;
+
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<IngestServiceServer<ingest::Ingest>>()
-        .await;
-    health
-        .set_serving::<MetricsServiceServer<metrics::Metrics>>()
-        .await;
+    health.set_serving::<IngestServiceServer<ingest::Ingest>>().await;
+    health.set_serving::<MetricsServiceServer<metrics::Metrics>>().await;
+    health.set_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(cxm_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| StartError::Config(format!("reflection: {e}")))?;
 
-    let ingest = IngestServiceServer::new(ingest::Ingest {
-        engine: Arc::clone(&engine),
-    })
-    .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let metrics = MetricsServiceServer::new(metrics::Metrics {
-        engine: Arc::clone(&engine),
-    });
+    let ingest = IngestServiceServer::new(ingest::Ingest { engine: Arc::clone(&engine) })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let metrics = MetricsServiceServer::new(metrics::Metrics { engine: Arc::clone(&engine) });
+    let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors });
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
     // The one line on stdout: tests and scripts read the bound address from it.
@@ -113,13 +111,12 @@ async fn run(config: Config) -> Result<(), StartError> {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let serve = tonic::transport::Server::builder()
-        .layer(tower::util::MapResponseLayer::new(
-            error::oversize_is_resource_exhausted,
-        ))
+        .layer(tower::util::MapResponseLayer::new(error::oversize_is_resource_exhausted))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(ingest)
         .add_service(metrics)
+        .add_service(connector_api)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             let mut stop_rx = stop_rx;
             let _ = stop_rx.wait_for(|stop| *stop).await;
@@ -130,6 +127,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         () = shutdown_signal() => {
             health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;
             health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
+            health.set_not_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
             let _ = stop_tx.send(true);
             // In-flight requests get a grace period; idle client connections do not hold us up.
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut serve).await {
@@ -150,42 +148,23 @@ async fn run(config: Config) -> Result<(), StartError> {
 async fn seed_demo(engine: &Arc<Engine>) -> Result<(), StartError> {
     let engine = Arc::clone(engine);
     tokio::task::spawn_blocking(move || {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         let sample = demo::sample(now);
         let probe = cxm_proto::v1::QueryRequest {
             metric: "response_count".to_owned(),
-            from: Some(cxm_proto::prost_types::Timestamp {
-                seconds: 0,
-                nanos: 0,
-            }),
-            to: Some(cxm_proto::prost_types::Timestamp {
-                seconds: now + 86_400,
-                nanos: 0,
-            }),
+            from: Some(cxm_proto::prost_types::Timestamp { seconds: 0, nanos: 0 }),
+            to: Some(cxm_proto::prost_types::Timestamp { seconds: now + 86_400, nanos: 0 }),
             ..Default::default()
         };
-        let existing = engine
-            .query(&probe)?
-            .series
-            .first()
-            .and_then(|s| s.points.first())
-            .map_or(0, |p| p.count);
+        let existing = engine.query(&probe)?.series.first().and_then(|s| s.points.first()).map_or(0, |p| p.count);
         if existing > 0 {
-            tracing::info!(
-                existing,
-                "demo: the data dir already holds responses; nothing loaded"
-            );
+            tracing::info!(existing, "demo: the data dir already holds responses; nothing loaded");
             return Ok(());
         }
         for chunk in sample.chunks(cxm_engine::MAX_EVENTS_PER_REQUEST) {
             engine.ingest(chunk.to_vec(), 0)?;
         }
-        tracing::info!(
-            responses = demo::SAMPLE_RESPONSES,
-            "demo: sample survey responses loaded"
-        );
+        tracing::info!(responses = demo::SAMPLE_RESPONSES, "demo: sample survey responses loaded");
         Ok::<_, cxm_engine::Error>(())
     })
     .await

@@ -16,19 +16,11 @@ pub(crate) struct Metrics {
 
 #[tonic::async_trait]
 impl MetricsService for Metrics {
-    async fn list_metrics(
-        &self,
-        _: Request<ListMetricsRequest>,
-    ) -> Result<Response<ListMetricsResponse>, Status> {
-        Ok(Response::new(ListMetricsResponse {
-            metrics: catalog::infos(),
-        }))
+    async fn list_metrics(&self, _: Request<ListMetricsRequest>) -> Result<Response<ListMetricsResponse>, Status> {
+        Ok(Response::new(ListMetricsResponse { metrics: catalog::infos() }))
     }
 
-    async fn query(
-        &self,
-        request: Request<QueryRequest>,
-    ) -> Result<Response<QueryResponse>, Status> {
+    async fn query(&self, request: Request<QueryRequest>) -> Result<Response<QueryResponse>, Status> {
         let engine = Arc::clone(&self.engine);
         let request = request.into_inner();
         let answer = tokio::task::spawn_blocking(move || engine.query(&request))

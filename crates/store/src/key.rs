@@ -5,6 +5,8 @@
 //! - event `e | type | main time (i64 ns, order-preserving) | len(source) u16 | source | id` →
 //!   the event's payload message (e.g. an encoded `SurveyResponse`).
 //!
+//! Metadata records (connectors, cursors) live under `m | key`.
+//!
 //! Events of one type are thus stored in time order, so a time range is one sequential scan.
 
 use cxm_proto::v1::event::Payload;
@@ -45,6 +47,7 @@ impl EventType {
 }
 
 const IDENTITY: u8 = b'i';
+const META: u8 = b'm';
 const EVENT: u8 = b'e';
 
 /// Nanoseconds since the Unix epoch, as stored in keys.
@@ -86,6 +89,14 @@ pub fn event_bound(kind: EventType, time: Nanos) -> Vec<u8> {
     key
 }
 
+/// The key of a metadata record.
+pub fn meta(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + key.len());
+    out.push(META);
+    out.extend_from_slice(key);
+    out
+}
+
 /// The prefix of every event key of `kind`.
 pub fn event_prefix(kind: EventType) -> [u8; 2] {
     [EVENT, kind as u8]
@@ -113,10 +124,7 @@ impl Identity {
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let version = bytes.get(..8)?.try_into().ok()?;
         let time = bytes.get(8..16)?.try_into().ok()?;
-        Some(Self {
-            version: i64::from_be_bytes(version),
-            time: i64::from_be_bytes(time),
-        })
+        Some(Self { version: i64::from_be_bytes(version), time: i64::from_be_bytes(time) })
     }
 }
 
@@ -127,10 +135,7 @@ mod tests {
     #[test]
     fn event_keys_sort_in_time_order_across_the_epoch() {
         let times = [i64::MIN, -5_000, -1, 0, 1, 7_000, i64::MAX];
-        let keys: Vec<_> = times
-            .iter()
-            .map(|t| event(EventType::Ticket, *t, "s", "x"))
-            .collect();
+        let keys: Vec<_> = times.iter().map(|t| event(EventType::Ticket, *t, "s", "x")).collect();
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted);
@@ -138,19 +143,13 @@ mod tests {
 
     #[test]
     fn identity_round_trips() {
-        let id = Identity {
-            version: -3,
-            time: 1_700_000_000_000_000_000,
-        };
+        let id = Identity { version: -3, time: 1_700_000_000_000_000_000 };
         assert_eq!(Identity::decode(&id.encode()), Some(id));
         assert_eq!(Identity::decode(&[1, 2]), None);
     }
 
     #[test]
     fn source_boundary_is_unambiguous() {
-        assert_ne!(
-            identity(EventType::Account, "ab", "c"),
-            identity(EventType::Account, "a", "bc")
-        );
+        assert_ne!(identity(EventType::Account, "ab", "c"), identity(EventType::Account, "a", "bc"));
     }
 }

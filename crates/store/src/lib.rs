@@ -56,6 +56,15 @@ pub struct Applied {
     pub changes: Vec<Change>,
 }
 
+/// A write to a metadata record (connector definitions, cursors), outside the event keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaWrite {
+    /// Sets `key` to `value`.
+    Put(Vec<u8>, Vec<u8>),
+    /// Removes `key`.
+    Delete(Vec<u8>),
+}
+
 /// Settings of the store.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -65,9 +74,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self {
-            cache_bytes: 128 * 1024 * 1024,
-        }
+        Self { cache_bytes: 128 * 1024 * 1024 }
     }
 }
 
@@ -134,10 +141,7 @@ pub fn decode(kind: EventType, bytes: &[u8]) -> std::result::Result<Payload, pro
 
 fn corrupt(key: &[u8], reason: impl ToString) -> Error {
     let key = key.iter().map(|b| format!("{b:02x}")).collect();
-    Error::Corrupt {
-        key,
-        reason: reason.to_string(),
-    }
+    Error::Corrupt { key, reason: reason.to_string() }
 }
 
 fn now_nanos() -> Nanos {
@@ -159,49 +163,32 @@ impl Store {
     pub fn open(dir: &Path, options: &Options) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(sled::Error::Io)?;
         restrict(dir).map_err(sled::Error::Io)?;
-        let db = sled::Config::new()
-            .path(dir.join("sled"))
-            .cache_capacity(options.cache_bytes)
-            .open()?;
+        let db = sled::Config::new().path(dir.join("sled")).cache_capacity(options.cache_bytes).open()?;
         let tree = db.open_tree("events")?;
-        Ok(Self {
-            db,
-            tree,
-            writer: Mutex::new(()),
-        })
+        Ok(Self { db, tree, writer: Mutex::new(()) })
     }
 
-    fn current(
-        &self,
-        identity_key: &[u8],
-        kind: EventType,
-        source: &str,
-        id: &str,
-    ) -> Result<Option<Current>> {
+    fn current(&self, identity_key: &[u8], kind: EventType, source: &str, id: &str) -> Result<Option<Current>> {
         let Some(raw) = self.tree.get(identity_key)? else {
             return Ok(None);
         };
-        let identity = key::Identity::decode(&raw)
-            .ok_or_else(|| corrupt(identity_key, "bad identity record"))?;
+        let identity = key::Identity::decode(&raw).ok_or_else(|| corrupt(identity_key, "bad identity record"))?;
         let event_key = key::event(kind, identity.time, source, id);
-        let bytes = self
-            .tree
-            .get(&event_key)?
-            .ok_or_else(|| corrupt(&event_key, "event missing"))?;
+        let bytes = self.tree.get(&event_key)?.ok_or_else(|| corrupt(&event_key, "event missing"))?;
         let payload = decode(kind, &bytes).map_err(|e| corrupt(&event_key, e))?;
-        Ok(Some(Current {
-            identity,
-            bytes: bytes.to_vec(),
-            payload,
-        }))
+        Ok(Some(Current { identity, bytes: bytes.to_vec(), payload }))
     }
 
     /// Applies already-validated events in order, in one atomic write. Does not flush.
     pub fn apply(&self, events: Vec<Payload>) -> Result<Applied> {
-        let _writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.apply_with(events, |_| Vec::new())
+    }
+
+    /// Applies events and metadata writes together, in one atomic write: after a crash either
+    /// all of them are stored or none. `meta` sees the events' outcomes before the write (e.g.
+    /// to count what a page stored next to its cursor). Does not flush.
+    pub fn apply_with(&self, events: Vec<Payload>, meta: impl FnOnce(&[Outcome]) -> Vec<MetaWrite>) -> Result<Applied> {
+        let _writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut batch = sled::Batch::default();
         let mut pending: HashMap<Vec<u8>, Current> = HashMap::new();
         let mut applied = Applied::default();
@@ -214,9 +201,7 @@ impl Store {
                 Some(current) => Some(current.clone()),
                 None => self.current(&identity_key, kind, source, id)?,
             };
-            let time = main_time(&payload)
-                .or(existing.as_ref().map(|c| c.identity.time))
-                .unwrap_or_else(now_nanos);
+            let time = main_time(&payload).or(existing.as_ref().map(|c| c.identity.time)).unwrap_or_else(now_nanos);
             let version = updated_at.and_then(nanos).unwrap_or(time);
             let bytes = encode(&payload);
             let outcome = match &existing {
@@ -235,18 +220,14 @@ impl Store {
             let identity = key::Identity { version, time };
             batch.insert(key::event(kind, time, source, id), bytes.clone());
             batch.insert(identity_key.clone(), &identity.encode()[..]);
-            applied.changes.push(Change {
-                old: existing.map(|c| c.payload),
-                new: payload.clone(),
-            });
-            pending.insert(
-                identity_key,
-                Current {
-                    identity,
-                    bytes,
-                    payload,
-                },
-            );
+            applied.changes.push(Change { old: existing.map(|c| c.payload), new: payload.clone() });
+            pending.insert(identity_key, Current { identity, bytes, payload });
+        }
+        for write in meta(&applied.outcomes) {
+            match write {
+                MetaWrite::Put(k, v) => batch.insert(key::meta(&k), v),
+                MetaWrite::Delete(k) => batch.remove(key::meta(&k)),
+            }
         }
         self.tree.apply_batch(batch)?;
         Ok(applied)
@@ -259,28 +240,41 @@ impl Store {
     }
 
     /// The stored events of `kind` whose main time is in `[from, to)`, in time order.
-    pub fn scan(
-        &self,
-        kind: EventType,
-        from: Nanos,
-        to: Nanos,
-    ) -> impl Iterator<Item = Result<Payload>> + '_ {
-        self.tree
-            .range(key::event_bound(kind, from)..key::event_bound(kind, to))
-            .map(move |entry| {
-                let (k, v) = entry?;
-                decode(kind, &v).map_err(|e| corrupt(&k, e))
-            })
+    pub fn scan(&self, kind: EventType, from: Nanos, to: Nanos) -> impl Iterator<Item = Result<Payload>> + '_ {
+        self.tree.range(key::event_bound(kind, from)..key::event_bound(kind, to)).map(move |entry| {
+            let (k, v) = entry?;
+            decode(kind, &v).map_err(|e| corrupt(&k, e))
+        })
     }
 
     /// Every stored event of `kind`, in time order.
     pub fn scan_all(&self, kind: EventType) -> impl Iterator<Item = Result<Payload>> + '_ {
+        self.tree.scan_prefix(key::event_prefix(kind)).map(move |entry| {
+            let (k, v) = entry?;
+            decode(kind, &v).map_err(|e| corrupt(&k, e))
+        })
+    }
+
+    /// Reads a metadata record.
+    pub fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.tree.get(key::meta(key))?.map(|v| v.to_vec()))
+    }
+
+    /// Every metadata record whose key starts with `prefix`, in key order.
+    pub fn meta_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         self.tree
-            .scan_prefix(key::event_prefix(kind))
-            .map(move |entry| {
+            .scan_prefix(key::meta(prefix))
+            .map(|entry| {
                 let (k, v) = entry?;
-                decode(kind, &v).map_err(|e| corrupt(&k, e))
+                Ok((k[1..].to_vec(), v.to_vec()))
             })
+            .collect()
+    }
+
+    /// Applies metadata writes atomically and flushes them.
+    pub fn write_meta(&self, writes: Vec<MetaWrite>) -> Result<()> {
+        self.apply_with(Vec::new(), |_| writes)?;
+        self.flush()
     }
 
     /// Bytes the database occupies on disk.

@@ -42,19 +42,10 @@ fn versions_decide_accepted_updated_duplicate_stale() {
         ])
         .unwrap();
     use Outcome::*;
-    assert_eq!(
-        applied.outcomes,
-        vec![Accepted, Duplicate, Updated, Stale, Updated]
-    );
+    assert_eq!(applied.outcomes, vec![Accepted, Duplicate, Updated, Stale, Updated]);
     assert_eq!(applied.changes.len(), 3);
-    assert_eq!(
-        applied.changes[2].old,
-        Some(stored_form(response("a", 3, 20)))
-    );
-    let stored: Vec<_> = store
-        .scan_all(EventType::SurveyResponse)
-        .map(Result::unwrap)
-        .collect();
+    assert_eq!(applied.changes[2].old, Some(stored_form(response("a", 3, 20))));
+    let stored: Vec<_> = store.scan_all(EventType::SurveyResponse).map(Result::unwrap).collect();
     assert_eq!(stored, vec![stored_form(response("a", 5, 20))]);
 }
 
@@ -66,10 +57,7 @@ fn default_scale_and_explicit_scale_are_the_same_event() {
         r.scale_max = 10;
     }
     let applied = store.apply(vec![response("a", 9, 10), explicit]).unwrap();
-    assert_eq!(
-        applied.outcomes,
-        vec![Outcome::Accepted, Outcome::Duplicate]
-    );
+    assert_eq!(applied.outcomes, vec![Outcome::Accepted, Outcome::Duplicate]);
 }
 
 #[test]
@@ -81,16 +69,8 @@ fn moving_an_event_in_time_leaves_one_copy() {
         r.responded_at = ts(5_000);
     }
     store.apply(vec![moved.clone()]).unwrap();
-    assert_eq!(
-        store
-            .scan(EventType::SurveyResponse, 0, 2_000 * 1_000_000_000)
-            .count(),
-        0
-    );
-    let all: Vec<_> = store
-        .scan_all(EventType::SurveyResponse)
-        .map(Result::unwrap)
-        .collect();
+    assert_eq!(store.scan(EventType::SurveyResponse, 0, 2_000 * 1_000_000_000).count(), 0);
+    let all: Vec<_> = store.scan_all(EventType::SurveyResponse).map(Result::unwrap).collect();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0], stored_form(moved));
 }
@@ -99,18 +79,11 @@ fn moving_an_event_in_time_leaves_one_copy() {
 fn account_without_updated_at_keeps_its_first_stored_version() {
     let (_dir, store) = open();
     let account = |name: &str| {
-        Payload::Account(Account {
-            id: "acme".into(),
-            source: "crm".into(),
-            name: name.into(),
-            ..Default::default()
-        })
+        Payload::Account(Account { id: "acme".into(), source: "crm".into(), name: name.into(), ..Default::default() })
     };
     let applied = store.apply(vec![account("Acme")]).unwrap();
     assert_eq!(applied.outcomes, vec![Outcome::Accepted]);
-    let applied = store
-        .apply(vec![account("Acme"), account("Acme Inc")])
-        .unwrap();
+    let applied = store.apply(vec![account("Acme"), account("Acme Inc")]).unwrap();
     assert_eq!(applied.outcomes, vec![Outcome::Duplicate, Outcome::Updated]);
 }
 
@@ -123,24 +96,14 @@ fn reopened_store_keeps_versions() {
         store.flush().unwrap();
     }
     let store = Store::open(dir.path(), &Options::default()).unwrap();
-    let applied = store
-        .apply(vec![response("a", 9, 10), response("a", 1, 5)])
-        .unwrap();
+    let applied = store.apply(vec![response("a", 9, 10), response("a", 1, 5)]).unwrap();
     assert_eq!(applied.outcomes, vec![Outcome::Duplicate, Outcome::Stale]);
 }
 
 #[test]
 fn validation_names_field_and_reason() {
     let rules = Rules::default();
-    let check = |payload: Payload| {
-        validate(
-            &cxm_proto::v1::Event {
-                payload: Some(payload),
-            },
-            &rules,
-        )
-        .unwrap_err()
-    };
+    let check = |payload: Payload| validate(&cxm_proto::v1::Event { payload: Some(payload) }, &rules).unwrap_err();
     let mut bad = response("a", 11, 10);
     assert_eq!(check(bad.clone()).field, "survey_response.score");
     if let Payload::SurveyResponse(r) = &mut bad {
@@ -167,10 +130,7 @@ fn validation_names_field_and_reason() {
         ..Default::default()
     });
     let invalid = check(ticket);
-    assert_eq!(
-        (invalid.field.as_str(), invalid.reason.as_str()),
-        ("ticket.solved_at", "is before created_at")
-    );
+    assert_eq!((invalid.field.as_str(), invalid.reason.as_str()), ("ticket.solved_at", "is before created_at"));
     let empty = validate(&cxm_proto::v1::Event { payload: None }, &rules).unwrap_err();
     assert_eq!(empty.field, "payload");
 }

@@ -2,8 +2,7 @@
 
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::{
-    Account, Event, SatisfactionRating, Subscription, SurveyKind, SurveyResponse, Ticket,
-    TicketStatus, event::Payload,
+    Account, Event, SatisfactionRating, Subscription, SurveyKind, SurveyResponse, Ticket, TicketStatus, event::Payload,
 };
 
 use crate::key::{EventType, Nanos};
@@ -39,9 +38,7 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        Self {
-            reporting_currency: "USD".to_owned(),
-        }
+        Self { reporting_currency: "USD".to_owned() }
     }
 }
 
@@ -51,9 +48,7 @@ pub fn nanos(ts: &Timestamp) -> Option<Nanos> {
     if !(0..1_000_000_000).contains(&ts.nanos) {
         return None;
     }
-    ts.seconds
-        .checked_mul(1_000_000_000)?
-        .checked_add(i64::from(ts.nanos))
+    ts.seconds.checked_mul(1_000_000_000)?.checked_add(i64::from(ts.nanos))
 }
 
 type Check = Result<(), Invalid>;
@@ -62,10 +57,7 @@ struct Path(&'static str);
 
 impl Path {
     fn bad(&self, field: &str, reason: impl Into<String>) -> Invalid {
-        Invalid {
-            field: format!("{}.{field}", self.0),
-            reason: reason.into(),
-        }
+        Invalid { field: format!("{}.{field}", self.0), reason: reason.into() }
     }
 
     fn name(&self, field: &str, value: &str) -> Check {
@@ -77,36 +69,22 @@ impl Path {
 
     fn length(&self, field: &str, value: &str, max: usize) -> Check {
         if value.len() > max {
-            return Err(self.bad(
-                field,
-                format!("is {} bytes long; at most {max} are allowed", value.len()),
-            ));
+            return Err(self.bad(field, format!("is {} bytes long; at most {max} are allowed", value.len())));
         }
         Ok(())
     }
 
-    fn time(
-        &self,
-        field: &str,
-        ts: Option<&Timestamp>,
-        required: bool,
-    ) -> Result<Option<Nanos>, Invalid> {
+    fn time(&self, field: &str, ts: Option<&Timestamp>, required: bool) -> Result<Option<Nanos>, Invalid> {
         match ts {
             None if required => Err(self.bad(field, "is required")),
             None => Ok(None),
-            Some(ts) => nanos(ts).map(Some).ok_or_else(|| {
-                self.bad(field, "is not a valid time between the years 1678 and 2261")
-            }),
+            Some(ts) => nanos(ts)
+                .map(Some)
+                .ok_or_else(|| self.bad(field, "is not a valid time between the years 1678 and 2261")),
         }
     }
 
-    fn not_before(
-        &self,
-        field: &str,
-        ts: Option<&Timestamp>,
-        start_field: &str,
-        start: Nanos,
-    ) -> Check {
+    fn not_before(&self, field: &str, ts: Option<&Timestamp>, start_field: &str, start: Nanos) -> Check {
         if let Some(t) = self.time(field, ts, false)?
             && t < start
         {
@@ -117,13 +95,8 @@ impl Path {
 
     fn attributes(&self, attributes: &std::collections::BTreeMap<String, String>) -> Check {
         if attributes.len() > MAX_ATTRIBUTES {
-            return Err(self.bad(
-                "attributes",
-                format!(
-                    "has {} entries; at most {MAX_ATTRIBUTES} are allowed",
-                    attributes.len()
-                ),
-            ));
+            return Err(self
+                .bad("attributes", format!("has {} entries; at most {MAX_ATTRIBUTES} are allowed", attributes.len())));
         }
         for (key, value) in attributes {
             if key.is_empty() {
@@ -142,10 +115,7 @@ impl Path {
             if value.len() > MAX_VALUE_BYTES {
                 return Err(self.bad(
                     &format!("attributes[{}]", short(key)),
-                    format!(
-                        "value is {} bytes long; at most {MAX_VALUE_BYTES} are allowed",
-                        value.len()
-                    ),
+                    format!("value is {} bytes long; at most {MAX_VALUE_BYTES} are allowed", value.len()),
                 ));
             }
         }
@@ -176,9 +146,7 @@ pub fn validate(event: &Event, rules: &Rules) -> Check {
     let Some(payload) = &event.payload else {
         return Err(Invalid {
             field: "payload".to_owned(),
-            reason:
-                "no event type is set; set one of survey_response, ticket, subscription, account"
-                    .to_owned(),
+            reason: "no event type is set; set one of survey_response, ticket, subscription, account".to_owned(),
         });
     };
     let path = Path(EventType::of(payload).field());
@@ -216,10 +184,7 @@ fn survey(path: &Path, r: &SurveyResponse) -> Check {
     let scale = effective_scale(kind, r.scale_max);
     let (allowed, low): (&[u32], i32) = match kind {
         SurveyKind::Unspecified => {
-            return Err(path.bad(
-                "kind",
-                "must be SURVEY_KIND_NPS, SURVEY_KIND_CSAT or SURVEY_KIND_CES",
-            ));
+            return Err(path.bad("kind", "must be SURVEY_KIND_NPS, SURVEY_KIND_CSAT or SURVEY_KIND_CES"));
         }
         SurveyKind::Nps => (&[10], 0),
         SurveyKind::Csat => (&[3, 4, 5, 6, 7, 10], 1),
@@ -228,10 +193,7 @@ fn survey(path: &Path, r: &SurveyResponse) -> Check {
     if !allowed.contains(&scale) {
         return Err(path.bad(
             "scale_max",
-            format!(
-                "{scale} is not a {} scale; allowed: {allowed:?} (0 = default)",
-                kind.as_str_name()
-            ),
+            format!("{scale} is not a {} scale; allowed: {allowed:?} (0 = default)", kind.as_str_name()),
         ));
     }
     let high = scale as i32;
@@ -252,10 +214,7 @@ fn ticket(path: &Path, t: &Ticket) -> Check {
         path.length(field, value, MAX_VALUE_BYTES)?;
     }
     if t.tags.len() > MAX_TAGS {
-        return Err(path.bad(
-            "tags",
-            format!("has {} tags; at most {MAX_TAGS} are allowed", t.tags.len()),
-        ));
+        return Err(path.bad("tags", format!("has {} tags; at most {MAX_TAGS} are allowed", t.tags.len())));
     }
     for tag in &t.tags {
         path.length("tags", tag, MAX_VALUE_BYTES)?;
@@ -264,20 +223,10 @@ fn ticket(path: &Path, t: &Ticket) -> Check {
         return Err(path.bad("status", format!("{} is not a TicketStatus", t.status)));
     }
     if SatisfactionRating::try_from(t.satisfaction).is_err() {
-        return Err(path.bad(
-            "satisfaction",
-            format!("{} is not a SatisfactionRating", t.satisfaction),
-        ));
+        return Err(path.bad("satisfaction", format!("{} is not a SatisfactionRating", t.satisfaction)));
     }
-    let created = path
-        .time("created_at", t.created_at.as_ref(), true)?
-        .unwrap_or_default();
-    path.not_before(
-        "first_reply_at",
-        t.first_reply_at.as_ref(),
-        "created_at",
-        created,
-    )?;
+    let created = path.time("created_at", t.created_at.as_ref(), true)?.unwrap_or_default();
+    path.not_before("first_reply_at", t.first_reply_at.as_ref(), "created_at", created)?;
     path.not_before("solved_at", t.solved_at.as_ref(), "created_at", created)?;
     Ok(())
 }
@@ -291,16 +240,10 @@ fn subscription(path: &Path, s: &Subscription, rules: &Rules) -> Check {
     if s.currency != rules.reporting_currency {
         return Err(path.bad(
             "currency",
-            format!(
-                "{:?} is not the reporting currency {}",
-                short(&s.currency),
-                rules.reporting_currency
-            ),
+            format!("{:?} is not the reporting currency {}", short(&s.currency), rules.reporting_currency),
         ));
     }
-    let started = path
-        .time("started_at", s.started_at.as_ref(), true)?
-        .unwrap_or_default();
+    let started = path.time("started_at", s.started_at.as_ref(), true)?.unwrap_or_default();
     path.not_before("ended_at", s.ended_at.as_ref(), "started_at", started)?;
     Ok(())
 }

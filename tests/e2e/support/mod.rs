@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod plugins;
 pub mod reference;
+pub mod revenue_reference;
+pub mod ticket_reference;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,12 +15,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cxm_proto::prost_types::Timestamp;
+use cxm_proto::v1::connector_service_client::ConnectorServiceClient;
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::ingest_service_client::IngestServiceClient;
 use cxm_proto::v1::metrics_service_client::MetricsServiceClient;
-use cxm_proto::v1::{
-    Event, IngestRequest, IngestResponse, QueryRequest, QueryResponse, SurveyKind, SurveyResponse,
-};
+use cxm_proto::v1::{Event, IngestRequest, IngestResponse, QueryRequest, QueryResponse, SurveyKind, SurveyResponse};
+use cxm_proto::v1::{SyncConnectorRequest, SyncProgress};
 use tonic::transport::Channel;
 
 /// A running `cxmd` child process; killed when dropped.
@@ -48,10 +51,7 @@ impl Cxmd {
     /// Starts `cxmd` with extra flags and environment variables.
     pub fn start_with(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cxmd"));
-        command
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(args);
+        command.args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(data_dir).args(args);
         for (key, value) in env {
             command.env(key, value);
         }
@@ -60,10 +60,7 @@ impl Cxmd {
 
     /// Spawns a prepared command and waits for its "listening" line.
     pub fn spawn(mut command: Command, data_dir: &Path) -> Self {
-        command
-            .env("CXM_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.env("CXM_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("cxmd starts");
         let stderr_text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let sink = std::sync::Arc::clone(&stderr_text);
@@ -77,27 +74,12 @@ impl Cxmd {
         });
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read stdout");
-        let addr = line
-            .trim()
-            .strip_prefix("cxmd listening on ")
-            .map(str::to_owned)
-            .unwrap_or_else(|| {
-                std::thread::sleep(Duration::from_millis(200));
-                panic!(
-                    "cxmd did not start: {line:?}\n{}",
-                    stderr_text.lock().expect("log lock")
-                )
-            });
-        Self {
-            child,
-            addr,
-            data_dir: data_dir.to_path_buf(),
-            _temp: None,
-            stderr: stderr_text,
-        }
+        BufReader::new(stdout).read_line(&mut line).expect("read stdout");
+        let addr = line.trim().strip_prefix("cxmd listening on ").map(str::to_owned).unwrap_or_else(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            panic!("cxmd did not start: {line:?}\n{}", stderr_text.lock().expect("log lock"))
+        });
+        Self { child, addr, data_dir: data_dir.to_path_buf(), _temp: None, stderr: stderr_text }
     }
 
     /// Everything the server logged so far.
@@ -107,11 +89,7 @@ impl Cxmd {
 
     /// A channel to the server.
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect to cxmd")
+        Channel::from_shared(format!("http://{}", self.addr)).expect("uri").connect().await.expect("connect to cxmd")
     }
 
     /// The generated ingest client.
@@ -126,12 +104,7 @@ impl Cxmd {
 
     /// Ingests events in one request.
     pub async fn ingest(&self, events: Vec<Event>) -> IngestResponse {
-        self.ingest_client()
-            .await
-            .ingest(IngestRequest { events })
-            .await
-            .expect("ingest")
-            .into_inner()
+        self.ingest_client().await.ingest(IngestRequest { events }).await.expect("ingest").into_inner()
     }
 
     /// Ingests any number of events in requests of 10,000.
@@ -139,13 +112,7 @@ impl Cxmd {
         let mut total = IngestResponse::default();
         let mut client = self.ingest_client().await;
         for chunk in events.chunks(10_000) {
-            let part = client
-                .ingest(IngestRequest {
-                    events: chunk.to_vec(),
-                })
-                .await
-                .expect("ingest")
-                .into_inner();
+            let part = client.ingest(IngestRequest { events: chunk.to_vec() }).await.expect("ingest").into_inner();
             total.accepted += part.accepted;
             total.updated += part.updated;
             total.duplicates += part.duplicates;
@@ -155,14 +122,30 @@ impl Cxmd {
         total
     }
 
+    /// The generated connector client.
+    pub async fn connector_client(&self) -> ConnectorServiceClient<Channel> {
+        ConnectorServiceClient::new(self.channel().await)
+    }
+
+    /// Runs a sync to its end and returns every progress message.
+    pub async fn sync(&self, name: &str) -> Vec<SyncProgress> {
+        let mut stream = self
+            .connector_client()
+            .await
+            .sync_connector(SyncConnectorRequest { name: name.to_owned() })
+            .await
+            .expect("sync starts")
+            .into_inner();
+        let mut all = Vec::new();
+        while let Some(progress) = stream.message().await.expect("sync progress") {
+            all.push(progress);
+        }
+        all
+    }
+
     /// Runs a query that must succeed.
     pub async fn query(&self, request: QueryRequest) -> QueryResponse {
-        self.metrics_client()
-            .await
-            .query(request)
-            .await
-            .expect("query")
-            .into_inner()
+        self.metrics_client().await.query(request).await.expect("query").into_inner()
     }
 
     /// Kills the process with SIGKILL: no chance to flush or clean up.
@@ -173,10 +156,7 @@ impl Cxmd {
 
     /// Sends SIGTERM and waits (without blocking the runtime) for the process to exit.
     pub async fn terminate(mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill -TERM");
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill -TERM");
         assert!(status.success());
         for _ in 0..600 {
             if let Some(status) = self.child.try_wait().expect("wait for cxmd") {
@@ -198,10 +178,7 @@ impl Drop for Cxmd {
 /// A timestamp from RFC 3339 text.
 pub fn ts(text: &str) -> Timestamp {
     let t: DateTime<Utc> = text.parse().expect("RFC 3339 time");
-    Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
+    Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
 
 /// A timestamp from Unix seconds.
@@ -223,9 +200,7 @@ pub fn response(id: &str, kind: SurveyKind, score: i32, responded_at: Timestamp)
 
 /// Wraps a survey response in an event.
 pub fn event(response: SurveyResponse) -> Event {
-    Event {
-        payload: Some(Payload::SurveyResponse(response)),
-    }
+    Event { payload: Some(Payload::SurveyResponse(response)) }
 }
 
 /// A small deterministic generator for test data (SplitMix64).

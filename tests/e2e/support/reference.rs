@@ -86,19 +86,13 @@ pub fn wilson_percent(k: f64, n: f64) -> (f64, f64) {
     let center = p + z * z / (2.0 * n);
     let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
     let denominator = 1.0 + z * z / n;
-    (
-        100.0 * (center - spread) / denominator,
-        100.0 * (center + spread) / denominator,
-    )
+    (100.0 * (center - spread) / denominator, 100.0 * (center + spread) / denominator)
 }
 
 /// The expected bucket value of `metric` over `rs` (all already in the bucket and filtered).
 pub fn compute(metric: &str, rs: &[&SurveyResponse]) -> Expected {
     let n = rs.len() as f64;
-    let mut e = Expected {
-        count: rs.len() as u64,
-        ..Expected::default()
-    };
+    let mut e = Expected { count: rs.len() as u64, ..Expected::default() };
     if metric == "response_count" {
         e.value = Some(n);
         return e;
@@ -116,8 +110,7 @@ pub fn compute(metric: &str, rs: &[&SurveyResponse]) -> Expected {
             e.value = Some(value);
             e.ci = Some(((value - half).max(-100.0), (value + half).min(100.0)));
             e.components.insert("promoters".into(), promoters);
-            e.components
-                .insert("passives".into(), n - promoters - detractors);
+            e.components.insert("passives".into(), n - promoters - detractors);
             e.components.insert("detractors".into(), detractors);
         }
         "csat" => {
@@ -137,21 +130,15 @@ pub fn compute(metric: &str, rs: &[&SurveyResponse]) -> Expected {
             e.components.insert("satisfied".into(), satisfied);
         }
         "ces" => {
-            let rescaled: Vec<f64> = rs
-                .iter()
-                .map(|r| 1.0 + f64::from(r.score - 1) * 6.0 / f64::from(scale(r) - 1))
-                .collect();
+            let rescaled: Vec<f64> =
+                rs.iter().map(|r| 1.0 + f64::from(r.score - 1) * 6.0 / f64::from(scale(r) - 1)).collect();
             let mean = rescaled.iter().sum::<f64>() / n;
             e.value = Some(mean);
             if rs.len() >= 2 {
-                let sd =
-                    (rescaled.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+                let sd = (rescaled.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
                 e.ci = Some((mean - 1.96 * sd / n.sqrt(), mean + 1.96 * sd / n.sqrt()));
             }
-            e.components.insert(
-                "easy".into(),
-                rescaled.iter().filter(|x| **x >= 5.0).count() as f64,
-            );
+            e.components.insert("easy".into(), rescaled.iter().filter(|x| **x >= 5.0).count() as f64);
         }
         other => panic!("no reference for {other}"),
     }
@@ -170,10 +157,7 @@ impl Case<'_> {
             filters: self
                 .filters
                 .iter()
-                .map(|(d, v)| Filter {
-                    dimension: (*d).into(),
-                    values: v.iter().map(|s| (*s).into()).collect(),
-                })
+                .map(|(d, v)| Filter { dimension: (*d).into(), values: v.iter().map(|s| (*s).into()).collect() })
                 .collect(),
             group_by: self.group_by.into(),
             params: Default::default(),
@@ -181,11 +165,7 @@ impl Case<'_> {
     }
 
     fn zone(&self) -> Tz {
-        if self.zone.is_empty() {
-            Tz::UTC
-        } else {
-            self.zone.parse().expect("zone")
-        }
+        if self.zone.is_empty() { Tz::UTC } else { self.zone.parse().expect("zone") }
     }
 
     /// Every period meeting [from, to), in order.
@@ -193,12 +173,8 @@ impl Case<'_> {
         let tz = self.zone();
         let from: DateTime<Utc> = self.from.parse().expect("from");
         let to: DateTime<Utc> = self.to.parse().expect("to");
-        let (first, last) = (
-            from.with_timezone(&tz).date_naive(),
-            (to - Duration::nanoseconds(1))
-                .with_timezone(&tz)
-                .date_naive(),
-        );
+        let (first, last) =
+            (from.with_timezone(&tz).date_naive(), (to - Duration::nanoseconds(1)).with_timezone(&tz).date_naive());
         let mut out: Vec<Period> = Vec::new();
         let mut date = first;
         while date <= last {
@@ -212,10 +188,7 @@ impl Case<'_> {
     }
 
     /// Per group, the expected value of each period.
-    pub fn expected(
-        &self,
-        responses: &[SurveyResponse],
-    ) -> BTreeMap<String, BTreeMap<Period, Expected>> {
+    pub fn expected(&self, responses: &[SurveyResponse]) -> BTreeMap<String, BTreeMap<Period, Expected>> {
         let tz = self.zone();
         let (from, to) = (ts(self.from), ts(self.to));
         let key = |t: &cxm_proto::prost_types::Timestamp| (t.seconds, t.nanos);
@@ -226,50 +199,27 @@ impl Case<'_> {
                 let t = key(r.responded_at.as_ref().expect("responded_at"));
                 key(&from) <= t && t < key(&to)
             })
-            .filter(|r| {
-                self.filters
-                    .iter()
-                    .all(|(d, values)| values.contains(&dimension(r, d).as_str()))
-            })
+            .filter(|r| self.filters.iter().all(|(d, values)| values.contains(&dimension(r, d).as_str())))
             .collect();
         let mut groups: BTreeMap<String, Vec<&SurveyResponse>> = BTreeMap::new();
         if self.group_by.is_empty() {
             groups.insert(String::new(), selected);
         } else {
             for r in selected {
-                groups
-                    .entry(dimension(r, self.group_by))
-                    .or_default()
-                    .push(r);
+                groups.entry(dimension(r, self.group_by)).or_default().push(r);
             }
         }
         groups
             .into_iter()
             .map(|(group, rs)| {
-                let mut by_period: BTreeMap<Period, Vec<&SurveyResponse>> = self
-                    .periods()
-                    .into_iter()
-                    .map(|p| (p, Vec::new()))
-                    .collect();
+                let mut by_period: BTreeMap<Period, Vec<&SurveyResponse>> =
+                    self.periods().into_iter().map(|p| (p, Vec::new())).collect();
                 for r in rs {
                     let t = r.responded_at.as_ref().expect("responded_at");
-                    let local = tz
-                        .timestamp_opt(t.seconds, t.nanos as u32)
-                        .single()
-                        .expect("instant")
-                        .date_naive();
-                    by_period
-                        .get_mut(&period(local, self.granularity))
-                        .expect("period in range")
-                        .push(r);
+                    let local = tz.timestamp_opt(t.seconds, t.nanos as u32).single().expect("instant").date_naive();
+                    by_period.get_mut(&period(local, self.granularity)).expect("period in range").push(r);
                 }
-                (
-                    group,
-                    by_period
-                        .into_iter()
-                        .map(|(p, rs)| (p, compute(self.metric, &rs)))
-                        .collect(),
-                )
+                (group, by_period.into_iter().map(|(p, rs)| (p, compute(self.metric, &rs))).collect())
             })
             .collect()
     }
@@ -282,11 +232,7 @@ impl Case<'_> {
         );
         let expected = self.expected(responses);
         let groups: Vec<_> = answer.series.iter().map(|s| s.group.clone()).collect();
-        assert_eq!(
-            groups,
-            expected.keys().cloned().collect::<Vec<_>>(),
-            "groups of {label}"
-        );
+        assert_eq!(groups, expected.keys().cloned().collect::<Vec<_>>(), "groups of {label}");
         assert_eq!(answer.definition_version, "1");
         let tz = self.zone();
         for series in &answer.series {
@@ -294,30 +240,16 @@ impl Case<'_> {
             assert_eq!(series.points.len(), want.len(), "bucket count of {label}");
             for point in &series.points {
                 let start = point.start.as_ref().expect("start");
-                let date = tz
-                    .timestamp_opt(start.seconds, start.nanos as u32)
-                    .single()
-                    .expect("start")
-                    .date_naive();
-                let p = if self.granularity == Granularity::Unspecified {
-                    (0, 0)
-                } else {
-                    period(date, self.granularity)
-                };
-                let e = want
-                    .get(&p)
-                    .unwrap_or_else(|| panic!("unexpected bucket {p:?} in {label}"));
+                let date = tz.timestamp_opt(start.seconds, start.nanos as u32).single().expect("start").date_naive();
+                let p =
+                    if self.granularity == Granularity::Unspecified { (0, 0) } else { period(date, self.granularity) };
+                let e = want.get(&p).unwrap_or_else(|| panic!("unexpected bucket {p:?} in {label}"));
                 let at = format!("{label}, group {:?}, bucket {p:?}", series.group);
                 assert_eq!(point.count, e.count, "count at {at}");
                 assert_close(point.value, e.value, &format!("value at {at}"));
                 assert_close(point.ci_low, e.ci.map(|c| c.0), &format!("ci_low at {at}"));
-                assert_close(
-                    point.ci_high,
-                    e.ci.map(|c| c.1),
-                    &format!("ci_high at {at}"),
-                );
-                let components: BTreeMap<String, f64> =
-                    point.components.clone().into_iter().collect();
+                assert_close(point.ci_high, e.ci.map(|c| c.1), &format!("ci_high at {at}"));
+                let components: BTreeMap<String, f64> = point.components.clone().into_iter().collect();
                 if e.count > 0 {
                     assert_eq!(components, e.components, "components at {at}");
                 }
@@ -329,10 +261,7 @@ impl Case<'_> {
 /// Asserts two optional numbers are equal to 1e-9 (relative for large values).
 pub fn assert_close(got: Option<f64>, want: Option<f64>, what: &str) {
     match (got, want) {
-        (Some(g), Some(w)) => assert!(
-            (g - w).abs() <= 1e-9 * w.abs().max(1.0),
-            "{what}: got {g}, want {w}"
-        ),
+        (Some(g), Some(w)) => assert!((g - w).abs() <= 1e-9 * w.abs().max(1.0), "{what}: got {g}, want {w}"),
         (None, None) => {}
         _ => panic!("{what}: got {got:?}, want {want:?}"),
     }

@@ -160,9 +160,7 @@ impl SurveyTotals {
             ces: self.ces.saturating_sub(other.ces),
             easy: self.easy.saturating_sub(other.easy),
             ces_doubled_sum: self.ces_doubled_sum.saturating_sub(other.ces_doubled_sum),
-            ces_doubled_squares: self
-                .ces_doubled_squares
-                .saturating_sub(other.ces_doubled_squares),
+            ces_doubled_squares: self.ces_doubled_squares.saturating_sub(other.ces_doubled_squares),
         }
     }
 

@@ -48,11 +48,7 @@ impl SurveyIndex {
         };
         let cell = SurveyCell::of(response);
         let change = |rollup: &mut Rollup<SurveyCell>| {
-            if add {
-                rollup.add(t, &cell)
-            } else {
-                rollup.sub(t, &cell)
-            }
+            if add { rollup.add(t, &cell) } else { rollup.sub(t, &cell) }
         };
         change(&mut self.total);
         for key in response.attributes.keys() {
@@ -60,25 +56,16 @@ impl SurveyIndex {
                 self.attribute_keys.insert(key.clone());
             }
         }
-        let dimensions = VIEW_DIMENSIONS
-            .iter()
-            .copied()
-            .chain(response.attributes.keys().map(String::as_str));
+        let dimensions = VIEW_DIMENSIONS.iter().copied().chain(response.attributes.keys().map(String::as_str));
         for dimension in dimensions {
             let value = cell::dimension(response, dimension);
             if value.is_empty() {
                 continue;
             }
-            let view = self
-                .views
-                .entry(dimension.to_owned())
-                .or_insert_with(|| View::Values(HashMap::new()));
+            let view = self.views.entry(dimension.to_owned()).or_insert_with(|| View::Values(HashMap::new()));
             let View::Values(values) = view else { continue };
             if add && !values.contains_key(value) && values.len() == MAX_VIEW_VALUES {
-                tracing::info!(
-                    dimension,
-                    "more than {MAX_VIEW_VALUES} values: queries on it scan events"
-                );
+                tracing::info!(dimension, "more than {MAX_VIEW_VALUES} values: queries on it scan events");
                 *view = View::Overflowed;
                 continue;
             }
@@ -97,11 +84,7 @@ impl SurveyIndex {
 
     /// Every dimension name, built-in first.
     pub fn dimensions(&self) -> Vec<String> {
-        cell::DIMENSIONS
-            .iter()
-            .map(|d| (*d).to_owned())
-            .chain(self.attribute_keys.iter().cloned())
-            .collect()
+        cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.attribute_keys.iter().cloned()).collect()
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.
@@ -122,12 +105,7 @@ impl SurveyIndex {
 
     /// Sums slots `[first, end)` per value of `dimension`, the "" value included; `None` when the
     /// dimension has no view (never seen, or too many values).
-    pub fn by_value(
-        &self,
-        dimension: &str,
-        first: i64,
-        end: i64,
-    ) -> Option<Vec<(String, SurveyTotals)>> {
+    pub fn by_value(&self, dimension: &str, first: i64, end: i64) -> Option<Vec<(String, SurveyTotals)>> {
         let values = match self.views.get(dimension) {
             Some(View::Values(values)) => values,
             Some(View::Overflowed) => return None,

@@ -28,11 +28,7 @@ impl Value {
             count: self.count,
             ci_low: self.ci.map(|c| c.0),
             ci_high: self.ci.map(|c| c.1),
-            components: self
-                .components
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            components: self.components.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         }
     }
 }
@@ -54,10 +50,7 @@ fn percent_interval(k: u64, n: u64) -> Option<(f64, f64)> {
 /// Computes `metric` from a bucket's totals.
 pub fn evaluate(metric: Metric, t: &SurveyTotals) -> Value {
     let n = count(metric, t);
-    let mut out = Value {
-        count: n,
-        ..Value::default()
-    };
+    let mut out = Value { count: n, ..Value::default() };
     match metric {
         Metric::ResponseCount => out.value = Some(n as f64),
         _ if n == 0 => {}

@@ -41,27 +41,17 @@ struct Run<'q> {
 impl Run<'_> {
     fn slot(&mut self, group: &str) -> &mut Vec<SurveyTotals> {
         let buckets = self.query.buckets.len();
-        self.totals
-            .entry(group.to_owned())
-            .or_insert_with(|| vec![SurveyTotals::default(); buckets])
+        self.totals.entry(group.to_owned()).or_insert_with(|| vec![SurveyTotals::default(); buckets])
     }
 
     /// Adds one response read from the store to bucket `i`, if it passes the filters.
     fn add_response(&mut self, i: usize, response: &SurveyResponse) {
-        let passes = self
-            .query
-            .filters
-            .iter()
-            .all(|(dimension, values)| values.contains(cell::dimension(response, dimension)));
+        let passes =
+            self.query.filters.iter().all(|(dimension, values)| values.contains(cell::dimension(response, dimension)));
         if !passes {
             return;
         }
-        let group = self
-            .query
-            .group_by
-            .as_deref()
-            .map_or("", |d| cell::dimension(response, d))
-            .to_owned();
+        let group = self.query.group_by.as_deref().map_or("", |d| cell::dimension(response, d)).to_owned();
         let mut totals = SurveyTotals::default();
         SurveyCell::of(response).add_to(&mut totals);
         self.slot(&group)[i].merge(&totals);
@@ -100,10 +90,7 @@ fn check_dimensions(index: &SurveyIndex, query: &Query) -> Result<()> {
         if !index.knows(dimension) {
             return Err(Error::invalid(
                 field,
-                format!(
-                    "unknown dimension {dimension:?}; survey dimensions are: {}",
-                    index.dimensions().join(", ")
-                ),
+                format!("unknown dimension {dimension:?}; survey dimensions are: {}", index.dimensions().join(", ")),
             ));
         }
     }
@@ -123,12 +110,7 @@ fn plan<'q>(index: &SurveyIndex, query: &'q Query) -> Plan<'q> {
 }
 
 /// Answers a survey query: one series per group, one point per bucket.
-pub fn answer(
-    metric: SurveyMetric,
-    index: &SurveyIndex,
-    store: &Store,
-    query: &Query,
-) -> Result<Vec<Series>> {
+pub fn answer(metric: SurveyMetric, index: &SurveyIndex, store: &Store, query: &Query) -> Result<Vec<Series>> {
     let grouped = query.group_by.is_some();
     let series = totals(index, store, query)?
         .into_iter()
@@ -149,20 +131,14 @@ pub fn answer(
 /// Per group, the totals of each bucket.
 fn totals(index: &SurveyIndex, store: &Store, query: &Query) -> Result<Totals> {
     check_dimensions(index, query)?;
-    let mut run = Run {
-        query,
-        totals: BTreeMap::new(),
-    };
+    let mut run = Run { query, totals: BTreeMap::new() };
     if query.group_by.is_none() {
         run.slot("");
     }
     let plan = plan(index, query);
     if let Plan::Scan = plan {
         let buckets = &query.buckets;
-        let (from, to) = (
-            buckets.first().map_or(0, |b| b.from),
-            buckets.last().map_or(0, |b| b.to),
-        );
+        let (from, to) = (buckets.first().map_or(0, |b| b.from), buckets.last().map_or(0, |b| b.to));
         let bucket_of = |t: Nanos| {
             let i = buckets.partition_point(|b: &Bucket| b.to <= t);
             (i < buckets.len() && buckets[i].from <= t).then_some(i)
@@ -173,26 +149,14 @@ fn totals(index: &SurveyIndex, store: &Store, query: &Query) -> Result<Totals> {
     for (i, bucket) in query.buckets.iter().enumerate() {
         let mut edges = vec![(bucket.from, bucket.to)];
         if let Some((first, end)) = aligned(bucket.from, bucket.to) {
-            edges = vec![
-                (bucket.from, first * SLOT_NANOS),
-                (end * SLOT_NANOS, bucket.to),
-            ];
+            edges = vec![(bucket.from, first * SLOT_NANOS), (end * SLOT_NANOS, bucket.to)];
             match plan {
                 Plan::View(dimension) => {
-                    let wanted = query
-                        .filters
-                        .iter()
-                        .filter(|(d, _)| d == dimension)
-                        .map(|(_, values)| values);
+                    let wanted = query.filters.iter().filter(|(d, _)| d == dimension).map(|(_, values)| values);
                     let wanted: Vec<_> = wanted.collect();
-                    for (value, totals) in index.by_value(dimension, first, end).unwrap_or_default()
-                    {
+                    for (value, totals) in index.by_value(dimension, first, end).unwrap_or_default() {
                         if wanted.iter().all(|values| values.contains(&value)) {
-                            let group = if query.group_by.is_some() {
-                                value.as_str()
-                            } else {
-                                ""
-                            };
+                            let group = if query.group_by.is_some() { value.as_str() } else { "" };
                             run.slot(group)[i].merge(&totals);
                         }
                     }

@@ -1,0 +1,161 @@
+//! Revenue metrics: active customers, MRR, customer churn, gross and net revenue retention,
+//! ARPA and customer lifetime value, from Subscriptions and Accounts.
+//!
+//! An account's MRR at instant `t` is the sum of `mrr_minor` of its subscriptions with
+//! `started_at ≤ t < ended_at`. A bucket with effective interval `[s, e)` reads every account's
+//! MRR at `s` and at `e` (the instant `e` itself, so the end of one bucket is the start of the
+//! next). The index keeps each account's MRR as a step function, so a query costs
+//! O(accounts × buckets × log changes per account), whatever the number of events.
+
+mod currency;
+mod index;
+mod metric;
+mod steps;
+
+use std::collections::{BTreeMap, HashSet};
+
+use cxm_proto::v1::Series;
+use cxm_store::Nanos;
+
+pub use currency::{DEFAULT_EXPONENT, exponent, known_exponent, to_major};
+pub use index::{AccountRevenue, DIMENSIONS, RevenueIndex, SOURCE};
+pub use metric::{Context, MONTH_DAYS, RevenueTotals, count, evaluate};
+pub use steps::MrrSteps;
+
+use crate::catalog::RevenueMetric;
+use crate::query::Query;
+use crate::{Error, Result};
+
+/// The parameter of `clv`: the share of revenue kept as gross margin.
+pub const GROSS_MARGIN: &str = "gross_margin";
+
+/// Reads `params["gross_margin"]`: a number in 0..1, 1 when absent.
+pub fn gross_margin(params: &BTreeMap<String, String>) -> Result<f64> {
+    let Some(text) = params.get(GROSS_MARGIN) else {
+        return Ok(1.0);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(margin) if (0.0..=1.0).contains(&margin) => Ok(margin),
+        _ => Err(Error::invalid(
+            format!("params.{GROSS_MARGIN}"),
+            format!("{text:?} is not a gross margin: give a number from 0 to 1, such as 0.8"),
+        )),
+    }
+}
+
+/// Checks that every dimension the query names exists.
+fn check_dimensions(index: &RevenueIndex, query: &Query) -> Result<()> {
+    let named = query
+        .filters
+        .iter()
+        .map(|(d, _)| (d.as_str(), "filters"))
+        .chain(query.group_by.as_deref().map(|d| (d, "group_by")));
+    for (dimension, field) in named {
+        if !index.knows(dimension) {
+            return Err(Error::invalid(
+                field,
+                format!("unknown dimension {dimension:?}; revenue dimensions are: {}", index.dimensions().join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The filters of a query, split into what they select: accounts or subscriptions.
+struct Selection<'q> {
+    /// Filters on Account attributes.
+    attributes: Vec<(&'q str, &'q HashSet<String>)>,
+    /// Filters on the subscription's source.
+    sources: Vec<&'q HashSet<String>>,
+}
+
+impl<'q> Selection<'q> {
+    fn of(query: &'q Query) -> Self {
+        let (sources, attributes): (Vec<_>, Vec<_>) =
+            query.filters.iter().map(|(d, values)| (d.as_str(), values)).partition(|(d, _)| *d == SOURCE);
+        Self { attributes, sources: sources.into_iter().map(|(_, values)| values).collect() }
+    }
+
+    fn takes_account(&self, index: &RevenueIndex, id: &str) -> bool {
+        self.attributes.iter().all(|(key, values)| values.contains(index.attribute(id, key)))
+    }
+
+    fn takes_source(&self, source: &str) -> bool {
+        self.sources.iter().all(|values| values.contains(source))
+    }
+}
+
+/// Per group: whether any account in it is a customer at some instant read, and the totals of
+/// each bucket.
+type Groups = BTreeMap<String, (bool, Vec<RevenueTotals>)>;
+
+/// Adds one account's MRR at each instant (`mrr[i]` at the start of bucket `i`, `mrr[i + 1]` at
+/// its end) to `group`.
+fn add_account(groups: &mut Groups, group: &str, buckets: usize, mrr: &[i128]) {
+    let (seen, totals) = match groups.get_mut(group) {
+        Some(entry) => entry,
+        None => groups.entry(group.to_owned()).or_insert_with(|| (false, vec![RevenueTotals::default(); buckets])),
+    };
+    *seen |= mrr.iter().any(|m| *m > 0);
+    for (total, ends) in totals.iter_mut().zip(mrr.windows(2)) {
+        total.add_account(ends[0], ends[1]);
+    }
+}
+
+/// Answers a revenue query: one series per group, one point per bucket. `currency` is the
+/// reporting currency (ISO 4217) that money is reported in, in major units.
+pub fn answer(
+    metric: RevenueMetric,
+    index: &RevenueIndex,
+    query: &Query,
+    params: &BTreeMap<String, String>,
+    currency: &str,
+) -> Result<Vec<Series>> {
+    check_dimensions(index, query)?;
+    let context = Context { exponent: exponent(currency), gross_margin: gross_margin(params)? };
+    // The buckets' effective intervals chain: bucket i runs from instants[i] to instants[i + 1].
+    let instants: Vec<Nanos> =
+        query.buckets.first().map(|b| b.from).into_iter().chain(query.buckets.iter().map(|b| b.to)).collect();
+    let buckets = query.buckets.len();
+    let selection = Selection::of(query);
+    let by_source = query.group_by.as_deref() == Some(SOURCE);
+    let mut groups = Groups::new();
+    if query.group_by.is_none() {
+        groups.insert(String::new(), (true, vec![RevenueTotals::default(); buckets]));
+    }
+    let mut mrr = vec![0_i128; instants.len()];
+    for (id, account) in index.accounts() {
+        if !selection.takes_account(index, id) {
+            continue;
+        }
+        let sources = account.by_source().filter(|(source, _)| selection.takes_source(source));
+        if by_source {
+            for (source, steps) in sources {
+                mrr.fill(0);
+                steps.add_at(&instants, &mut mrr);
+                add_account(&mut groups, source, buckets, &mrr);
+            }
+        } else {
+            mrr.fill(0);
+            for (_, steps) in sources {
+                steps.add_at(&instants, &mut mrr);
+            }
+            let group = query.group_by.as_deref().map_or("", |key| index.attribute(id, key));
+            add_account(&mut groups, group, buckets, &mrr);
+        }
+    }
+    let series = groups
+        .into_iter()
+        .filter(|(_, (seen, _))| *seen)
+        .map(|(group, (_, totals))| Series {
+            group,
+            points: query
+                .buckets
+                .iter()
+                .zip(&totals)
+                .map(|(bucket, t)| evaluate(metric, t, bucket.to - bucket.from, context).point(bucket.start))
+                .collect(),
+        })
+        .collect();
+    Ok(series)
+}

@@ -1,0 +1,166 @@
+//! Reads whole records from a cursor: a JSON Lines record is one line; a CSV record is one or
+//! more lines, since a quoted field may hold line breaks.
+//!
+//! CSV record boundaries are found here, by a small scanner that follows the csv crate's
+//! quoting rules (a quote opens a quoted field only at the start of a field; `""` inside one
+//! is a quote; a line break inside one belongs to the field). Each whole record is then parsed
+//! by the csv crate alone. This keeps byte offsets and line numbers exact, and lets a record
+//! whose quote is still open at the end of the file wait for more data instead of being read
+//! half-written.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+
+use super::Cursor;
+
+/// A quoted CSV field still open after this many bytes is taken for an unclosed quote: its
+/// first line is reported and skipped, and reading goes on at the next line.
+pub(crate) const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// One thing read from the file.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// A whole record (its bytes include the final line break).
+    Record {
+        /// The line the record starts on.
+        line: u64,
+        /// The record's bytes.
+        bytes: Vec<u8>,
+    },
+    /// A CSV record whose quote never closed within [`MAX_RECORD_BYTES`]; only its first
+    /// line was consumed.
+    Unclosed {
+        /// The line the record starts on.
+        line: u64,
+    },
+}
+
+/// What [`Reader::next`] found.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// A record (blank lines are skipped).
+    Item(Item),
+    /// No whole record is left. `pending` is the line of an unfinished record, if any.
+    End {
+        /// Where an unfinished record starts.
+        pending: Option<u64>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// Walks records from a cursor. Its [`position`](Reader::position) only ever moves past whole
+/// records.
+pub(crate) struct Reader {
+    inner: BufReader<File>,
+    at: Cursor,
+    csv_delimiter: Option<u8>,
+    done: bool,
+}
+
+impl Reader {
+    /// A reader at `at`; `csv_delimiter` is `Some` for CSV, `None` for JSON Lines.
+    pub(crate) fn new(mut file: File, at: Cursor, csv_delimiter: Option<u8>) -> io::Result<Self> {
+        file.seek(SeekFrom::Start(at.offset))?;
+        Ok(Self { inner: BufReader::with_capacity(64 * 1024, file), at, csv_delimiter, done: false })
+    }
+
+    /// The cursor after the last whole record read.
+    pub(crate) fn position(&self) -> Cursor {
+        self.at
+    }
+
+    /// The next whole, non-blank record.
+    pub(crate) fn next(&mut self) -> io::Result<Next> {
+        loop {
+            if self.done {
+                return Ok(Next::End { pending: None });
+            }
+            let start = self.at;
+            let mut bytes = Vec::new();
+            let mut state = Scan::FieldStart;
+            let mut lines = 0;
+            let mut first_line_end = start.offset;
+            loop {
+                let before = bytes.len();
+                self.inner.read_until(b'\n', &mut bytes)?;
+                if bytes.len() == before || bytes.last() != Some(&b'\n') {
+                    // The end of the file, inside a line or a record: leave it for later.
+                    self.done = true;
+                    let pending = (!bytes.is_empty()).then_some(start.line);
+                    return Ok(Next::End { pending });
+                }
+                lines += 1;
+                if lines == 1 {
+                    first_line_end = start.offset + bytes.len() as u64;
+                }
+                let Some(delimiter) = self.csv_delimiter else {
+                    break;
+                };
+                state = scan(state, &bytes[before..], delimiter);
+                if state != Scan::Quoted {
+                    break;
+                }
+                if bytes.len() > MAX_RECORD_BYTES {
+                    self.inner.seek(SeekFrom::Start(first_line_end))?;
+                    self.at = Cursor { offset: first_line_end, line: start.line + 1 };
+                    return Ok(Next::Item(Item::Unclosed { line: start.line }));
+                }
+            }
+            self.at = Cursor { offset: start.offset + bytes.len() as u64, line: start.line + lines };
+            if !bytes.trim_ascii().is_empty() {
+                return Ok(Next::Item(Item::Record { line: start.line, bytes }));
+            }
+        }
+    }
+}
+
+/// Runs the quoting state machine over one line (ending in `\n`). After it, the record is
+/// whole unless the state is `Quoted`.
+fn scan(mut state: Scan, line: &[u8], delimiter: u8) -> Scan {
+    for &b in line {
+        state = match (state, b) {
+            (Scan::FieldStart, b'"') => Scan::Quoted,
+            (Scan::FieldStart | Scan::Unquoted | Scan::QuoteInQuoted, b'\n') => Scan::FieldStart,
+            (Scan::FieldStart | Scan::Unquoted | Scan::QuoteInQuoted, d) if d == delimiter => Scan::FieldStart,
+            (Scan::FieldStart | Scan::Unquoted, _) => Scan::Unquoted,
+            (Scan::Quoted, b'"') => Scan::QuoteInQuoted,
+            (Scan::Quoted, _) => Scan::Quoted,
+            (Scan::QuoteInQuoted, b'"') => Scan::Quoted,
+            (Scan::QuoteInQuoted, _) => Scan::Unquoted,
+        };
+    }
+    state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(lines: &[&str]) -> bool {
+        let mut state = Scan::FieldStart;
+        for line in lines {
+            state = scan(state, line.as_bytes(), b',');
+        }
+        state != Scan::Quoted
+    }
+
+    #[test]
+    fn scanner_follows_csv_quoting() {
+        assert!(whole(&["a,b,c\n"]));
+        assert!(whole(&["a,\"b,c\",d\n"]));
+        assert!(!whole(&["a,\"b\n"]));
+        assert!(whole(&["a,\"b\n", "c\"\n"]));
+        assert!(whole(&["a,\"say \"\"hi\"\"\",d\n"]));
+        assert!(!whole(&["a,\"say \"\"hi\n"]));
+        // A quote inside an unquoted field is literal, as the csv crate reads it.
+        assert!(whole(&["a,5\" screen,d\n"]));
+        assert!(whole(&["\"a\"\r\n"]));
+    }
+}

@@ -1,0 +1,90 @@
+//! Plugin libraries for tests: builds the workspace's plugin and fixture crates once, and puts
+//! copies in a temporary plugin directory under the names cxmd looks for.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+
+/// Where cargo puts this build's libraries (`target/debug`), next to the `cxmd` binary.
+pub fn target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cxmd")).parent().expect("target dir").to_path_buf()
+}
+
+/// The crates whose libraries the tests load.
+const PLUGIN_CRATES: [&str; 5] = [
+    "cxm-plugin-file",
+    "cxm-fixture-misbehaving",
+    "cxm-fixture-garbage",
+    "cxm-fixture-wrong-abi",
+    "cxm-fixture-no-entry",
+];
+
+/// Builds the plugin libraries (a no-op when they are up to date).
+pub fn build() {
+    static BUILT: Once = Once::new();
+    BUILT.call_once(|| {
+        let mut command = Command::new(env!("CARGO"));
+        command.arg("build").arg("--quiet");
+        for name in PLUGIN_CRATES {
+            command.args(["-p", name]);
+        }
+        let status = command.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("run cargo build");
+        assert!(status.success(), "building the plugin libraries failed");
+    });
+}
+
+/// A temporary plugin directory.
+pub struct PluginDir {
+    dir: tempfile::TempDir,
+}
+
+impl PluginDir {
+    /// An empty plugin directory.
+    pub fn new() -> Self {
+        build();
+        Self { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn plugin_path(&self, name: &str) -> PathBuf {
+        self.path().join(format!("{}cxm_plugin_{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX))
+    }
+
+    /// Copies the fixture library of crate `cxm-fixture-<fixture>` in as plugin `<name>`.
+    pub fn fixture(self, fixture: &str, name: &str) -> Self {
+        let lib = format!("cxm_fixture_{}", fixture.replace('-', "_"));
+        let from = target_dir().join(format!("{}{lib}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+        std::fs::copy(&from, self.plugin_path(name)).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+        self
+    }
+
+    /// Writes a file named like a plugin that is not a library at all.
+    pub fn not_a_library(self, name: &str) -> Self {
+        std::fs::write(self.plugin_path(name), "this is text, not a shared library\n").expect("write");
+        self
+    }
+
+    /// Compiles the C plugin of tests/fixtures/c with `cc` against the shipped header.
+    pub fn c_plugin(self) -> Self {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let status = Command::new("cc")
+            .args(["-shared", "-fPIC", "-Wall", "-Werror", "-I"])
+            .arg(root.join("crates/plugin/include"))
+            .arg("-o")
+            .arg(self.plugin_path("c_demo"))
+            .arg(root.join("tests/fixtures/c/demo_plugin.c"))
+            .status()
+            .expect("run cc");
+        assert!(status.success(), "compiling the C plugin failed");
+        self
+    }
+
+    /// The `--plugin-dir` flag for this directory.
+    pub fn flag(&self) -> [&str; 2] {
+        ["--plugin-dir", self.path().to_str().expect("utf-8 path")]
+    }
+}
