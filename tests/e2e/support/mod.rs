@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_http;
 pub mod plugins;
 pub mod reference;
 pub mod revenue_reference;
