@@ -7,6 +7,7 @@
 mod support;
 
 mod crash;
+mod file_plugin;
 mod ingest;
 mod plugins;
 mod polyglot;

@@ -500,7 +500,8 @@ async fn randomized_tickets_match_the_reference_across_zones_buckets_filters_and
             cases.push(case(metric, from, to, granularity, zone));
         }
     }
-    let grouped: [(&str, Vec<(&str, Vec<&str>)>); 9] = [
+    type Filters<'a> = Vec<(&'a str, Vec<&'a str>)>;
+    let grouped: [(&str, Filters); 9] = [
         ("tag", vec![]),
         ("channel", vec![]),
         ("region", vec![]),

@@ -16,7 +16,7 @@ const REJECTIONS_SHOWN: usize = 3;
 
 /// The log sink a plugin instance writes to: the server log, with the connector's name, secrets
 /// scrubbed.
-pub(crate) fn plugin_log(connector: &str, secrets: Vec<String>) -> Box<dyn Fn(u32, &str) + Send + Sync> {
+pub(crate) fn plugin_log(connector: &str, secrets: Vec<String>) -> cxm_plugin::host::LogFn {
     let connector = connector.to_owned();
     Box::new(move |level, line| {
         let line = scrub(line, &secrets);

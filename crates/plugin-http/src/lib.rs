@@ -159,7 +159,9 @@ impl Client {
         let authorization = match auth {
             Auth::None => None,
             Auth::Bearer(token) => Some(format!("Bearer {token}")),
-            Auth::Basic { user, password } => Some(format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))),
+            Auth::Basic { user, password } => {
+                Some(format!("Basic {}", base64(format!("{user}:{password}").as_bytes())))
+            }
         };
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -254,7 +256,11 @@ impl Client {
                 break;
             }
             let wait = wait.min(self.retry.max_delay);
-            self.log.info(&format!("{last}; try {attempt} of {}, retrying in {} ms", self.retry.attempts, wait.as_millis()));
+            self.log.info(&format!(
+                "{last}; try {attempt} of {}, retrying in {} ms",
+                self.retry.attempts,
+                wait.as_millis()
+            ));
             std::thread::sleep(wait);
             delay = (delay * 2).min(self.retry.max_delay);
         }

@@ -11,6 +11,9 @@ use prost::Message;
 
 use crate::abi::{self, CXM_ERROR, CXM_OK, CxmBuf, CxmHost, CxmPluginHeader, CxmPluginVTable, CxmSlice, EntryFn};
 
+/// Where a plugin instance's log lines go: `(level, line)`.
+pub type LogFn = Box<dyn Fn(u32, &str) + Send + Sync>;
+
 /// Why a library could not be used as a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError(pub String);
@@ -142,11 +145,7 @@ impl Library {
     }
 
     /// Opens an instance for `config`; `log` receives the plugin's log lines.
-    pub fn open(
-        &self,
-        config: &PluginConfig,
-        log: Box<dyn Fn(u32, &str) + Send + Sync>,
-    ) -> Result<Instance, CallError> {
+    pub fn open(&self, config: &PluginConfig, log: LogFn) -> Result<Instance, CallError> {
         let sink = Box::new(LogSink(log));
         let host = Box::new(CxmHost {
             size: std::mem::size_of::<CxmHost>(),
@@ -165,7 +164,7 @@ impl Library {
     }
 }
 
-struct LogSink(Box<dyn Fn(u32, &str) + Send + Sync>);
+struct LogSink(LogFn);
 
 extern "C" fn host_log(ctx: *const c_void, level: u32, message: CxmSlice) {
     let _ = std::panic::catch_unwind(|| {

@@ -235,10 +235,10 @@ impl TicketCase<'_> {
                         hits.push(*p);
                     }
                 }
-            } else if let Some(at) = instant(self.metric, t) {
-                if (from..to).contains(&nanos(at)) {
-                    hits.push(period(self.local_date(at), self.granularity));
-                }
+            } else if let Some(at) = instant(self.metric, t)
+                && (from..to).contains(&nanos(at))
+            {
+                hits.push(period(self.local_date(at), self.granularity));
             }
             if hits.is_empty() {
                 continue;

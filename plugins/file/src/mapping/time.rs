@@ -104,6 +104,8 @@ mod tests {
         assert_eq!(secs("2026-03-01T10:00:00Z"), at);
         assert_eq!(secs("2026-03-01T12:00:00+02:00"), at);
         assert_eq!(secs("2026-03-01 10:00:00Z"), at);
+        let offset = parse_time("2026-03-01T11:30:00.5+01:00").unwrap();
+        assert_eq!((offset.seconds, offset.nanos), (at + 1800, 500_000_000));
         assert_eq!(secs("2026-03-01 10:00:00"), at);
         assert_eq!(secs("2026-03-01T10:00:00"), at);
         assert_eq!(secs(" 2026-03-01 10:00:00 "), at);
