@@ -6,12 +6,18 @@
 
 mod support;
 
+mod cli;
 mod crash;
 mod file_plugin;
+mod hubspot_plugin;
 mod ingest;
 mod plugins;
 mod polyglot;
 mod revenue_metrics;
+mod robustness;
+mod security;
 mod server;
 mod support_metrics;
 mod survey_metrics;
+mod survey_plugins;
+mod zendesk_plugin;

@@ -10,6 +10,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod vendor;
+
 use std::time::Duration;
 
 use cxm_plugin::{Logger, error};

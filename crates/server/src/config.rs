@@ -14,13 +14,13 @@ use crate::error::StartError;
 #[command(name = "cxmd", version, about = "cxm: customer-experience metrics over gRPC")]
 pub(crate) struct Args {
     /// TOML file with any of the settings below (flag names with underscores).
-    #[arg(long, env = "CXM_CONFIG")]
+    #[arg(long, env = "CXM_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:50051].
     #[arg(long, env = "CXM_LISTEN")]
     listen: Option<SocketAddr>,
     /// Where the sled database lives [default: ./cxm-data].
-    #[arg(long, env = "CXM_DATA_DIR")]
+    #[arg(long, env = "CXM_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// More directories to load plugins from (repeatable; the cxmd executable's own directory
     /// is always searched).
@@ -39,6 +39,38 @@ pub(crate) struct Args {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "CXM_LOG_FORMAT")]
     log_format: Option<LogFormat>,
+    /// PEM certificate chain: serve TLS (with --tls-key).
+    #[arg(long, env = "CXM_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "CXM_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): require client certificates signed by it.
+    #[arg(long, env = "CXM_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// Most requests served at once; more are refused with RESOURCE_EXHAUSTED [default: 256].
+    #[arg(long, env = "CXM_MAX_CONCURRENT_REQUESTS")]
+    max_concurrent_requests: Option<usize>,
+    /// Deadline of a request without one of its own, in seconds [default: 30].
+    #[arg(long, env = "CXM_REQUEST_TIMEOUT_SECONDS")]
+    request_timeout_seconds: Option<u64>,
+    /// Most concurrent HTTP/2 streams per connection [default: 128].
+    #[arg(long, env = "CXM_MAX_STREAMS_PER_CONNECTION")]
+    max_streams_per_connection: Option<u32>,
+    /// Offline commands instead of serving.
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+/// What `cxmd` does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// API keys in the data dir (works while the server runs).
+    Keys {
+        /// The key command.
+        #[command(subcommand)]
+        action: crate::keys::KeysCommand,
+    },
 }
 
 /// How log lines are written (to stderr).
@@ -63,6 +95,20 @@ struct File {
     cache_mb: Option<u64>,
     demo: Option<bool>,
     log_format: Option<LogFormat>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    max_concurrent_requests: Option<usize>,
+    request_timeout_seconds: Option<u64>,
+    max_streams_per_connection: Option<u32>,
+}
+
+/// TLS files.
+#[derive(Debug, Clone)]
+pub(crate) struct Tls {
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
+    pub(crate) client_ca: Option<PathBuf>,
 }
 
 /// The checked configuration.
@@ -75,21 +121,25 @@ pub(crate) struct Config {
     pub(crate) cache_bytes: u64,
     pub(crate) demo: bool,
     pub(crate) log_format: LogFormat,
+    pub(crate) tls: Option<Tls>,
+    pub(crate) max_concurrent_requests: usize,
+    pub(crate) request_timeout: std::time::Duration,
+    pub(crate) max_streams_per_connection: u32,
 }
 
 impl Config {
     /// Layers flags and environment over the file over the defaults, and checks the result.
-    pub(crate) fn load(args: Args) -> Result<Self, StartError> {
-        let file = match &args.config {
+    pub(crate) fn load(args: &mut Args) -> Result<Self, StartError> {
+        let file = match &args.config.take() {
             Some(path) => read_file(path)?,
             None => File::default(),
         };
         let mut plugin_dirs: Vec<PathBuf> =
             std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)).into_iter().collect();
         plugin_dirs.extend(file.plugin_dir);
-        plugin_dirs.extend(args.plugin_dir);
+        plugin_dirs.extend(std::mem::take(&mut args.plugin_dir));
         let reporting_currency =
-            args.reporting_currency.or(file.reporting_currency).unwrap_or_else(|| "USD".to_owned());
+            args.reporting_currency.take().or(file.reporting_currency).unwrap_or_else(|| "USD".to_owned());
         if reporting_currency.len() != 3 || !reporting_currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(StartError::Config(format!(
                 "reporting_currency {reporting_currency:?} is not an ISO 4217 code such as USD or EUR"
@@ -99,9 +149,33 @@ impl Config {
         if cache_mb == 0 {
             return Err(StartError::Config("cache_mb must be at least 1".to_owned()));
         }
+        let tls = match (args.tls_cert.take().or(file.tls_cert), args.tls_key.take().or(file.tls_key)) {
+            (Some(cert), Some(key)) => {
+                Some(Tls { cert, key, client_ca: args.tls_client_ca.take().or(file.tls_client_ca) })
+            }
+            (None, None) if args.tls_client_ca.is_none() && file.tls_client_ca.is_none() => None,
+            _ => {
+                return Err(StartError::Config(
+                    "TLS needs both tls_cert and tls_key (and tls_client_ca only with them)".to_owned(),
+                ));
+            }
+        };
+        let max_concurrent_requests = args.max_concurrent_requests.or(file.max_concurrent_requests).unwrap_or(256);
+        let timeout = args.request_timeout_seconds.or(file.request_timeout_seconds).unwrap_or(30);
+        let streams = args.max_streams_per_connection.or(file.max_streams_per_connection).unwrap_or(128);
+        if max_concurrent_requests == 0 || timeout == 0 || streams == 0 {
+            return Err(StartError::Config(
+                "max_concurrent_requests, request_timeout_seconds and max_streams_per_connection must be at least 1"
+                    .to_owned(),
+            ));
+        }
         Ok(Self {
             listen: args.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("cxm-data")),
+            data_dir: args.data_dir.take().or(file.data_dir).unwrap_or_else(|| PathBuf::from("cxm-data")),
+            tls,
+            max_concurrent_requests,
+            request_timeout: std::time::Duration::from_secs(timeout),
+            max_streams_per_connection: streams,
             plugin_dirs,
             reporting_currency,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),

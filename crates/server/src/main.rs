@@ -9,7 +9,9 @@ mod config;
 mod connectors;
 mod demo;
 mod error;
+mod gate;
 mod ingest;
+mod keys;
 mod metrics;
 
 use std::io::Write as _;
@@ -19,6 +21,7 @@ use clap::Parser;
 use cxm_engine::{Engine, Settings};
 use cxm_proto::v1::connector_service_server::ConnectorServiceServer;
 use cxm_proto::v1::ingest_service_server::IngestServiceServer;
+use cxm_proto::v1::key_service_server::KeyServiceServer;
 use cxm_proto::v1::metrics_service_server::MetricsServiceServer;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -66,7 +69,40 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// Loads the API keys and applies the safe default: without keys, loopback only.
+fn key_ring(config: &Config) -> Result<Arc<cxm_auth::KeyRing>, StartError> {
+    let keys = cxm_auth::KeyRing::open(&config.data_dir);
+    let none = keys.is_empty().map_err(|e| StartError::Config(e.to_string()))?;
+    if none && !config.listen.ip().is_loopback() {
+        return Err(StartError::Config(format!(
+            "refusing to listen on {} without API keys: anyone could read and write your data. Create a key first \
+             (cxmd keys create --role admin --name ops --data-dir {}), or listen on 127.0.0.1",
+            config.listen,
+            config.data_dir.display()
+        )));
+    }
+    if none {
+        tracing::warn!("no API keys configured: serving on loopback only, without authentication");
+    } else {
+        tracing::info!("API keys required on every call but health checks and reflection");
+    }
+    Ok(Arc::new(keys))
+}
+
+fn tls(config: &config::Tls) -> Result<tonic::transport::ServerTlsConfig, StartError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| StartError::Config(format!("cannot read {}: {e}", path.display())))
+    };
+    let identity = tonic::transport::Identity::from_pem(read(&config.cert)?, read(&config.key)?);
+    let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &config.client_ca {
+        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+    }
+    Ok(tls)
+}
+
 async fn run(config: Config) -> Result<(), StartError> {
+    let keys = key_ring(&config)?;
     let settings = Settings {
         rules: cxm_store::Rules { reporting_currency: config.reporting_currency.clone() },
         store: cxm_store::Options { cache_bytes: config.cache_bytes },
@@ -110,13 +146,30 @@ async fn run(config: Config) -> Result<(), StartError> {
     let _ = std::io::stdout().flush();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let serve = tonic::transport::Server::builder()
+    let gate = gate::Gate {
+        keys: Arc::clone(&keys),
+        admission: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests)),
+        limit: config.max_concurrent_requests,
+    };
+    let mut builder = tonic::transport::Server::builder()
+        .timeout(config.request_timeout)
+        .max_concurrent_streams(config.max_streams_per_connection)
+        .http2_max_pending_accept_reset_streams(Some(64))
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)));
+    if let Some(files) = &config.tls {
+        builder = builder.tls_config(tls(files)?)?;
+        tracing::info!(client_certificates = files.client_ca.is_some(), "serving TLS");
+    }
+    let serve = builder
         .layer(tower::util::MapResponseLayer::new(error::oversize_is_resource_exhausted))
+        .layer(gate)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(ingest)
         .add_service(metrics)
         .add_service(connector_api)
+        .add_service(KeyServiceServer::new(keys::KeyApi { keys }))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             let mut stop_rx = stop_rx;
             let _ = stop_rx.wait_for(|stop| *stop).await;
@@ -174,14 +227,17 @@ async fn seed_demo(engine: &Arc<Engine>) -> Result<(), StartError> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let config = match Config::load(args) {
+    let mut args = Args::parse();
+    let config = match Config::load(&mut args) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("cxmd: {e}");
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some(config::Command::Keys { action }) = args.command {
+        return keys::run(&config.data_dir, action);
+    }
     init_logging(config.log_format);
     match run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -165,6 +165,8 @@ impl Store {
         restrict(dir).map_err(sled::Error::Io)?;
         let db = sled::Config::new().path(dir.join("sled")).cache_capacity(options.cache_bytes).open()?;
         let tree = db.open_tree("events")?;
+        // sled created its files with the process umask; tighten them now.
+        restrict(dir).map_err(sled::Error::Io)?;
         Ok(Self { db, tree, writer: Mutex::new(()) })
     }
 
@@ -283,10 +285,20 @@ impl Store {
     }
 }
 
+/// Makes the data dir private: the directory (and those below it) 0700, files 0600.
 #[cfg(unix)]
 fn restrict(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            restrict(&path)?;
+        } else {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(not(unix))]

@@ -24,8 +24,11 @@ use config::Config;
 /// How requests to Zendesk are retried: a 429 waits for its `Retry-After` (Zendesk sends one;
 /// the incremental export allows 10 requests a minute), a 5xx or a dropped connection backs off
 /// 1, 2, 4, 8, 16 s; the sixth failure ends the pull with an `UNAVAILABLE` error.
-pub const RETRY: Retry =
-    Retry { attempts: 6, base_delay: std::time::Duration::from_secs(1), max_delay: std::time::Duration::from_secs(120) };
+pub const RETRY: Retry = Retry {
+    attempts: 6,
+    base_delay: std::time::Duration::from_secs(1),
+    max_delay: std::time::Duration::from_secs(120),
+};
 
 /// The `zendesk` plugin: one instance pulls one Zendesk account for one connector.
 pub struct ZendeskPlugin {

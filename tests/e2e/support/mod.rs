@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod fake_http;
 pub mod plugins;
 pub mod reference;

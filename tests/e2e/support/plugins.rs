@@ -11,7 +11,11 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// The crates whose libraries the tests load.
-const PLUGIN_CRATES: [&str; 5] = [
+const PLUGIN_CRATES: &[&str] = &[
+    "cxm-plugin-delighted",
+    "cxm-plugin-typeform",
+    "cxm-plugin-zendesk",
+    "cxm-plugin-hubspot",
     "cxm-plugin-file",
     "cxm-fixture-misbehaving",
     "cxm-fixture-garbage",

@@ -1,0 +1,229 @@
+//! `cxm ingest`: event files streamed over `IngestStream` in batches, with a progress bar and a
+//! summary that names each refused row by file and line.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use cxm_proto::v1::{IngestRequest, IngestResponse};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::connection::{CliError, Connection};
+use crate::render::number;
+use crate::rows::{self, EventKind, FileFormat, RowDefaults};
+use crate::style::{self, Style};
+
+/// `cxm ingest`.
+#[derive(Args, Debug)]
+pub(crate) struct IngestArgs {
+    /// CSV, TSV or JSON Lines files (format from the extension, or --format).
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// The type of rows without a `type` column (default: survey_response).
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub(crate) kind: Option<EventKind>,
+    /// The source of rows without a `source` column.
+    #[arg(long, default_value = "file")]
+    pub(crate) source: String,
+    /// The format of every file, whatever its extension.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<FileFormat>,
+    /// Events per request on the stream (at most 10,000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) batch: u32,
+    /// How many refused rows to list.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) show: usize,
+}
+
+/// Where each event sent on the stream came from: `lines[i]` is event i's line, in the file that
+/// `files` says starts at or before i.
+#[derive(Default, Debug)]
+struct Origins {
+    lines: Vec<u32>,
+    files: Vec<(usize, usize)>,
+}
+
+impl Origins {
+    fn locate(&self, index: usize, names: &[String]) -> String {
+        let file = self.files.iter().rev().find(|(start, _)| *start <= index).map_or(0, |(_, f)| *f);
+        match self.lines.get(index) {
+            Some(line) => format!("{}:{line}", names[file]),
+            None => format!("event #{index}"),
+        }
+    }
+}
+
+/// What the reading side did.
+#[derive(Default, Debug)]
+struct ReadOutcome {
+    origins: Origins,
+    /// Rows cxm could not read: (file, line, reason); the first `show` of them.
+    unreadable: Vec<(usize, u64, String)>,
+    unreadable_count: u64,
+    /// A failure reading a file, which stopped the read.
+    error: Option<String>,
+}
+
+fn count_rows(path: &PathBuf, format: FileFormat) -> u64 {
+    let Ok(bytes) = std::fs::read(path) else { return 0 };
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64 + u64::from(!bytes.ends_with(b"\n"));
+    if format == FileFormat::Jsonl { lines } else { lines.saturating_sub(1) }
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    if !style::progress_allowed() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(template) =
+        ProgressStyle::with_template("{spinner} [{bar:30}] {human_pos}/{human_len} rows · {per_sec} · ETA {eta} {msg}")
+    {
+        bar.set_style(template.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Reads every file in order, sending batches; runs on a blocking thread.
+fn read_all(
+    files: &[(PathBuf, FileFormat)],
+    defaults: &RowDefaults,
+    batch: usize,
+    show: usize,
+    sender: &mpsc::Sender<IngestRequest>,
+    bar: &ProgressBar,
+) -> ReadOutcome {
+    let mut outcome = ReadOutcome::default();
+    let mut events = Vec::with_capacity(batch);
+    let mut closed = false;
+    for (file, (path, format)) in files.iter().enumerate() {
+        outcome.origins.files.push((outcome.origins.lines.len(), file));
+        let read = rows::read_file(path, *format, defaults, |line, result| {
+            bar.inc(1);
+            match result {
+                Ok(event) => {
+                    events.push(event);
+                    outcome.origins.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+                }
+                Err(reason) => {
+                    outcome.unreadable_count += 1;
+                    if outcome.unreadable.len() < show {
+                        outcome.unreadable.push((file, line, reason));
+                    }
+                }
+            }
+            if events.len() >= batch {
+                let full = std::mem::replace(&mut events, Vec::with_capacity(batch));
+                if sender.blocking_send(IngestRequest { events: full }).is_err() {
+                    closed = true;
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if let Err(e) = read {
+            outcome.error = Some(e);
+            break;
+        }
+        if closed {
+            return outcome;
+        }
+    }
+    if !events.is_empty() {
+        let _ = sender.blocking_send(IngestRequest { events });
+    }
+    outcome
+}
+
+/// Runs `cxm ingest`.
+pub(crate) async fn run(connection: &Connection, args: &IngestArgs) -> Result<(), CliError> {
+    let mut files = Vec::new();
+    for path in &args.files {
+        let format = args.format.or_else(|| FileFormat::from_path(path)).ok_or_else(|| {
+            CliError::usage(format!(
+                "cannot tell the format of {}: name it .csv, .tsv or .jsonl, or pass --format",
+                path.display()
+            ))
+        })?;
+        if !path.is_file() {
+            return Err(CliError::failure(format!("{} is not a readable file", path.display())));
+        }
+        files.push((path.clone(), format));
+    }
+    let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+    let total: u64 = files.iter().map(|(p, f)| count_rows(p, *f)).sum();
+    let defaults = RowDefaults { kind: args.kind, source: args.source.clone() };
+
+    let (sender, receiver) = mpsc::channel::<IngestRequest>(4);
+    let mut client = connection.ingest();
+    let call = tokio::spawn(async move { client.ingest_stream(ReceiverStream::new(receiver)).await });
+    let bar = progress_bar(total);
+    let started = Instant::now();
+    let (batch, show, reader_bar) = (args.batch as usize, args.show, bar.clone());
+    let reader = tokio::task::spawn_blocking(move || read_all(&files, &defaults, batch, show, &sender, &reader_bar));
+    let outcome = reader.await.map_err(|e| CliError::failure(format!("reading the files failed: {e}")))?;
+    bar.set_message("waiting for cxmd to flush");
+    let answer = call.await.map_err(|e| CliError::failure(format!("the ingest stream failed: {e}")))?;
+    bar.finish_and_clear();
+    let answer = answer.map_err(|s| connection.explain(&s))?.into_inner();
+    report(&answer, &outcome, &names, args.show, started.elapsed());
+    if let Some(error) = outcome.error {
+        return Err(CliError::failure(format!("{error} (the rows before it were sent)")));
+    }
+    let rejected = answer.rejections.len() as u64;
+    if rejected + outcome.unreadable_count > 0 {
+        return Err(CliError::failure(format!(
+            "{} rows were not stored: {rejected} rejected by cxmd, {} unreadable (listed above)",
+            rejected + outcome.unreadable_count,
+            outcome.unreadable_count
+        )));
+    }
+    Ok(())
+}
+
+fn report(answer: &IngestResponse, outcome: &ReadOutcome, names: &[String], show: usize, elapsed: Duration) {
+    let style = Style::stdout();
+    let sent = outcome.origins.lines.len() as u64;
+    let rate = sent as f64 / elapsed.as_secs_f64().max(1e-3);
+    println!(
+        "{} {sent} events from {} file{} in {:.1} s ({} events/s)",
+        style.bold("sent"),
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        elapsed.as_secs_f64(),
+        number(rate.round())
+    );
+    let rejected = answer.rejections.len();
+    let line = format!(
+        "accepted {} · updated {} · duplicates {} · stale {} · rejected {rejected} · unreadable {}",
+        answer.accepted, answer.updated, answer.duplicates, answer.stale, outcome.unreadable_count
+    );
+    println!(
+        "  {}",
+        if rejected as u64 + outcome.unreadable_count == 0 { style.green(&line) } else { style.yellow(&line) }
+    );
+    if rejected > 0 {
+        println!("{}", style.bold("rejected by cxmd:"));
+        for rejection in answer.rejections.iter().take(show) {
+            let at = outcome.origins.locate(rejection.index as usize, names);
+            println!("  {}  {}: {}", style.red(&at), rejection.field, rejection.reason);
+        }
+        if rejected > show {
+            println!("  … and {} more", rejected - show);
+        }
+    }
+    if outcome.unreadable_count > 0 {
+        println!("{}", style.bold("not sent (cxm could not read them):"));
+        for (file, line, reason) in &outcome.unreadable {
+            println!("  {}  {reason}", style.red(&format!("{}:{line}", names[*file])));
+        }
+        let listed = outcome.unreadable.len() as u64;
+        if outcome.unreadable_count > listed {
+            println!("  … and {} more", outcome.unreadable_count - listed);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `cxm`: the command-line client of cxmd, for people.
+//!
+//! Browse the metric catalog, ask for a metric over a range of time (a table, JSON or CSV), push
+//! CSV / JSON Lines files of events, run connectors, manage API keys and check the server's
+//! health. Every command talks gRPC to `cxmd` (`--addr`, `CXM_ADDR`) with the generated tonic
+//! clients, sending `--api-key` / `CXM_API_KEY` as a bearer token.
+//!
+//! Exit codes: 0 on success, 1 when the server refused or failed (or a sync failed, or rows were
+//! not stored), 2 for a wrong command line.
+
+#![forbid(unsafe_code)]
+
+mod connection;
+mod connectors;
+mod ingest;
+mod keys;
+mod query;
+mod render;
+mod rows;
+mod style;
+mod times;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+use connection::{CliError, Connection, ConnectionArgs};
+use render::OutputFormat;
+
+/// cxm: customer-experience metrics from cxmd, at the command line.
+#[derive(Parser, Debug)]
+#[command(name = "cxm", version, propagate_version = true, after_help = EXAMPLES)]
+struct Cli {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  cxm health
+  cxm metrics
+  cxm query nps --from 2026-01-01 --to 2027-01-01 --every month --tz Europe/Paris --by touchpoint
+  cxm ingest responses.csv tickets.jsonl
+  cxm connectors sync nps-export
+  CXM_ADDR=cx.example.com:443 CXM_API_KEY=... cxm --tls-ca ca.pem metrics";
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Checks that cxmd is up and serving (exit 0 only when SERVING).
+    #[command(after_help = "Examples:\n  cxm health\n  cxm health --addr 10.0.0.5:50051")]
+    Health {
+        /// A service name to check instead of the whole server, e.g. cx.v1.MetricsService.
+        #[arg(long, default_value = "")]
+        service: String,
+    },
+    /// The metric catalog, with each definition.
+    #[command(after_help = "Examples:\n  cxm metrics\n  cxm metrics --format json")]
+    Metrics {
+        /// `table` for people, `json` for scripts.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// One metric over a time range: buckets in a time zone, filtered, grouped.
+    #[command(after_help = "Examples:
+  cxm query nps --from 2026-01-01 --to 2027-01-01 --every month --by touchpoint
+  cxm query csat --from 2026-03-01 --to 2026-04-01 --every day --tz Europe/Paris --where region=emea,apac
+  cxm query clv --from 2026-01-01 --to 2026-07-01 --every quarter --param gross_margin=0.8
+  cxm query response_count --from 2026-01-01T00:00:00Z --to 2026-02-01T00:00:00Z --format csv
+
+Bare dates (YYYY-MM-DD) in --from/--to are midnight in --tz; the range is [from, to).")]
+    Query(query::QueryArgs),
+    /// Pushes CSV / JSON Lines files of events to cxmd (streamed in batches).
+    #[command(after_help = "Examples:
+  cxm ingest responses.csv
+  cxm ingest --type ticket --source zendesk tickets.jsonl
+  cxm ingest exports/*.csv
+
+Columns (JSON keys) are named like the fields of proto/cx/v1/events.proto (id, source, kind, score,
+responded_at, created_at, mrr_minor, ...), matched ignoring case; `attributes.<key>` columns (or a
+JSON `attributes` object) are attributes; a `type` column sets each row's event type. Times:
+RFC 3339, YYYY-MM-DD[ HH:MM:SS] in UTC, or Unix seconds. Rows cxm cannot read are listed with their
+line and not sent; rows cxmd rejects are listed with their line too. Exit code 1 when any row was
+not stored.")]
+    Ingest(ingest::IngestArgs),
+    /// The connector plugins cxmd loaded (and those it could not load).
+    #[command(after_help = "Examples:\n  cxm plugins")]
+    Plugins,
+    /// Connectors: plugins configured to pull data into cxm.
+    #[command(after_help = "Examples:
+  cxm connectors list
+  cxm connectors create nps-export --plugin file --set path=/exports/nps.csv --every-seconds 300
+  cxm connectors show nps-export
+  cxm connectors sync nps-export
+  cxm connectors delete nps-export")]
+    Connectors {
+        #[command(subcommand)]
+        command: connectors::ConnectorCommand,
+    },
+    /// API keys (needs an admin key).
+    #[command(after_help = "Examples:
+  cxm keys create --role read --name dashboard
+  cxm keys list
+  cxm keys revoke k_3f9a1c2b")]
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeyCommand,
+    },
+    /// Prints a shell completion script.
+    #[command(after_help = "Examples:
+  cxm completions bash > ~/.local/share/bash-completion/completions/cxm
+  cxm completions zsh > \"${fpath[1]}/_cxm\"
+  cxm completions fish > ~/.config/fish/completions/cxm.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+async fn health(connection: &Connection, service: &str) -> Result<(), CliError> {
+    let answer = connection
+        .health()
+        .check(HealthCheckRequest { service: service.to_owned() })
+        .await
+        .map_err(|s| connection.explain(&s))?
+        .into_inner();
+    let status = ServingStatus::try_from(answer.status).unwrap_or(ServingStatus::Unknown);
+    let what = if service.is_empty() { format!("cxmd at {}", connection.addr) } else { service.to_owned() };
+    if status == ServingStatus::Serving {
+        println!("{what}: {}", style::Style::stdout().green("SERVING"));
+        Ok(())
+    } else {
+        Err(CliError::failure(format!("{what} is {}, not SERVING", status.as_str_name())))
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Command::Completions { shell } = &cli.command {
+        clap_complete::generate(*shell, &mut Cli::command(), "cxm", &mut std::io::stdout());
+        return Ok(());
+    }
+    let connection = Connection::open(&cli.connection).await?;
+    match &cli.command {
+        Command::Health { service } => health(&connection, service).await,
+        Command::Metrics { format } => query::catalog(&connection, *format).await,
+        Command::Query(args) => query::run(&connection, args).await,
+        Command::Ingest(args) => ingest::run(&connection, args).await,
+        Command::Plugins => connectors::plugins(&connection).await,
+        Command::Connectors { command } => connectors::run(&connection, command).await,
+        Command::Keys { command } => keys::run(&connection, command).await,
+        Command::Completions { .. } => Ok(()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{} {error}", style::Style::stderr().red("error:"));
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
