@@ -57,3 +57,29 @@ impl Query {
         Ok(Self { metric, buckets, filters, group_by })
     }
 }
+
+impl Query {
+    /// Checks that every dimension the query names (in filters and `group_by`) is one `family`
+    /// knows; the error lists the known ones, so a typo never silently returns everything.
+    pub fn check_dimensions(
+        &self,
+        family: &str,
+        knows: impl Fn(&str) -> bool,
+        dimensions: impl FnOnce() -> Vec<String>,
+    ) -> Result<()> {
+        let named = self
+            .filters
+            .iter()
+            .map(|(d, _)| (d.as_str(), "filters"))
+            .chain(self.group_by.as_deref().map(|d| (d, "group_by")));
+        for (dimension, field) in named {
+            if !knows(dimension) {
+                return Err(Error::invalid(
+                    field,
+                    format!("unknown dimension {dimension:?}; {family} dimensions are: {}", dimensions().join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,8 +1,8 @@
 //! The `hubspot` connector plugin: pulls HubSpot companies as cxm Accounts and deals in a won
 //! stage as Subscriptions of their company, through HubSpot's CRM v3 API.
 //!
-//! A sync runs three phases, each resumable from the cursor (see `src/cursor.rs` and the README for its text
-//! form): companies modified since the last sync (search API, oldest first), deals modified
+//! A sync runs three phases, each resumable from the cursor (its text form is described in
+//! `src/cursor.rs` and the README): companies modified since the last sync (search API, oldest first), deals modified
 //! since the last sync (search API, then one associations batch read per page for their
 //! companies), then archived deals (list API with `archived=true`), whose subscriptions end at
 //! their archive time. See `README.md` beside this crate for the configuration and mapping.

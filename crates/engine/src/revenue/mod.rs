@@ -43,24 +43,6 @@ pub fn gross_margin(params: &BTreeMap<String, String>) -> Result<f64> {
     }
 }
 
-/// Checks that every dimension the query names exists.
-fn check_dimensions(index: &RevenueIndex, query: &Query) -> Result<()> {
-    let named = query
-        .filters
-        .iter()
-        .map(|(d, _)| (d.as_str(), "filters"))
-        .chain(query.group_by.as_deref().map(|d| (d, "group_by")));
-    for (dimension, field) in named {
-        if !index.knows(dimension) {
-            return Err(Error::invalid(
-                field,
-                format!("unknown dimension {dimension:?}; revenue dimensions are: {}", index.dimensions().join(", ")),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The filters of a query, split into what they select: accounts or subscriptions.
 struct Selection<'q> {
     /// Filters on Account attributes.
@@ -111,7 +93,7 @@ pub fn answer(
     params: &BTreeMap<String, String>,
     currency: &str,
 ) -> Result<Vec<Series>> {
-    check_dimensions(index, query)?;
+    query.check_dimensions("revenue", |d| index.knows(d), || index.dimensions())?;
     let context = Context { exponent: exponent(currency), gross_margin: gross_margin(params)? };
     // The buckets' effective intervals chain: bucket i runs from instants[i] to instants[i + 1].
     let instants: Vec<Nanos> =

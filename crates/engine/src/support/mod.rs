@@ -22,27 +22,9 @@ pub use metric::{count, evaluate};
 pub use sketch::{DurationSketch, DurationTotals, RELATIVE_ACCURACY, nearest_rank};
 pub use timeline::{DurationRollup, Locator};
 
+use crate::Result;
 use crate::catalog::SupportMetric;
 use crate::query::Query;
-use crate::{Error, Result};
-
-/// Checks that every dimension the query names exists.
-fn check_dimensions(index: &SupportIndex, query: &Query) -> Result<()> {
-    let named = query
-        .filters
-        .iter()
-        .map(|(d, _)| (d.as_str(), "filters"))
-        .chain(query.group_by.as_deref().map(|d| (d, "group_by")));
-    for (dimension, field) in named {
-        if !index.knows(dimension) {
-            return Err(Error::invalid(
-                field,
-                format!("unknown dimension {dimension:?}; support dimensions are: {}", index.dimensions().join(", ")),
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// Turns the backlog's per-bucket increments into the backlog at each bucket's end: the running
 /// sum of whole-slot increments plus the bucket's own unaligned end.
@@ -66,7 +48,7 @@ fn backlog_at_ends(increments: Vec<TicketTotals>, edges: Option<&Vec<TicketTotal
 
 /// Answers a support query: one series per group, one point per bucket.
 pub fn answer(metric: SupportMetric, index: &SupportIndex, store: &Store, query: &Query) -> Result<Vec<Series>> {
-    check_dimensions(index, query)?;
+    query.check_dimensions("support", |d| index.knows(d), || index.dimensions())?;
     let mut run = run::Run::read(run::Context { metric, index, store, query })?;
     if metric == SupportMetric::Backlog {
         // A group seen only in some bucket's unaligned end still has a series.

@@ -14,11 +14,11 @@ pub use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
 pub use index::{MAX_VIEW_VALUES, SurveyIndex};
 pub use metric::{Value, count, evaluate};
 
+use crate::Result;
 use crate::calendar::Bucket;
 use crate::catalog::SurveyMetric;
 use crate::query::Query;
 use crate::rollup::{Cell, SLOT_NANOS, aligned};
-use crate::{Error, Result};
 
 /// How a query reads its totals.
 enum Plan<'q> {
@@ -79,24 +79,6 @@ impl Run<'_> {
     }
 }
 
-/// Checks that every dimension the query names exists.
-fn check_dimensions(index: &SurveyIndex, query: &Query) -> Result<()> {
-    let named = query
-        .filters
-        .iter()
-        .map(|(d, _)| (d.as_str(), "filters"))
-        .chain(query.group_by.as_deref().map(|d| (d, "group_by")));
-    for (dimension, field) in named {
-        if !index.knows(dimension) {
-            return Err(Error::invalid(
-                field,
-                format!("unknown dimension {dimension:?}; survey dimensions are: {}", index.dimensions().join(", ")),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn plan<'q>(index: &SurveyIndex, query: &'q Query) -> Plan<'q> {
     let mut named: Vec<&str> = query.filters.iter().map(|(d, _)| d.as_str()).collect();
     named.extend(query.group_by.as_deref());
@@ -130,7 +112,7 @@ pub fn answer(metric: SurveyMetric, index: &SurveyIndex, store: &Store, query: &
 
 /// Per group, the totals of each bucket.
 fn totals(index: &SurveyIndex, store: &Store, query: &Query) -> Result<Totals> {
-    check_dimensions(index, query)?;
+    query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())?;
     let mut run = Run { query, totals: BTreeMap::new() };
     if query.group_by.is_none() {
         run.slot("");

@@ -1,0 +1,202 @@
+//! The synthetic data set: survey responses over two years, a pure function of (seed, index).
+//!
+//! Nothing is held in memory: event `i` of `n` is regenerated on demand, so the same events can
+//! be streamed to `cxmd`, written to CSV for DuckDB and sized as protobuf, chunk by chunk.
+//! Events come in time order (a steady stream of responses), with one mix of kinds, scales,
+//! scores, touchpoints, channels and attributes a CX team would recognise.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use cxm_proto::prost_types::Timestamp;
+use cxm_proto::v1::{Event, SurveyKind, SurveyResponse, event::Payload};
+use prost::Message;
+
+/// 2024-01-01T00:00:00Z: the first instant of the data set.
+pub const START_SECONDS: i64 = 1_704_067_200;
+/// 2026-01-01T00:00:00Z: the end (exclusive) of the data set, two years (731 days) later.
+pub const END_SECONDS: i64 = 1_767_225_600;
+
+/// SplitMix64: a small, fast, well-mixed generator; one stream per event.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, index: u64) -> Self {
+        let mut rng = Self(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        rng.next();
+        rng
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// An index into `weights`, drawn with those weights.
+    fn pick(&mut self, weights: &[u32]) -> usize {
+        let total: u32 = weights.iter().sum();
+        let mut x = self.below(u64::from(total)) as u32;
+        for (i, w) in weights.iter().enumerate() {
+            if x < *w {
+                return i;
+            }
+            x -= w;
+        }
+        weights.len() - 1
+    }
+}
+
+const SOURCES: [&str; 3] = ["delighted", "qualtrics", "typeform"];
+const TOUCHPOINTS: [&str; 7] = ["onboarding", "support", "checkout", "renewal", "product", "billing", ""];
+const TOUCHPOINT_WEIGHTS: [u32; 7] = [18, 30, 15, 8, 20, 6, 3];
+const CHANNELS: [&str; 4] = ["email", "in_app", "sms", "web"];
+const CHANNEL_WEIGHTS: [u32; 4] = [45, 30, 10, 15];
+const REGIONS: [&str; 5] = ["na", "emea", "apac", "latam", ""];
+const REGION_WEIGHTS: [u32; 5] = [40, 30, 18, 7, 5];
+const PLANS: [&str; 4] = ["free", "starter", "pro", "enterprise"];
+const PLAN_WEIGHTS: [u32; 4] = [35, 30, 25, 10];
+/// NPS scores 0..=10: most answers are 7 to 10, with a long tail of detractors.
+const NPS_WEIGHTS: [u32; 11] = [3, 1, 1, 2, 2, 4, 6, 10, 17, 22, 32];
+const CSAT_SCALES: [u32; 6] = [5, 3, 4, 7, 10, 0];
+const CSAT_SCALE_WEIGHTS: [u32; 6] = [50, 10, 8, 7, 10, 15];
+const COMMENTS: [&str; 6] = [
+    "Quick and friendly, thanks!",
+    "Took too long to get an answer.",
+    "The new dashboard is great.",
+    "Billing page was confusing.",
+    "ok",
+    "Support fixed it on the first reply, very happy with the service.",
+];
+
+/// The instant (whole seconds) of event `i` of `n`: evenly spread over the two years, in order.
+fn seconds(i: u64, n: u64, rng: &mut Rng) -> i64 {
+    let span = (END_SECONDS - START_SECONDS) as u64;
+    let base = (u128::from(i) * u128::from(span) / u128::from(n.max(1))) as u64;
+    let next = (u128::from(i + 1) * u128::from(span) / u128::from(n.max(1))) as u64;
+    START_SECONDS + (base + rng.below((next - base).max(1))) as i64
+}
+
+/// Event `i` of a data set of `n` events generated with `seed`.
+pub fn response(seed: u64, n: u64, i: u64) -> SurveyResponse {
+    let mut rng = Rng::new(seed, i);
+    let at = seconds(i, n, &mut rng);
+    let (kind, score, scale_max) = match rng.pick(&[50, 30, 20]) {
+        0 => (SurveyKind::Nps, rng.pick(&NPS_WEIGHTS) as i32, if rng.below(4) == 0 { 10 } else { 0 }),
+        1 => {
+            let scale = CSAT_SCALES[rng.pick(&CSAT_SCALE_WEIGHTS)];
+            let top = if scale == 0 { 5 } else { scale };
+            // Skewed towards the top of the scale, as satisfaction answers are.
+            let score = top - (rng.below(u64::from(top)) * rng.below(u64::from(top)) / u64::from(top)) as u32;
+            (SurveyKind::Csat, score as i32, scale)
+        }
+        _ => {
+            let scale = if rng.below(3) == 0 { 5 } else { 7 };
+            (SurveyKind::Ces, 1 + rng.below(u64::from(scale)) as i32, scale)
+        }
+    };
+    let mut attributes = BTreeMap::new();
+    let region = REGIONS[rng.pick(&REGION_WEIGHTS)];
+    if !region.is_empty() {
+        attributes.insert("region".to_owned(), region.to_owned());
+    }
+    attributes.insert("plan".to_owned(), PLANS[rng.pick(&PLAN_WEIGHTS)].to_owned());
+    let comment = if rng.below(10) == 0 { COMMENTS[rng.below(COMMENTS.len() as u64) as usize] } else { "" };
+    SurveyResponse {
+        id: format!("r{i:09}"),
+        source: SOURCES[rng.pick(&[60, 30, 10])].to_owned(),
+        attributes,
+        updated_at: None,
+        account_id: format!("acct-{:05}", rng.below(20_000)),
+        respondent_id: format!("user-{:07}", rng.below(2_000_000)),
+        kind: kind as i32,
+        score,
+        scale_max,
+        comment: comment.to_owned(),
+        touchpoint: TOUCHPOINTS[rng.pick(&TOUCHPOINT_WEIGHTS)].to_owned(),
+        channel: CHANNELS[rng.pick(&CHANNEL_WEIGHTS)].to_owned(),
+        responded_at: Some(Timestamp { seconds: at, nanos: 0 }),
+    }
+}
+
+/// Events `[first, end)` of the data set, as `Event` envelopes.
+pub fn events(seed: u64, n: u64, first: u64, end: u64) -> Vec<Event> {
+    (first..end.min(n)).map(|i| Event { payload: Some(Payload::SurveyResponse(response(seed, n, i))) }).collect()
+}
+
+/// The kind's name as the metrics use it.
+fn kind_name(kind: i32) -> &'static str {
+    match SurveyKind::try_from(kind) {
+        Ok(SurveyKind::Nps) => "nps",
+        Ok(SurveyKind::Csat) => "csat",
+        Ok(SurveyKind::Ces) => "ces",
+        _ => "",
+    }
+}
+
+/// The scale an absent `scale_max` means.
+fn effective_scale(kind: i32, scale_max: u32) -> u32 {
+    match (SurveyKind::try_from(kind), scale_max) {
+        (_, s) if s != 0 => s,
+        (Ok(SurveyKind::Nps), _) => 10,
+        (Ok(SurveyKind::Csat), _) => 5,
+        _ => 7,
+    }
+}
+
+/// Writes the data set as CSV (the columns the DuckDB side needs) and returns the total size of
+/// the events as protobuf (each `Event` envelope, encoded).
+pub fn write_csv(seed: u64, n: u64, out: impl Write) -> anyhow::Result<u64> {
+    let mut out = std::io::BufWriter::new(out);
+    writeln!(out, "t,kind,score,scale_max,touchpoint,channel,region,plan")?;
+    let mut protobuf_bytes = 0_u64;
+    let chunk = 10_000;
+    for first in (0..n).step_by(chunk) {
+        for event in events(seed, n, first, first + chunk as u64) {
+            protobuf_bytes += event.encoded_len() as u64;
+            let Some(Payload::SurveyResponse(r)) = event.payload else { continue };
+            let t = r.responded_at.map_or(0, |t| t.seconds);
+            let region = r.attributes.get("region").map_or("", String::as_str);
+            let plan = r.attributes.get("plan").map_or("", String::as_str);
+            writeln!(
+                out,
+                "{t},{},{},{},{},{},{region},{plan}",
+                kind_name(r.kind),
+                r.score,
+                effective_scale(r.kind, r.scale_max),
+                r.touchpoint,
+                r.channel
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(protobuf_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_deterministic_in_order_and_valid() {
+        let n = 5_000;
+        let a = events(7, n, 0, n);
+        assert_eq!(a, events(7, n, 0, n));
+        let times: Vec<i64> = a
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Some(Payload::SurveyResponse(r)) => r.responded_at.map(|t| t.seconds),
+                _ => None,
+            })
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        assert!(times.iter().all(|t| (START_SECONDS..END_SECONDS).contains(t)));
+    }
+}
