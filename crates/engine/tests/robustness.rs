@@ -154,10 +154,10 @@ proptest! {
 
     #[test]
     fn arbitrary_plugin_pages_decode_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        if let Ok(page) = PullResponse::decode(bytes.as_slice()) {
-            if page.events.len() <= cxm_engine::MAX_EVENTS_PER_REQUEST {
-                engine().ingest(page.events, 0).expect("a decoded page is validated, not trusted");
-            }
+        if let Ok(page) = PullResponse::decode(bytes.as_slice())
+            && page.events.len() <= cxm_engine::MAX_EVENTS_PER_REQUEST
+        {
+            engine().ingest(page.events, 0).expect("a decoded page is validated, not trusted");
         }
     }
 
