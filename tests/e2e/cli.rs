@@ -2,7 +2,7 @@
 
 use cxm_proto::v1::{Filter, Granularity, QueryRequest, SurveyKind};
 
-use crate::support::cli::{Json, Run, cxm};
+use crate::support::cli::{Run, cxm, cxm_with};
 use crate::support::plugins::PluginDir;
 use crate::support::{Cxmd, event, response, ts};
 
@@ -81,7 +81,7 @@ async fn query_table_json_and_csv_show_the_servers_numbers() {
 
     let json_run = cxm(&http(&server), &[&args[..], &["--format", "json"]].concat());
     assert_eq!(json_run.code, 0, "{json_run:?}");
-    let json = Json::parse(&json_run.stdout);
+    let json: serde_json::Value = serde_json::from_str(&json_run.stdout).expect("cxm prints JSON");
     assert_eq!(json["metric"], "nps");
     assert_eq!(json["definition_version"].as_str(), Some(expected.definition_version.as_str()));
     let series = json["series"].as_array().unwrap();
@@ -142,8 +142,9 @@ async fn ingest_reports_counts_and_the_lines_of_bad_rows() {
     )
     .unwrap();
     let path = file.to_str().unwrap();
-    // Batches of 2: the rejected row travels in the second batch of the stream.
-    let run = cxm(&http(&server), &["ingest", "--batch", "2", path]);
+    // Batches of 2, each on a stream of its own: the rejected row is the first event of the
+    // second stream, so its index must be counted across streams to find its line.
+    let run = cxm(&http(&server), &["ingest", "--batch", "2", "--stream-window-ms", "0", path]);
     assert_eq!(run.code, 1, "rows not stored make the exit code 1: {run:?}");
     assert!(
         run.stdout.contains("accepted 3 · updated 0 · duplicates 0 · stale 0 · rejected 1 · unreadable 1"),
@@ -268,4 +269,89 @@ async fn errors_are_one_sentence_with_a_hint_and_a_non_zero_exit() {
     assert_one_sentence(&zone, 2);
     let no_command = cxm(&http(&server), &["querry"]);
     assert_eq!(no_command.code, 2, "{no_command:?}");
+}
+
+/// Runs `cxmd keys create` on `data_dir` and returns the secret.
+fn offline_key(data_dir: &std::path::Path, role: &str, name: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxmd"))
+        .args(["keys", "create", "--role", role, "--name", name, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines().find_map(|l| l.rsplit_once(": ").map(|(_, s)| s.to_owned())).unwrap()
+}
+
+#[tokio::test]
+async fn api_keys_are_sent_managed_and_refused_with_a_hint() {
+    let data = tempfile::tempdir().unwrap();
+    let admin = offline_key(data.path(), "admin", "ops");
+    let server = Cxmd::start_in(data.path());
+    let addr = http(&server);
+
+    let missing = cxm(&addr, &["keys", "list"]);
+    assert_one_sentence(&missing, 1);
+    assert!(missing.stderr.contains("set CXM_API_KEY"), "{missing:?}");
+    let wrong = cxm(&addr, &["--api-key", "cxm_not-a-key", "metrics"]);
+    assert_one_sentence(&wrong, 1);
+    assert!(wrong.stderr.contains("did not accept the API key") && wrong.stderr.contains("CXM_API_KEY"), "{wrong:?}");
+
+    let as_admin = [("CXM_API_KEY", admin.as_str())];
+    let created = cxm_with(&addr, &["keys", "create", "--role", "read", "--name", "dashboard"], &as_admin);
+    assert_eq!(created.code, 0, "{created:?}");
+    let id = created.stdout.split_whitespace().nth(2).unwrap().to_owned();
+    let read = created.stdout.lines().find_map(|l| l.strip_prefix("secret: ")).unwrap().trim().to_owned();
+    let listed = cxm_with(&addr, &["keys", "list"], &as_admin);
+    assert!(
+        listed.stdout.lines().any(|l| l.starts_with(&id) && l.contains("read") && l.ends_with("dashboard")),
+        "{listed:?}"
+    );
+
+    let query = ["query", "response_count", "--from", "2026-01-01", "--to", "2026-02-01", "--format", "csv"];
+    let allowed = cxm(&addr, &[&["--api-key", read.as_str()][..], &query].concat());
+    assert_eq!(allowed.code, 0, "{allowed:?}");
+    let denied = cxm(&addr, &["--api-key", &read, "connectors", "delete", "anything"]);
+    assert_one_sentence(&denied, 1);
+    assert!(denied.stderr.contains("may not do this"), "{denied:?}");
+
+    assert_eq!(cxm_with(&addr, &["keys", "revoke", &id], &as_admin).code, 0);
+    let revoked = cxm(&addr, &[&["--api-key", read.as_str()][..], &query].concat());
+    assert_one_sentence(&revoked, 1);
+    assert!(revoked.stderr.contains("CXM_API_KEY"), "{revoked:?}");
+}
+
+#[tokio::test]
+async fn tls_with_a_ca_and_a_client_certificate() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(vec![]).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert =
+        CertificateParams::new(vec!["localhost".into()]).unwrap().signed_by(&server_key, &issuer).unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client_cert = CertificateParams::new(vec!["client".into()]).unwrap().signed_by(&client_key, &issuer).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (cert, key, ca) =
+        (file("s.pem", &server_cert.pem()), file("s.key", &server_key.serialize_pem()), file("ca.pem", &ca.pem()));
+    let (client, client_key) = (file("c.pem", &client_cert.pem()), file("c.key", &client_key.serialize_pem()));
+    let tls = ["--tls-client-ca", &ca, "--tls-cert", &cert, "--tls-key", &key];
+    let server = Cxmd::start_with(&dir.path().join("data"), &tls, &[]);
+
+    // host:port with --tls-ca means https; the certificate is for localhost.
+    let trusted = ["--tls-ca", ca.as_str(), "--tls-server-name", "localhost", "health"];
+    let with_cert = cxm(&server.addr, &[&trusted[..], &["--tls-cert", &client, "--tls-key", &client_key]].concat());
+    assert_eq!(with_cert.code, 0, "{with_cert:?}");
+    let without_cert = cxm(&server.addr, &trusted);
+    assert_one_sentence(&without_cert, 1);
+    let untrusted = cxm(&format!("https://{}", server.addr), &["health"]);
+    assert_one_sentence(&untrusted, 1);
 }

@@ -270,3 +270,21 @@ async fn a_flood_is_shed_with_resource_exhausted_while_health_checks_answer() {
     }
     assert_eq!(metrics.query(query()).await.unwrap().into_inner().series[0].points[0].count, 1);
 }
+
+#[tokio::test]
+async fn streams_are_not_cut_by_the_default_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Cxmd::start_with(dir.path(), &["--request-timeout-seconds", "1"], &[]);
+    let (feed, batches) = tokio::sync::mpsc::channel::<IngestRequest>(1);
+    let mut client = IngestServiceClient::new(server.channel().await);
+    let call =
+        tokio::spawn(async move { client.ingest_stream(tokio_stream::wrappers::ReceiverStream::new(batches)).await });
+    feed.send(batch()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let mut late = batch();
+    late.events[0] = event(response("k2", SurveyKind::Nps, 3, ts("2026-01-06T00:00:00Z")));
+    feed.send(late).await.unwrap();
+    drop(feed);
+    let answer = call.await.unwrap().unwrap().into_inner();
+    assert_eq!(answer.accepted, 2, "a bulk load longer than the default deadline completes");
+}

@@ -31,6 +31,10 @@ pub(crate) struct ConnectionArgs {
     /// PEM file of the CA that signed the server's certificate (turns TLS on).
     #[arg(long, global = true, env = "CXM_TLS_CA", value_name = "PEM")]
     pub(crate) tls_ca: Option<PathBuf>,
+    /// The name to check the server's certificate against, when it is not the address's host
+    /// (e.g. `localhost` for a certificate issued to it, reached as 127.0.0.1).
+    #[arg(long, global = true, env = "CXM_TLS_SERVER_NAME", value_name = "NAME")]
+    pub(crate) tls_server_name: Option<String>,
     /// PEM client certificate, for servers that verify clients (with --tls-key; turns TLS on).
     #[arg(long, global = true, env = "CXM_TLS_CERT", value_name = "PEM", requires = "tls_key")]
     pub(crate) tls_cert: Option<PathBuf>,
@@ -190,6 +194,9 @@ fn tls_config(args: &ConnectionArgs) -> Result<ClientTlsConfig, CliError> {
         Some(ca) => config = config.ca_certificate(Certificate::from_pem(read_pem(ca, "CA certificate")?)),
         None => config = config.with_webpki_roots(),
     }
+    if let Some(name) = &args.tls_server_name {
+        config = config.domain_name(name.clone());
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config =
             config.identity(Identity::from_pem(read_pem(cert, "client certificate")?, read_pem(key, "client key")?));
@@ -230,6 +237,7 @@ pub(crate) fn explain(addr: &str, status: &Status) -> CliError {
         Code::FailedPrecondition => format!("cxmd cannot do that now: {reason}"),
         Code::ResourceExhausted => format!("over a limit of cxmd: {reason}"),
         Code::DeadlineExceeded => format!("cxmd at {addr} did not answer in time ({reason})"),
+        Code::Cancelled => format!("cxmd cancelled the call ({reason}): it may have hit its request timeout"),
         Code::Unimplemented => format!("cxmd at {addr} does not offer this call ({reason}): is it an older version?"),
         _ => format!("cxmd failed: {reason}"),
     };

@@ -34,6 +34,10 @@ pub(crate) struct IngestArgs {
     /// Events per request on the stream (at most 10,000).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) batch: u32,
+    /// Longest time one IngestStream call stays open, in milliseconds, before the next batches
+    /// go on a fresh stream (cxmd times out long requests).
+    #[arg(long, default_value_t = 10_000, hide = true)]
+    pub(crate) stream_window_ms: u64,
     /// How many refused rows to list.
     #[arg(long, default_value_t = 10)]
     pub(crate) show: usize,
@@ -80,9 +84,12 @@ fn progress_bar(total: u64) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     if let Ok(template) =
-        ProgressStyle::with_template("{spinner} [{bar:30}] {human_pos}/{human_len} rows · {per_sec} · ETA {eta} {msg}")
+        ProgressStyle::with_template("{spinner} [{bar:30}] {human_pos}/{human_len} rows · {rate} · ETA {eta} {msg}")
     {
-        bar.set_style(template.progress_chars("=> "));
+        let rate = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{} rows/s", number(state.per_sec().round()));
+        };
+        bar.set_style(template.progress_chars("=> ").with_key("rate", rate));
     }
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
@@ -158,18 +165,17 @@ pub(crate) async fn run(connection: &Connection, args: &IngestArgs) -> Result<()
     let total: u64 = files.iter().map(|(p, f)| count_rows(p, *f)).sum();
     let defaults = RowDefaults { kind: args.kind, source: args.source.clone() };
 
-    let (sender, receiver) = mpsc::channel::<IngestRequest>(4);
-    let mut client = connection.ingest();
-    let call = tokio::spawn(async move { client.ingest_stream(ReceiverStream::new(receiver)).await });
+    let (sender, mut receiver) = mpsc::channel::<IngestRequest>(4);
     let bar = progress_bar(total);
     let started = Instant::now();
     let (batch, show, reader_bar) = (args.batch as usize, args.show, bar.clone());
     let reader = tokio::task::spawn_blocking(move || read_all(&files, &defaults, batch, show, &sender, &reader_bar));
+    let window = Duration::from_millis(args.stream_window_ms);
+    let answer = send_all(connection, &mut receiver, window, &bar).await;
+    drop(receiver); // stops the reader if the server gave up
     let outcome = reader.await.map_err(|e| CliError::failure(format!("reading the files failed: {e}")))?;
-    bar.set_message("waiting for cxmd to flush");
-    let answer = call.await.map_err(|e| CliError::failure(format!("the ingest stream failed: {e}")))?;
     bar.finish_and_clear();
-    let answer = answer.map_err(|s| connection.explain(&s))?.into_inner();
+    let answer = answer.map_err(|s| connection.explain(&s))?;
     report(&answer, &outcome, &names, args.show, started.elapsed());
     if let Some(error) = outcome.error {
         return Err(CliError::failure(format!("{error} (the rows before it were sent)")));
@@ -183,6 +189,59 @@ pub(crate) async fn run(connection: &Connection, args: &IngestArgs) -> Result<()
         )));
     }
     Ok(())
+}
+
+/// Sends every batch the reader produces over one or more `IngestStream` calls, each open for at
+/// most `window` (cxmd times out requests, 30 s by default, so a long load goes as a run of
+/// streams), and adds up their answers, rejection indexes counted across all of them.
+async fn send_all(
+    connection: &Connection,
+    receiver: &mut mpsc::Receiver<IngestRequest>,
+    window: Duration,
+    bar: &ProgressBar,
+) -> Result<IngestResponse, tonic::Status> {
+    let mut total = IngestResponse::default();
+    let mut offset = 0u64;
+    let mut pending = receiver.recv().await;
+    while let Some(first) = pending.take() {
+        let (sender, stream) = mpsc::channel::<IngestRequest>(2);
+        let mut client = connection.ingest();
+        let call = tokio::spawn(async move { client.ingest_stream(ReceiverStream::new(stream)).await });
+        let opened = Instant::now();
+        let mut sent = 0u64;
+        let mut closed_early = false;
+        let mut next = Some(first);
+        while let Some(batch) = next {
+            sent += batch.events.len() as u64;
+            if sender.send(batch).await.is_err() {
+                closed_early = true;
+                break;
+            }
+            next = receiver.recv().await;
+            if next.is_some() && opened.elapsed() >= window {
+                pending = next;
+                break;
+            }
+        }
+        drop(sender);
+        bar.set_message("waiting for cxmd to flush");
+        let part =
+            call.await.map_err(|e| tonic::Status::unknown(format!("the ingest stream failed: {e}")))??.into_inner();
+        bar.set_message("");
+        if closed_early {
+            return Err(tonic::Status::unknown("cxmd closed the ingest stream early"));
+        }
+        total.accepted += part.accepted;
+        total.updated += part.updated;
+        total.duplicates += part.duplicates;
+        total.stale += part.stale;
+        total.rejections.extend(part.rejections.into_iter().map(|mut r| {
+            r.index = u32::try_from(offset + u64::from(r.index)).unwrap_or(u32::MAX);
+            r
+        }));
+        offset += sent;
+    }
+    Ok(total)
 }
 
 fn report(answer: &IngestResponse, outcome: &ReadOutcome, names: &[String], show: usize, elapsed: Duration) {

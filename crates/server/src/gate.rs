@@ -18,6 +18,28 @@ pub(crate) struct Gate {
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) admission: Arc<Semaphore>,
     pub(crate) limit: usize,
+    /// The deadline of a unary call that brings none shorter of its own.
+    pub(crate) timeout: std::time::Duration,
+}
+
+/// Streaming calls may legitimately run long (a bulk load, a sync); they get no default deadline.
+fn streaming(path: &str) -> bool {
+    path.ends_with("/IngestStream") || path.ends_with("/SyncConnector")
+}
+
+/// Parses a `grpc-timeout` header value (`<digits><H|M|S|m|u|n>`).
+fn grpc_timeout(value: &str) -> Option<std::time::Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => std::time::Duration::from_secs(n.saturating_mul(3600)),
+        "M" => std::time::Duration::from_secs(n.saturating_mul(60)),
+        "S" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_millis(n),
+        "u" => std::time::Duration::from_micros(n),
+        "n" => std::time::Duration::from_nanos(n),
+        _ => return None,
+    })
 }
 
 impl<S> tower::Layer<S> for Gate {
@@ -74,8 +96,25 @@ where
             ));
             return Box::pin(async move { Ok(status.into_http()) });
         };
+        let asked = request.headers().get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(grpc_timeout);
+        let deadline = match (streaming(&path), asked) {
+            (true, asked) => asked,
+            (false, Some(asked)) => Some(asked.min(self.gate.timeout)),
+            (false, None) => Some(self.gate.timeout),
+        };
         Box::pin(async move {
-            let answer = inner.call(request).await;
+            let call = inner.call(request);
+            let answer = match deadline {
+                Some(deadline) => match tokio::time::timeout(deadline, call).await {
+                    Ok(answer) => answer,
+                    Err(_) => Ok(Status::deadline_exceeded(format!(
+                        "{path} did not finish within {} ms",
+                        deadline.as_millis()
+                    ))
+                    .into_http()),
+                },
+                None => call.await,
+            };
             drop(permit);
             answer
         })
