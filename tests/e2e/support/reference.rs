@@ -22,7 +22,7 @@ pub struct Case<'a> {
 }
 
 /// A calendar period, as (year, number within the year).
-type Period = (i32, u32);
+pub type Period = (i32, u32);
 
 /// Expected numbers of one bucket.
 #[derive(Debug, Default)]
@@ -33,7 +33,32 @@ pub struct Expected {
     pub components: BTreeMap<String, f64>,
 }
 
-fn period(date: NaiveDate, granularity: Granularity) -> Period {
+/// A query request (no params) from its parts; shared by every family's reference.
+pub fn request(
+    metric: &str,
+    (from, to): (&str, &str),
+    granularity: Granularity,
+    zone: &str,
+    filters: &[(&str, Vec<&str>)],
+    group_by: &str,
+) -> QueryRequest {
+    QueryRequest {
+        metric: metric.into(),
+        from: Some(ts(from)),
+        to: Some(ts(to)),
+        granularity: granularity as i32,
+        time_zone: zone.into(),
+        filters: filters
+            .iter()
+            .map(|(d, v)| Filter { dimension: (*d).into(), values: v.iter().map(|s| (*s).into()).collect() })
+            .collect(),
+        group_by: group_by.into(),
+        params: Default::default(),
+    }
+}
+
+/// The calendar period holding local `date`.
+pub fn period(date: NaiveDate, granularity: Granularity) -> Period {
     match granularity {
         Granularity::Unspecified => (0, 0),
         Granularity::Day => (date.year(), date.ordinal()),
@@ -148,20 +173,7 @@ pub fn compute(metric: &str, rs: &[&SurveyResponse]) -> Expected {
 impl Case<'_> {
     /// The request for this case.
     pub fn request(&self) -> QueryRequest {
-        QueryRequest {
-            metric: self.metric.into(),
-            from: Some(ts(self.from)),
-            to: Some(ts(self.to)),
-            granularity: self.granularity as i32,
-            time_zone: self.zone.into(),
-            filters: self
-                .filters
-                .iter()
-                .map(|(d, v)| Filter { dimension: (*d).into(), values: v.iter().map(|s| (*s).into()).collect() })
-                .collect(),
-            group_by: self.group_by.into(),
-            params: Default::default(),
-        }
+        request(self.metric, (self.from, self.to), self.granularity, self.zone, &self.filters, self.group_by)
     }
 
     fn zone(&self) -> Tz {

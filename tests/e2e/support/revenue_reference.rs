@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use cxm_proto::prost_types::Timestamp;
-use cxm_proto::v1::{Account, Filter, Granularity, QueryRequest, QueryResponse, Subscription};
+use cxm_proto::v1::{Account, Granularity, QueryRequest, QueryResponse, Subscription};
 
 use super::reference::{assert_close, wilson_percent};
 use super::ts;
@@ -83,20 +83,16 @@ fn next_period(date: NaiveDate, granularity: Granularity) -> NaiveDate {
 impl RevenueCase<'_> {
     /// The request for this case.
     pub fn request(&self) -> QueryRequest {
-        QueryRequest {
-            metric: self.metric.into(),
-            from: Some(ts(self.from)),
-            to: Some(ts(self.to)),
-            granularity: self.granularity as i32,
-            time_zone: self.zone.into(),
-            filters: self
-                .filters
-                .iter()
-                .map(|(d, v)| Filter { dimension: (*d).into(), values: v.iter().map(|s| (*s).into()).collect() })
-                .collect(),
-            group_by: self.group_by.into(),
-            params: self.gross_margin.map(|m| ("gross_margin".to_owned(), m.to_owned())).into_iter().collect(),
-        }
+        let mut request = super::reference::request(
+            self.metric,
+            (self.from, self.to),
+            self.granularity,
+            self.zone,
+            &self.filters,
+            self.group_by,
+        );
+        request.params = self.gross_margin.map(|m| ("gross_margin".to_owned(), m.to_owned())).into_iter().collect();
+        request
     }
 
     /// Every bucket as (calendar start, s, e).

@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use cxm_proto::prost_types::Timestamp;
-use cxm_proto::v1::{Filter, Granularity, QueryRequest, QueryResponse, SatisfactionRating, Ticket, TicketStatus};
+use cxm_proto::v1::{Granularity, QueryRequest, QueryResponse, SatisfactionRating, Ticket, TicketStatus};
 
-use super::reference::{assert_close, wilson_percent};
+use super::reference::{Period, assert_close, period, wilson_percent};
 use super::ts;
 
 /// A support query and what to expect of it.
@@ -25,9 +25,6 @@ pub struct TicketCase<'a> {
     pub group_by: &'a str,
 }
 
-/// A calendar period, as (year, number within the year).
-type Period = (i32, u32);
-
 /// Expected numbers of one bucket.
 #[derive(Debug, Default)]
 pub struct Expected {
@@ -38,17 +35,6 @@ pub struct Expected {
     pub components: BTreeMap<String, f64>,
     /// Whether the value and `p90` come from a sketch (compared within 1%).
     pub sketched: bool,
-}
-
-fn period(date: NaiveDate, granularity: Granularity) -> Period {
-    match granularity {
-        Granularity::Unspecified => (0, 0),
-        Granularity::Day => (date.year(), date.ordinal()),
-        Granularity::Week => (date.iso_week().year(), date.iso_week().week()),
-        Granularity::Month => (date.year(), date.month()),
-        Granularity::Quarter => (date.year(), (date.month() - 1) / 3),
-        Granularity::Year => (date.year(), 0),
-    }
 }
 
 /// Nanoseconds since the epoch, in i128 so nothing overflows.
@@ -149,20 +135,14 @@ pub fn compute(metric: &str, tickets: &[&Ticket]) -> Expected {
 impl TicketCase<'_> {
     /// The request for this case.
     pub fn request(&self) -> QueryRequest {
-        QueryRequest {
-            metric: self.metric.into(),
-            from: Some(ts(self.from)),
-            to: Some(ts(self.to)),
-            granularity: self.granularity as i32,
-            time_zone: self.zone.into(),
-            filters: self
-                .filters
-                .iter()
-                .map(|(d, v)| Filter { dimension: (*d).into(), values: v.iter().map(|s| (*s).into()).collect() })
-                .collect(),
-            group_by: self.group_by.into(),
-            params: Default::default(),
-        }
+        super::reference::request(
+            self.metric,
+            (self.from, self.to),
+            self.granularity,
+            self.zone,
+            &self.filters,
+            self.group_by,
+        )
     }
 
     fn zone(&self) -> Tz {
