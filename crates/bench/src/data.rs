@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use cxm_proto::prost_types::Timestamp;
-use cxm_proto::v1::{Event, SurveyKind, SurveyResponse, event::Payload};
+use cxm_proto::v1::{Event, IngestRequest, SurveyKind, SurveyResponse, event::Payload};
 use prost::Message;
 
 /// 2024-01-01T00:00:00Z: the first instant of the data set.
@@ -151,22 +151,34 @@ fn effective_scale(kind: i32, scale_max: u32) -> u32 {
     }
 }
 
-/// Writes the data set as CSV (the columns the DuckDB side needs) and returns the total size of
-/// the events as protobuf (each `Event` envelope, encoded).
-pub fn write_csv(seed: u64, n: u64, out: impl Write) -> anyhow::Result<u64> {
-    let mut out = std::io::BufWriter::new(out);
-    writeln!(out, "t,kind,score,scale_max,touchpoint,channel,region,plan")?;
+/// What [`write_files`] wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    /// Total size of the events as protobuf (each `Event` envelope, encoded).
+    pub protobuf_bytes: u64,
+}
+
+/// Writes the data set twice, generating it once: as CSV (the columns the DuckDB side needs)
+/// and as encoded `IngestRequest`s of `batch` events, each preceded by its length (u32, little
+/// endian), so that the timed ingest only reads and sends bytes.
+pub fn write_files(seed: u64, n: u64, batch: u64, csv: impl Write, batches: impl Write) -> anyhow::Result<Written> {
+    let mut csv = std::io::BufWriter::new(csv);
+    let mut batches = std::io::BufWriter::new(batches);
+    writeln!(csv, "t,kind,score,scale_max,touchpoint,channel,region,plan")?;
     let mut protobuf_bytes = 0_u64;
-    let chunk = 10_000;
-    for first in (0..n).step_by(chunk) {
-        for event in events(seed, n, first, first + chunk as u64) {
+    for first in (0..n).step_by(batch.max(1) as usize) {
+        let request = IngestRequest { events: events(seed, n, first, first + batch) };
+        let encoded = request.encode_to_vec();
+        batches.write_all(&u32::try_from(encoded.len())?.to_le_bytes())?;
+        batches.write_all(&encoded)?;
+        for event in request.events {
             protobuf_bytes += event.encoded_len() as u64;
             let Some(Payload::SurveyResponse(r)) = event.payload else { continue };
             let t = r.responded_at.map_or(0, |t| t.seconds);
             let region = r.attributes.get("region").map_or("", String::as_str);
             let plan = r.attributes.get("plan").map_or("", String::as_str);
             writeln!(
-                out,
+                csv,
                 "{t},{},{},{},{},{},{region},{plan}",
                 kind_name(r.kind),
                 r.score,
@@ -176,8 +188,9 @@ pub fn write_csv(seed: u64, n: u64, out: impl Write) -> anyhow::Result<u64> {
             )?;
         }
     }
-    out.flush()?;
-    Ok(protobuf_bytes)
+    csv.flush()?;
+    batches.flush()?;
+    Ok(Written { protobuf_bytes })
 }
 
 #[cfg(test)]

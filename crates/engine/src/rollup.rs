@@ -30,18 +30,22 @@ pub trait Cell: Copy + Default {
 }
 
 struct Day<C> {
-    total: C,
     slots: [C; SLOTS_PER_DAY as usize],
 }
 
 /// One series of slots over time.
+///
+/// The day totals live in their own map, apart from the slots: a query over whole days walks
+/// B-tree nodes that hold a dozen totals side by side, instead of visiting one boxed day of 97
+/// cells per day, scattered over the heap (its cost stayed O(days) but grew with the heap).
 pub struct Rollup<C> {
+    totals: BTreeMap<i64, C>,
     days: BTreeMap<i64, Box<Day<C>>>,
 }
 
 impl<C> Default for Rollup<C> {
     fn default() -> Self {
-        Self { days: BTreeMap::new() }
+        Self { totals: BTreeMap::new(), days: BTreeMap::new() }
     }
 }
 
@@ -61,11 +65,10 @@ impl<C: Cell> Rollup<C> {
     /// Adds a cell at instant `t`.
     pub fn add(&mut self, t: Nanos, cell: &C) {
         let slot = slot(t);
-        let day = self
-            .days
-            .entry(slot.div_euclid(SLOTS_PER_DAY))
-            .or_insert_with(|| Box::new(Day { total: C::default(), slots: [C::default(); SLOTS_PER_DAY as usize] }));
-        day.total.add(cell);
+        let index = slot.div_euclid(SLOTS_PER_DAY);
+        self.totals.entry(index).or_default().add(cell);
+        let day =
+            self.days.entry(index).or_insert_with(|| Box::new(Day { slots: [C::default(); SLOTS_PER_DAY as usize] }));
         day.slots[slot.rem_euclid(SLOTS_PER_DAY) as usize].add(cell);
     }
 
@@ -73,10 +76,11 @@ impl<C: Cell> Rollup<C> {
     pub fn sub(&mut self, t: Nanos, cell: &C) {
         let slot = slot(t);
         let index = slot.div_euclid(SLOTS_PER_DAY);
-        if let Some(day) = self.days.get_mut(&index) {
-            day.total.sub(cell);
+        if let (Some(total), Some(day)) = (self.totals.get_mut(&index), self.days.get_mut(&index)) {
+            total.sub(cell);
             day.slots[slot.rem_euclid(SLOTS_PER_DAY) as usize].sub(cell);
-            if day.total.is_empty() {
+            if total.is_empty() {
+                self.totals.remove(&index);
                 self.days.remove(&index);
             }
         }
@@ -84,7 +88,7 @@ impl<C: Cell> Rollup<C> {
 
     /// Whether the rollup holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.days.is_empty()
+        self.totals.is_empty()
     }
 
     /// Adds slots `[first, end)` into `total`.
@@ -93,12 +97,12 @@ impl<C: Cell> Rollup<C> {
             return;
         }
         let (first_day, end_day) = (first.div_euclid(SLOTS_PER_DAY), (end - 1).div_euclid(SLOTS_PER_DAY));
-        for (&index, day) in self.days.range(first_day..=end_day) {
+        for (&index, day_total) in self.totals.range(first_day..=end_day) {
             let lo = (first - index * SLOTS_PER_DAY).max(0);
             let hi = (end - index * SLOTS_PER_DAY).min(SLOTS_PER_DAY);
             if lo == 0 && hi == SLOTS_PER_DAY {
-                day.total.add_to(total);
-            } else {
+                day_total.add_to(total);
+            } else if let Some(day) = self.days.get(&index) {
                 for cell in &day.slots[lo as usize..hi as usize] {
                     cell.add_to(total);
                 }

@@ -77,10 +77,10 @@ fn no_delay(
 ) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     use tokio_stream::StreamExt as _;
     TcpListenerStream::new(listener).map(|accepted| {
-        if let Ok(stream) = &accepted {
-            if let Err(e) = stream.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
+        if let Ok(stream) = &accepted
+            && let Err(e) = stream.set_nodelay(true)
+        {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
         accepted
     })

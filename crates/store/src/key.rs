@@ -1,13 +1,18 @@
 //! Key layout of the sled tree.
 //!
-//! Two records per event, written in one atomic batch:
-//! - identity `i | type | len(source) u16 | source | id` → [`Identity`]: version and main time;
-//! - event `e | type | main time (i64 ns, order-preserving) | len(source) u16 | source | id` →
-//!   the event's payload message (e.g. an encoded `SurveyResponse`).
+//! Events live in blocks (see [`crate::block`]), one key per block:
+//! - block `b | type | hour start (i64 ns, order-preserving) | sequence (u64, big-endian)` → the
+//!   events of that type and hour that one write stored, in time order.
+//!
+//! Events of one type are thus stored in time order by hour, so a time range is one sequential
+//! scan over its hours. Which hour holds an identity is kept in memory ([`crate::index`]).
 //!
 //! Metadata records (connectors, cursors) live under `m | key`.
 //!
-//! Events of one type are thus stored in time order, so a time range is one sequential scan.
+//! Stores written before blocks had two records per event, converted when the store opens:
+//! - identity `i | type | len(source) u16 | source | id` → [`Identity`]: version and main time;
+//! - event `e | type | main time (i64 ns, order-preserving) | len(source) u16 | source | id` →
+//!   the event's payload message.
 
 use cxm_proto::v1::event::Payload;
 
@@ -35,6 +40,17 @@ impl EventType {
         }
     }
 
+    /// The type of a one-byte key tag.
+    pub fn from_tag(tag: u8) -> Option<Self> {
+        Some(match tag {
+            1 => Self::SurveyResponse,
+            2 => Self::Ticket,
+            3 => Self::Subscription,
+            4 => Self::Account,
+            _ => return None,
+        })
+    }
+
     /// The field name of this type in `Event.payload`, used in rejection paths.
     pub fn field(self) -> &'static str {
         match self {
@@ -48,7 +64,9 @@ impl EventType {
 
 const IDENTITY: u8 = b'i';
 const META: u8 = b'm';
-const EVENT: u8 = b'e';
+/// The first byte of the (legacy) per-event keys.
+pub const EVENT: u8 = b'e';
+const BLOCK: u8 = b'b';
 
 /// Nanoseconds since the Unix epoch, as stored in keys.
 pub type Nanos = i64;
@@ -87,6 +105,58 @@ pub fn event_bound(kind: EventType, time: Nanos) -> Vec<u8> {
     let mut key = vec![EVENT, kind as u8];
     key.extend_from_slice(&time_bytes(time));
     key
+}
+
+/// The key of a block of `kind` in the hour starting at `hour`.
+pub fn block(kind: EventType, hour: Nanos, sequence: u64) -> [u8; 18] {
+    let mut key = [0; 18];
+    key[0] = BLOCK;
+    key[1] = kind as u8;
+    key[2..10].copy_from_slice(&time_bytes(hour));
+    key[10..].copy_from_slice(&sequence.to_be_bytes());
+    key
+}
+
+/// The first block key of `kind` in an hour at or after `time`.
+pub fn block_bound(kind: EventType, time: Nanos) -> Vec<u8> {
+    let mut key = vec![BLOCK, kind as u8];
+    key.extend_from_slice(&time_bytes(time));
+    key
+}
+
+/// The prefix of every block key of `kind`.
+pub fn block_prefix(kind: EventType) -> [u8; 2] {
+    [BLOCK, kind as u8]
+}
+
+/// The prefix of every block key.
+pub const BLOCK_PREFIX: [u8; 1] = [BLOCK];
+
+/// The type, hour and sequence of a block key.
+pub fn parse_block(key: &[u8]) -> Option<(EventType, Nanos, u64)> {
+    if key.len() != 18 || key[0] != BLOCK {
+        return None;
+    }
+    let kind = EventType::from_tag(key[1])?;
+    let hour = u64::from_be_bytes(key[2..10].try_into().ok()?) ^ (1 << 63);
+    let sequence = u64::from_be_bytes(key[10..].try_into().ok()?);
+    Some((kind, hour as i64, sequence))
+}
+
+/// The type and main time of a legacy event key.
+pub fn parse_event(key: &[u8]) -> Option<(EventType, Nanos)> {
+    if key.len() < 12 || key[0] != EVENT {
+        return None;
+    }
+    let time = u64::from_be_bytes(key[2..10].try_into().ok()?) ^ (1 << 63);
+    Some((EventType::from_tag(key[1])?, time as i64))
+}
+
+/// The legacy identity key that belongs to a legacy event key.
+pub fn identity_of_event(key: &[u8]) -> Option<Vec<u8>> {
+    let mut out = vec![IDENTITY, *key.get(1)?];
+    out.extend_from_slice(key.get(10..)?);
+    Some(out)
 }
 
 /// The key of a metadata record.
@@ -146,6 +216,16 @@ mod tests {
         let id = Identity { version: -3, time: 1_700_000_000_000_000_000 };
         assert_eq!(Identity::decode(&id.encode()), Some(id));
         assert_eq!(Identity::decode(&[1, 2]), None);
+    }
+
+    #[test]
+    fn block_keys_parse_back_and_sort_by_hour() {
+        let keys: Vec<_> = [-7_200, 0, 3_600].iter().map(|h| block(EventType::Ticket, h * 1_000_000_000, 3)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(parse_block(&keys[0]), Some((EventType::Ticket, -7_200_000_000_000, 3)));
+        let legacy = event(EventType::Ticket, -5, "s", "x");
+        assert_eq!(parse_event(&legacy), Some((EventType::Ticket, -5)));
+        assert_eq!(identity_of_event(&legacy), Some(identity(EventType::Ticket, "s", "x")));
     }
 
     #[test]

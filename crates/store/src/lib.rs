@@ -8,11 +8,15 @@
 
 #![forbid(unsafe_code)]
 
+pub mod block;
 mod error;
+mod index;
 pub mod key;
+mod migrate;
+mod scan;
 pub mod validate;
+mod write;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -82,8 +86,9 @@ impl Default for Options {
 pub struct Store {
     db: sled::Db,
     tree: sled::Tree,
-    /// Serialises the read-decide-write sequence of [`Store::apply`].
-    writer: Mutex<()>,
+    /// The identity index; its lock serialises the read-decide-write sequence of
+    /// [`Store::apply`].
+    state: Mutex<State>,
 }
 
 /// The main time of an event: the instant it is bucketed by (Account: none of its own).
@@ -150,16 +155,21 @@ fn now_nanos() -> Nanos {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-/// The stored state of one identity, as seen while applying a batch.
-#[derive(Clone)]
-struct Current {
-    identity: key::Identity,
-    bytes: Vec<u8>,
-    payload: Payload,
+/// The version of a stored payload whose main time is `time`: `updated_at`, else `time`.
+fn version_of(payload: &Payload, time: Nanos) -> Nanos {
+    names(payload).2.and_then(nanos).unwrap_or(time)
+}
+
+/// What [`Store::apply_with`] keeps between writes.
+struct State {
+    identities: index::Identities,
+    /// The sequence number of the next block written.
+    sequence: u64,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`. The directory is created with mode 0700.
+    /// Opens (or creates) the store in `dir`. The directory is created with mode 0700. Stores
+    /// written with one key per event are converted to blocks first.
     pub fn open(dir: &Path, options: &Options) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(sled::Error::Io)?;
         restrict(dir).map_err(sled::Error::Io)?;
@@ -167,18 +177,33 @@ impl Store {
         let tree = db.open_tree("events")?;
         // sled created its files with the process umask; tighten them now.
         restrict(dir).map_err(sled::Error::Io)?;
-        Ok(Self { db, tree, writer: Mutex::new(()) })
+        if tree.scan_prefix([key::EVENT]).next().is_some() {
+            let (_, sequence) = Self::read_index(&tree)?;
+            migrate::run(&tree, sequence)?;
+            db.flush()?;
+        }
+        let (identities, sequence) = Self::read_index(&tree)?;
+        Ok(Self { db, tree, state: Mutex::new(State { identities, sequence }) })
     }
 
-    fn current(&self, identity_key: &[u8], kind: EventType, source: &str, id: &str) -> Result<Option<Current>> {
-        let Some(raw) = self.tree.get(identity_key)? else {
-            return Ok(None);
-        };
-        let identity = key::Identity::decode(&raw).ok_or_else(|| corrupt(identity_key, "bad identity record"))?;
-        let event_key = key::event(kind, identity.time, source, id);
-        let bytes = self.tree.get(&event_key)?.ok_or_else(|| corrupt(&event_key, "event missing"))?;
-        let payload = decode(kind, &bytes).map_err(|e| corrupt(&event_key, e))?;
-        Ok(Some(Current { identity, bytes: bytes.to_vec(), payload }))
+    /// Rebuilds the identity index from every block, and the next block sequence number.
+    fn read_index(tree: &sled::Tree) -> Result<(index::Identities, u64)> {
+        let mut identities = index::Identities::default();
+        let mut sequence = 0;
+        for entry in tree.scan_prefix(key::BLOCK_PREFIX) {
+            let (k, v) = entry?;
+            let (kind, hour, seq) = key::parse_block(&k).ok_or_else(|| corrupt(&k, "bad block key"))?;
+            sequence = sequence.max(seq + 1);
+            let mut bad = false;
+            let walked = block::each(hour, &v, |_, bytes| match block::names(bytes) {
+                Some((source, id)) => identities.set(index::fingerprint(kind, source, id), None, hour),
+                None => bad = true,
+            });
+            if walked.is_none() || bad {
+                return Err(corrupt(&k, "bad block"));
+            }
+        }
+        Ok((identities, sequence))
     }
 
     /// Applies already-validated events in order, in one atomic write. Does not flush.
@@ -190,41 +215,36 @@ impl Store {
     /// all of them are stored or none. `meta` sees the events' outcomes before the write (e.g.
     /// to count what a page stored next to its cursor). Does not flush.
     pub fn apply_with(&self, events: Vec<Payload>, meta: impl FnOnce(&[Outcome]) -> Vec<MetaWrite>) -> Result<Applied> {
-        let _writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut batch = sled::Batch::default();
-        let mut pending: HashMap<Vec<u8>, Current> = HashMap::new();
+        let mut guard = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = &mut *guard;
+        let mut write = write::Write::new(&self.tree, &state.identities);
         let mut applied = Applied::default();
         for mut payload in events {
             normalize(&mut payload);
             let kind = EventType::of(&payload);
             let (source, id, updated_at) = names(&payload);
             let identity_key = key::identity(kind, source, id);
-            let existing = match pending.get(&identity_key) {
-                Some(current) => Some(current.clone()),
-                None => self.current(&identity_key, kind, source, id)?,
-            };
-            let time = main_time(&payload).or(existing.as_ref().map(|c| c.identity.time)).unwrap_or_else(now_nanos);
+            let fingerprint = index::fingerprint(kind, source.as_bytes(), id.as_bytes());
+            let existing = write.current(&identity_key, kind, (source, id), fingerprint)?;
+            let time = main_time(&payload).or(existing.as_ref().map(|c| c.time)).unwrap_or_else(now_nanos);
             let version = updated_at.and_then(nanos).unwrap_or(time);
             let bytes = encode(&payload);
             let outcome = match &existing {
                 None => Outcome::Accepted,
-                Some(c) if version < c.identity.version => Outcome::Stale,
-                Some(c) if version == c.identity.version && c.bytes == bytes => Outcome::Duplicate,
+                Some(c) if version < c.version => Outcome::Stale,
+                Some(c) if version == c.version && c.bytes == bytes => Outcome::Duplicate,
                 Some(_) => Outcome::Updated,
             };
             applied.outcomes.push(outcome);
             if matches!(outcome, Outcome::Stale | Outcome::Duplicate) {
                 continue;
             }
-            if let Some(old) = &existing {
-                batch.remove(key::event(kind, old.identity.time, source, id));
-            }
-            let identity = key::Identity { version, time };
-            batch.insert(key::event(kind, time, source, id), bytes.clone());
-            batch.insert(identity_key.clone(), &identity.encode()[..]);
-            applied.changes.push(Change { old: existing.map(|c| c.payload), new: payload.clone() });
-            pending.insert(identity_key, Current { identity, bytes, payload });
+            write.put(identity_key, fingerprint, (kind, version, time, bytes), existing.as_ref());
+            applied.changes.push(Change { old: existing.and_then(|c| c.payload), new: payload });
         }
+        let mut batch = sled::Batch::default();
+        let mut sequence = state.sequence;
+        let moved = write.finish(&mut batch, &mut sequence);
         for write in meta(&applied.outcomes) {
             match write {
                 MetaWrite::Put(k, v) => batch.insert(key::meta(&k), v),
@@ -232,6 +252,10 @@ impl Store {
             }
         }
         self.tree.apply_batch(batch)?;
+        state.sequence = sequence;
+        for (fingerprint, old, hour) in moved {
+            state.identities.set(fingerprint, old, hour);
+        }
         Ok(applied)
     }
 
@@ -243,18 +267,12 @@ impl Store {
 
     /// The stored events of `kind` whose main time is in `[from, to)`, in time order.
     pub fn scan(&self, kind: EventType, from: Nanos, to: Nanos) -> impl Iterator<Item = Result<Payload>> + '_ {
-        self.tree.range(key::event_bound(kind, from)..key::event_bound(kind, to)).map(move |entry| {
-            let (k, v) = entry?;
-            decode(kind, &v).map_err(|e| corrupt(&k, e))
-        })
+        scan::Scan::new(&self.tree, kind, from, Some(to))
     }
 
     /// Every stored event of `kind`, in time order.
     pub fn scan_all(&self, kind: EventType) -> impl Iterator<Item = Result<Payload>> + '_ {
-        self.tree.scan_prefix(key::event_prefix(kind)).map(move |entry| {
-            let (k, v) = entry?;
-            decode(kind, &v).map_err(|e| corrupt(&k, e))
-        })
+        scan::Scan::new(&self.tree, kind, Nanos::MIN, None)
     }
 
     /// Reads a metadata record.

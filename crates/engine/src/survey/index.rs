@@ -62,18 +62,31 @@ impl SurveyIndex {
             if value.is_empty() {
                 continue;
             }
-            let view = self.views.entry(dimension.to_owned()).or_insert_with(|| View::Values(HashMap::new()));
+            // Look up before inserting: this runs for every dimension of every response, and
+            // an owned key per lookup would allocate each time.
+            if !self.views.contains_key(dimension) {
+                self.views.insert(dimension.to_owned(), View::Values(HashMap::new()));
+            }
+            let Some(view) = self.views.get_mut(dimension) else { continue };
             let View::Values(values) = view else { continue };
-            if add && !values.contains_key(value) && values.len() == MAX_VIEW_VALUES {
+            if let Some(rollup) = values.get_mut(value) {
+                change(rollup);
+                if rollup.is_empty() {
+                    values.remove(value);
+                }
+                continue;
+            }
+            if !add {
+                continue;
+            }
+            if values.len() == MAX_VIEW_VALUES {
                 tracing::info!(dimension, "more than {MAX_VIEW_VALUES} values: queries on it scan events");
                 *view = View::Overflowed;
                 continue;
             }
-            let rollup = values.entry(value.to_owned()).or_default();
-            change(rollup);
-            if rollup.is_empty() {
-                values.remove(value);
-            }
+            let mut rollup = Rollup::default();
+            change(&mut rollup);
+            values.insert(value.to_owned(), rollup);
         }
     }
 

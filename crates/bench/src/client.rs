@@ -1,0 +1,177 @@
+//! The gRPC side: streaming the data set into `cxmd` and timing the query mix at the client.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use std::io::Read;
+use std::path::Path;
+
+use bytes::{BufMut, Bytes};
+use cxm_proto::v1::metrics_service_client::MetricsServiceClient;
+use cxm_proto::v1::{IngestResponse, QueryResponse};
+use hdrhistogram::Histogram;
+use http::uri::PathAndQuery;
+use prost::Message;
+use tonic::Status;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+#[cfg(doc)]
+use crate::data;
+use crate::questions::Question;
+
+/// Events per `IngestRequest`, as SPEC §7 fixes.
+pub const BATCH: u64 = 1_000;
+
+/// The ingest measurement.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ingested {
+    /// Events sent (and accepted).
+    pub events: u64,
+    /// Seconds from the first batch to the final acknowledgement.
+    pub seconds: f64,
+    /// Events per second.
+    pub events_per_second: f64,
+}
+
+/// Batches read ahead of the stream.
+const AHEAD: usize = 16;
+
+/// Streams the encoded `IngestRequest`s of `batches` (see [`data::write_files`]) over one
+/// `IngestStream` call; the server flushes every batch before it reads the next. The requests
+/// are sent as the bytes they are, so the client spends no CPU on generating or encoding
+/// events during the timed part (it shares the machine with the server). Fails unless all `n`
+/// events are accepted.
+pub async fn ingest(url: &str, batches: &Path, n: u64) -> anyhow::Result<Ingested> {
+    let mut grpc = tonic::client::Grpc::new(channel(url).await?);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(AHEAD);
+    let mut file = std::io::BufReader::new(std::fs::File::open(batches)?);
+    let reader = std::thread::spawn(move || -> anyhow::Result<()> {
+        let mut length = [0_u8; 4];
+        loop {
+            match file.read_exact(&mut length) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+            let mut request = vec![0; u32::from_le_bytes(length) as usize];
+            file.read_exact(&mut request)?;
+            if tx.blocking_send(Bytes::from(request)).is_err() {
+                return Ok(());
+            }
+        }
+    });
+    grpc.ready().await.context("cxmd not ready")?;
+    let path = PathAndQuery::from_static("/cx.v1.IngestService/IngestStream");
+    let started = Instant::now();
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    let response = grpc.client_streaming(tonic::Request::new(stream), path, RawCodec).await;
+    let seconds = started.elapsed().as_secs_f64();
+    reader.join().map_err(|_| anyhow::anyhow!("the batch reader panicked"))??;
+    let response: IngestResponse = response.context("IngestStream")?.into_inner();
+    if response.accepted != n || !response.rejections.is_empty() {
+        bail!(
+            "cxmd accepted {} of {n} events ({} rejected, first: {:?})",
+            response.accepted,
+            response.rejections.len(),
+            response.rejections.first()
+        );
+    }
+    Ok(Ingested { events: n, seconds, events_per_second: n as f64 / seconds })
+}
+
+/// Sends already-encoded messages as they are; decodes the `IngestResponse`.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = IngestResponse;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        *self
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        *self
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = IngestResponse;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<IngestResponse>, Status> {
+        IngestResponse::decode(src).map(Some).map_err(|e| Status::internal(e.to_string()))
+    }
+}
+
+/// Client latency of one question.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Latency {
+    /// Timed runs.
+    pub runs: u64,
+    /// Median, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile, milliseconds.
+    pub p99_ms: f64,
+    /// Slowest run, milliseconds.
+    pub max_ms: f64,
+}
+
+/// Untimed rounds of the whole mix before timing.
+const WARM_UP_ROUNDS: u64 = 50;
+
+/// Asks the questions in rounds — each round asks every question once, in order — first
+/// [`WARM_UP_ROUNDS`] untimed, then `runs` timed, and returns per question its answer and its
+/// latencies measured at the client, in a histogram (µs resolution). Rounds rather than one
+/// question after another, so that a hiccup of the machine (or of a freshly started server) does
+/// not all land on one question.
+pub async fn query(url: &str, questions: &[Question], runs: u64) -> anyhow::Result<Vec<(QueryResponse, Latency)>> {
+    let mut client = MetricsServiceClient::new(channel(url).await?);
+    let requests: Vec<_> = questions.iter().map(Question::request).collect();
+    let mut answers = Vec::new();
+    for (question, request) in questions.iter().zip(&requests) {
+        answers.push(client.query(request.clone()).await.with_context(|| question.name)?.into_inner());
+    }
+    let mut histograms = Vec::new();
+    for _ in questions {
+        histograms.push(Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?);
+    }
+    for round in 0..WARM_UP_ROUNDS + runs {
+        for ((question, request), histogram) in questions.iter().zip(&requests).zip(&mut histograms) {
+            let started = Instant::now();
+            let response = client.query(request.clone()).await.with_context(|| question.name)?;
+            let elapsed = started.elapsed();
+            drop(response);
+            if round >= WARM_UP_ROUNDS {
+                histogram.record(micros(elapsed))?;
+            }
+        }
+    }
+    let latency = |h: &Histogram<u64>| {
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1_000.0;
+        Latency { runs, p50_ms: ms(0.5), p99_ms: ms(0.99), max_ms: h.max() as f64 / 1_000.0 }
+    };
+    Ok(answers.into_iter().zip(histograms.iter().map(latency)).collect())
+}
+
+async fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?;
+    endpoint.connect().await.with_context(|| format!("connecting to cxmd at {url}"))
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}

@@ -1,0 +1,139 @@
+//! The cxm benchmark (SPEC §7): ingest, query latency, memory and disk of a real `cxmd`, side
+//! by side with raw sled on the same disk and with DuckDB on the same data and questions.
+//!
+//! [`run`] is the whole benchmark; the `cxm-bench` binary calls it with the command line's
+//! options and the smoke test with a small size. Timings are reported, never asserted; the
+//! answers of cxm and DuckDB are compared and must agree.
+
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod data;
+pub mod duckdb;
+pub mod questions;
+pub mod report;
+pub mod server;
+pub mod sled_raw;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+pub use report::Report;
+pub use server::Profile;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Events in the data set.
+    pub events: u64,
+    /// Seed of the data set.
+    pub seed: u64,
+    /// Timed runs of each question in cxm.
+    pub queries: u64,
+    /// Timed runs of each question in DuckDB (slower: fewer runs keep a 10M run short).
+    pub duckdb_queries: u64,
+    /// Which build of `cxmd`.
+    pub profile: Profile,
+    /// Where the data dir, the CSV and the results go (`target/bench` by default).
+    pub out_dir: PathBuf,
+    /// Keep the work dir (data dir, CSV, encoded batches) after the run, for inspection.
+    pub keep: bool,
+    /// Flushed 1,000-key batches of the raw sled measurement (0: as many as the data set has,
+    /// at most 300).
+    pub sled_batches: u64,
+}
+
+impl Options {
+    /// The defaults for a data set of `events`.
+    pub fn new(events: u64) -> Self {
+        Self {
+            events,
+            seed: 42,
+            queries: 1_000,
+            duckdb_queries: 100,
+            profile: Profile::Release,
+            out_dir: server::workspace_root().join("target/bench"),
+            sled_batches: 0,
+            keep: false,
+        }
+    }
+}
+
+/// cxm's sled cache, as `cxmd` configures it by default.
+const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
+/// A client runtime for one phase: dropping it closes its connections, so that the server can
+/// stop at once.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// Runs the benchmark and writes `results-<events>.json` into the output dir.
+pub fn run(options: &Options) -> anyhow::Result<Report> {
+    let root = server::workspace_root();
+    let work = options.out_dir.join(format!("run-{}", options.events));
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("clearing {}", work.display()))?;
+    }
+    std::fs::create_dir_all(&work)?;
+    let n = options.events;
+
+    eprintln!("[bench] generating {n} events: CSV for DuckDB, encoded batches for cxmd");
+    let csv = work.join("events.csv");
+    let batches = work.join("batches.bin");
+    let written = data::write_files(
+        options.seed,
+        n,
+        client::BATCH,
+        std::fs::File::create(&csv)?,
+        std::fs::File::create(&batches)?,
+    )?;
+    let protobuf_bytes = written.protobuf_bytes;
+
+    eprintln!("[bench] building cxmd ({:?})", options.profile);
+    let binary = server::build(options.profile)?;
+
+    let raw_batches = if options.sled_batches > 0 { options.sled_batches } else { (n / 1_000).clamp(1, 300) };
+    eprintln!("[bench] raw sled: {raw_batches} flushed batches of 1,000 keys");
+    let value_bytes = (protobuf_bytes / n.max(1)) as usize;
+    let sled_raw = sled_raw::measure(&work.join("sled-raw"), raw_batches as usize, value_bytes, CACHE_BYTES)?;
+
+    let data_dir = work.join("data");
+    eprintln!("[bench] ingesting over IngestStream");
+    let server = server::Server::start(&binary, &data_dir)?;
+    let ingested = runtime()?.block_on(client::ingest(&server.url, &batches, n))?;
+    let ingest_rss = server.peak_rss()?;
+    server.stop()?;
+
+    eprintln!("[bench] restarting cxmd (rollups rebuilt from the store) and timing queries");
+    let server = server::Server::start(&binary, &data_dir)?;
+    let startup = server.startup;
+    let mix = questions::mix();
+    let answers = runtime()?.block_on(client::query(&server.url, &mix, options.queries))?;
+    let query_rss = server.peak_rss()?;
+    server.stop()?;
+    let disk_bytes = server::disk_usage(&data_dir)?;
+
+    eprintln!("[bench] DuckDB: same data, same questions");
+    let duck = duckdb::bench(&root, &csv, &mix, options.duckdb_queries, &work)?;
+
+    let report = report::build(report::Parts {
+        options,
+        protobuf_bytes,
+        sled_raw,
+        ingested,
+        startup_seconds: startup.as_secs_f64(),
+        mix: &mix,
+        answers,
+        duck,
+        ingest_rss,
+        query_rss,
+        disk_bytes,
+    })?;
+    std::fs::write(options.out_dir.join(format!("results-{n}.json")), serde_json::to_vec_pretty(&report)?)?;
+    if !options.keep {
+        std::fs::remove_dir_all(&work)?;
+    }
+    Ok(report)
+}

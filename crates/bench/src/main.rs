@@ -1,0 +1,54 @@
+//! `cxm-bench`: the SPEC §7 benchmark. See BENCHMARKS.md.
+//!
+//! ```sh
+//! cargo run --release -p cxm-bench -- --events 1000000
+//! ```
+
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use cxm_bench::{Options, Profile};
+
+/// Benchmarks a release cxmd (ingest, queries, memory, disk) against raw sled and DuckDB.
+#[derive(Debug, Parser)]
+#[command(name = "cxm-bench", version)]
+struct Args {
+    /// Events in the synthetic data set (e.g. 1000000, 10000000).
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Timed runs of each question in cxm.
+    #[arg(long, default_value_t = 1_000)]
+    queries: u64,
+    /// Timed runs of each question in DuckDB.
+    #[arg(long, default_value_t = 100)]
+    duckdb_queries: u64,
+    /// Seed of the data set.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Keep target/bench/run-<events> (data dir, CSV, encoded batches) after the run.
+    #[arg(long)]
+    keep: bool,
+    /// Use the debug build of cxmd (quick checks; timings then mean little).
+    #[arg(long)]
+    debug: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(args.events > 0, "--events must be at least 1");
+    anyhow::ensure!(args.queries > 0 && args.duckdb_queries > 0, "--queries and --duckdb-queries must be at least 1");
+    let mut options = Options::new(args.events);
+    options.queries = args.queries;
+    options.duckdb_queries = args.duckdb_queries;
+    options.seed = args.seed;
+    options.keep = args.keep;
+    if args.debug {
+        options.profile = Profile::Debug;
+    }
+    let report = cxm_bench::run(&options)?;
+    println!("{report}");
+    println!("results: {}", options.out_dir.join(format!("results-{}.json", args.events)).display());
+    let disagree = report.questions.iter().filter(|q| !q.agree).count();
+    anyhow::ensure!(disagree == 0, "cxm and DuckDB disagree on {disagree} question(s)");
+    Ok(())
+}
