@@ -83,3 +83,22 @@ impl Query {
         Ok(())
     }
 }
+
+/// One series per group and one point per bucket, from per-group bucket totals; when grouped,
+/// groups none of whose buckets `feeds` the metric are left out.
+pub fn series<T>(
+    query: &Query,
+    totals: impl IntoIterator<Item = (String, Vec<T>)>,
+    feeds: impl Fn(&T) -> bool,
+    point: impl Fn(&T, i64) -> cxm_proto::v1::Point,
+) -> Vec<cxm_proto::v1::Series> {
+    let grouped = query.group_by.is_some();
+    totals
+        .into_iter()
+        .filter(|(_, buckets)| !grouped || buckets.iter().any(&feeds))
+        .map(|(group, buckets)| cxm_proto::v1::Series {
+            group,
+            points: query.buckets.iter().zip(&buckets).map(|(bucket, totals)| point(totals, bucket.start)).collect(),
+        })
+        .collect()
+}

@@ -4,7 +4,7 @@
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use cxm_proto::v1::{PluginConfig, PluginError, PluginErrorCode, PluginInfo, PullRequest, PullResponse};
+use cxm_proto::v1::{ConfigKey, PluginConfig, PluginError, PluginErrorCode, PluginInfo, PullRequest, PullResponse};
 use prost::Message;
 
 use crate::abi::{self, CXM_ERROR, CXM_OK, CxmBuf, CxmHost, CxmPluginVTable, CxmSlice};
@@ -71,6 +71,11 @@ impl Logger {
     pub fn debug(&self, message: &str) {
         self.write(abi::level::DEBUG, message);
     }
+}
+
+/// A configuration key for [`Plugin::describe`].
+pub fn config_key(name: &str, required: bool, secret: bool, default: &str, description: &str) -> ConfigKey {
+    ConfigKey { name: name.into(), required, secret, description: description.into(), default_value: default.into() }
 }
 
 /// A `PluginError` with a code and message.

@@ -100,4 +100,4 @@ pub mod guest;
 #[cfg(feature = "host")]
 pub mod host;
 
-pub use guest::{Logger, Plugin, error};
+pub use guest::{Logger, Plugin, config_key, error};

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use cxm_plugin::error;
+use cxm_plugin::{config_key as key, error};
 use cxm_plugin_http::vendor::{number, value};
 use cxm_proto::v1::{ConfigKey, PluginError, PluginErrorCode};
 
@@ -28,10 +28,6 @@ pub(crate) struct Config {
     pub(crate) attribute_properties: Option<Vec<String>>,
     /// The top of the CES scale of this project (Delighted offers 7 and 5 points).
     pub(crate) ces_scale: u32,
-}
-
-fn key(name: &str, required: bool, secret: bool, default: &str, description: &str) -> ConfigKey {
-    ConfigKey { name: name.into(), required, secret, description: description.into(), default_value: default.into() }
 }
 
 /// The configuration keys, for `describe()`.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use cxm_plugin::error;
+use cxm_plugin::{config_key as key, error};
 use cxm_proto::v1::{ConfigKey, PluginError, PluginErrorCode};
 
 use crate::values::parse_currency;
@@ -29,10 +29,6 @@ pub(crate) struct Config {
     pub(crate) account_properties: Vec<String>,
     /// The currency of deals without `deal_currency_code`.
     pub(crate) default_currency: String,
-}
-
-fn key(name: &str, required: bool, secret: bool, default: &str, description: &str) -> ConfigKey {
-    ConfigKey { name: name.into(), required, secret, description: description.into(), default_value: default.into() }
 }
 
 /// The configuration keys, for `describe()`.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::DateTime;
-use cxm_plugin::error;
+use cxm_plugin::{config_key as key, error};
 use cxm_plugin_http::vendor::{number, value};
 use cxm_proto::v1::{ConfigKey, PluginError, PluginErrorCode, SurveyKind};
 
@@ -31,10 +31,6 @@ pub(crate) struct Config {
     pub(crate) since: Option<i64>,
     /// Responses per request (1..=1000).
     pub(crate) page_size: u32,
-}
-
-fn key(name: &str, required: bool, secret: bool, default: &str, description: &str) -> ConfigKey {
-    ConfigKey { name: name.into(), required, secret, description: description.into(), default_value: default.into() }
 }
 
 /// The configuration keys, for `describe()`.

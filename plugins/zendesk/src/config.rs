@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use cxm_plugin::error;
+use cxm_plugin::{config_key as key, error};
 use cxm_proto::v1::{ConfigKey, PluginError, PluginErrorCode};
 
 /// A connector's configuration, checked.
@@ -27,10 +27,6 @@ impl std::fmt::Debug for Config {
             .field("start_time", &self.start_time)
             .finish()
     }
-}
-
-fn key(name: &str, required: bool, secret: bool, default: &str, description: &str) -> ConfigKey {
-    ConfigKey { name: name.into(), required, secret, description: description.into(), default_value: default.into() }
 }
 
 /// The configuration keys, for `describe()`.

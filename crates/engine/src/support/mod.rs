@@ -62,20 +62,5 @@ pub fn answer(metric: SupportMetric, index: &SupportIndex, store: &Store, query:
             *totals = backlog_at_ends(std::mem::take(totals), edges.get(group));
         }
     }
-    let grouped = query.group_by.is_some();
-    let series = run
-        .totals
-        .into_iter()
-        .filter(|(_, buckets)| !grouped || buckets.iter().any(|t| count(metric, t) > 0))
-        .map(|(group, buckets)| Series {
-            group,
-            points: query
-                .buckets
-                .iter()
-                .zip(&buckets)
-                .map(|(bucket, totals)| evaluate(metric, totals).point(bucket.start))
-                .collect(),
-        })
-        .collect();
-    Ok(series)
+    Ok(crate::query::series(query, run.totals, |t| count(metric, t) > 0, |t, start| evaluate(metric, t).point(start)))
 }

@@ -93,21 +93,12 @@ fn plan<'q>(index: &SurveyIndex, query: &'q Query) -> Plan<'q> {
 
 /// Answers a survey query: one series per group, one point per bucket.
 pub fn answer(metric: SurveyMetric, index: &SurveyIndex, store: &Store, query: &Query) -> Result<Vec<Series>> {
-    let grouped = query.group_by.is_some();
-    let series = totals(index, store, query)?
-        .into_iter()
-        .filter(|(_, buckets)| !grouped || buckets.iter().any(|t| count(metric, t) > 0))
-        .map(|(group, buckets)| Series {
-            group,
-            points: query
-                .buckets
-                .iter()
-                .zip(&buckets)
-                .map(|(bucket, totals)| evaluate(metric, totals).point(bucket.start))
-                .collect(),
-        })
-        .collect();
-    Ok(series)
+    Ok(crate::query::series(
+        query,
+        totals(index, store, query)?,
+        |t| count(metric, t) > 0,
+        |t, start| evaluate(metric, t).point(start),
+    ))
 }
 
 /// Per group, the totals of each bucket.
