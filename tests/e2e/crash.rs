@@ -17,16 +17,7 @@ fn batch(n: usize) -> Vec<Event> {
 }
 
 async fn stored(server: &Cxmd) -> u64 {
-    let case = Case {
-        metric: "response_count",
-        from: "2026-01-01T00:00:00Z",
-        to: "2027-01-01T00:00:00Z",
-        granularity: Granularity::Unspecified,
-        zone: "",
-        filters: vec![],
-        group_by: "",
-    };
-    server.query(case.request()).await.series[0].points[0].count
+    server.responses_between("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z").await
 }
 
 #[tokio::test]

@@ -140,16 +140,7 @@ async fn rejections_name_index_field_and_reason_and_the_good_events_are_kept() {
     assert!(ack.rejections.iter().all(|r| !r.reason.is_empty()));
     assert_eq!(ack.rejections[1].reason, "6 is outside 1..5");
     assert!(ack.rejections[9].reason.contains("USD"), "{}", ack.rejections[9].reason);
-    let count = Case {
-        metric: "response_count",
-        from: "2026-03-01T00:00:00Z",
-        to: "2026-04-01T00:00:00Z",
-        granularity: Granularity::Unspecified,
-        zone: "",
-        filters: vec![],
-        group_by: "",
-    };
-    assert_eq!(server.query(count.request()).await.series[0].points[0].count, 3);
+    assert_eq!(server.responses_between("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z").await, 3);
 }
 
 #[tokio::test]
@@ -160,16 +151,7 @@ async fn a_request_over_10000_events_is_refused_whole() {
     let status = server.ingest_client().await.ingest(IngestRequest { events: events.clone() }).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("10001") && status.message().contains("10000"), "{}", status.message());
-    let count = Case {
-        metric: "response_count",
-        from: "2026-01-01T00:00:00Z",
-        to: "2027-01-01T00:00:00Z",
-        granularity: Granularity::Unspecified,
-        zone: "",
-        filters: vec![],
-        group_by: "",
-    };
-    assert_eq!(server.query(count.request()).await.series[0].points[0].count, 0, "nothing was stored");
+    assert_eq!(server.responses_between("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z").await, 0, "nothing was stored");
     // Exactly 10,000 is fine.
     let ack = server.ingest(events[..10_000].to_vec()).await;
     assert_eq!(ack.accepted, 10_000);
@@ -193,16 +175,7 @@ async fn a_request_over_16_mib_is_resource_exhausted_and_nothing_is_stored() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{}", status.message());
     let status = client.ingest_stream(tokio_stream::iter(vec![IngestRequest { events }])).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{}", status.message());
-    let count = Case {
-        metric: "response_count",
-        from: "2026-03-01T00:00:00Z",
-        to: "2026-04-01T00:00:00Z",
-        granularity: Granularity::Unspecified,
-        zone: "",
-        filters: vec![],
-        group_by: "",
-    };
-    assert_eq!(server.query(count.request()).await.series[0].points[0].count, 0);
+    assert_eq!(server.responses_between("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z").await, 0);
 }
 
 #[tokio::test]

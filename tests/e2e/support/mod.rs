@@ -145,6 +145,13 @@ impl Cxmd {
         all
     }
 
+    /// How many survey responses are stored with `responded_at` in `[from, to)` (RFC 3339).
+    pub async fn responses_between(&self, from: &str, to: &str) -> u64 {
+        let request =
+            reference::request("response_count", (from, to), cxm_proto::v1::Granularity::Unspecified, "", &[], "");
+        self.query(request).await.series[0].points[0].count
+    }
+
     /// Runs a query that must succeed.
     pub async fn query(&self, request: QueryRequest) -> QueryResponse {
         self.metrics_client().await.query(request).await.expect("query").into_inner()
