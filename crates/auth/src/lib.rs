@@ -140,7 +140,9 @@ pub struct KeyRing {
     /// Set once any key was seen: from then on an empty ring refuses every call instead of
     /// reopening the server.
     closed: std::sync::atomic::AtomicBool,
-    cache: RwLock<(Option<Stamp>, Vec<Key>)>,
+    /// The keys as last read, with the file version they were read at (`Some(None)`: no file);
+    /// `None` until first read.
+    cache: RwLock<(Option<Option<Stamp>>, Vec<Key>)>,
     writer: Mutex<()>,
 }
 
@@ -189,13 +191,13 @@ impl KeyRing {
         let now = stamp(&self.path);
         {
             let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if cache.0 == now && now.is_some() {
+            if cache.0 == Some(now) {
                 return Ok(cache.1.clone());
             }
         }
         let keys = self.read_file()?;
         let mut cache = self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *cache = (now, keys.clone());
+        *cache = (Some(now), keys.clone());
         Ok(keys)
     }
 
