@@ -41,6 +41,46 @@ async fn reflection_lists_the_cx_services() {
 }
 
 #[tokio::test]
+async fn reflection_v1alpha_lists_the_cx_services_too() {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+
+    let server = Cxmd::start();
+    let mut client = ServerReflectionClient::new(server.channel().await);
+    let requests = vec![
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        },
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol("cx.v1.MetricsService".into())),
+        },
+    ];
+    let mut answers = client.server_reflection_info(tokio_stream::iter(requests)).await.unwrap().into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else { panic!("{answer:?}") };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    for wanted in ["cx.v1.IngestService", "cx.v1.MetricsService", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} missing from {names:?}");
+    }
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(MessageResponse::FileDescriptorResponse(files)) = answer.message_response else { panic!("{answer:?}") };
+    assert!(!files.file_descriptor_proto.is_empty(), "the file that defines cx.v1.MetricsService");
+}
+
+#[test]
+fn cxmd_help_is_titled_cxmd() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cxmd")).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.starts_with("cxmd: "), "{help}");
+    assert!(help.contains("CXM_TLS_CERT") && !help.contains("CXM_CLIENT_TLS"), "{help}");
+}
+
+#[tokio::test]
 async fn config_file_then_environment_then_flags() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cxm.toml");

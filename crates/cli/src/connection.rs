@@ -19,8 +19,14 @@ use tonic::{Code, Request, Status};
 /// The default address of `cxmd`.
 pub(crate) const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
 
-/// Where `cxmd` is and how to talk to it (global flags of every command).
+/// Where `cxmd` is and how to talk to it (global flags of every command, listed after each
+/// command's own flags in `--help`).
+///
+/// The client's TLS files read `CXM_CLIENT_TLS_*`, distinct from the server's `CXM_TLS_CERT` /
+/// `CXM_TLS_KEY`, so one shell can hold both without the client presenting the server's
+/// certificate.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct ConnectionArgs {
     /// Address of cxmd: `http://host:port`, `https://host:port` (TLS) or plain `host:port`.
     #[arg(long, global = true, env = "CXM_ADDR", default_value = DEFAULT_ADDR)]
@@ -29,17 +35,17 @@ pub(crate) struct ConnectionArgs {
     #[arg(long, global = true, env = "CXM_API_KEY", hide_env_values = true)]
     pub(crate) api_key: Option<String>,
     /// PEM file of the CA that signed the server's certificate (turns TLS on).
-    #[arg(long, global = true, env = "CXM_TLS_CA", value_name = "PEM")]
+    #[arg(long, global = true, env = "CXM_CLIENT_TLS_CA", value_name = "PEM")]
     pub(crate) tls_ca: Option<PathBuf>,
     /// The name to check the server's certificate against, when it is not the address's host
     /// (e.g. `localhost` for a certificate issued to it, reached as 127.0.0.1).
-    #[arg(long, global = true, env = "CXM_TLS_SERVER_NAME", value_name = "NAME")]
+    #[arg(long, global = true, env = "CXM_CLIENT_TLS_SERVER_NAME", value_name = "NAME")]
     pub(crate) tls_server_name: Option<String>,
     /// PEM client certificate, for servers that verify clients (with --tls-key; turns TLS on).
-    #[arg(long, global = true, env = "CXM_TLS_CERT", value_name = "PEM", requires = "tls_key")]
+    #[arg(long, global = true, env = "CXM_CLIENT_TLS_CERT", value_name = "PEM", requires = "tls_key")]
     pub(crate) tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
-    #[arg(long, global = true, env = "CXM_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    #[arg(long, global = true, env = "CXM_CLIENT_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
 }
 

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod catalog;
 mod connection;
 mod connectors;
 mod ingest;
@@ -18,6 +19,7 @@ mod query;
 mod render;
 mod rows;
 mod style;
+mod table;
 mod times;
 
 use std::process::ExitCode;
@@ -45,7 +47,10 @@ const EXAMPLES: &str = "Examples:
   cxm query nps --from 2026-01-01 --to 2027-01-01 --every month --tz Europe/Paris --by touchpoint
   cxm ingest responses.csv tickets.jsonl
   cxm connectors sync nps-export
-  CXM_ADDR=cx.example.com:443 CXM_API_KEY=... cxm --tls-ca ca.pem metrics";
+  CXM_ADDR=cx.example.com:443 CXM_API_KEY=... cxm --tls-ca ca.pem metrics
+
+Each command's own options come first in its --help; the global options (address, API key,
+client TLS) follow under their own heading.";
 
 /// The commands.
 #[derive(Subcommand, Debug)]
@@ -130,7 +135,7 @@ async fn health(connection: &Connection, service: &str) -> Result<(), CliError> 
     let status = ServingStatus::try_from(answer.status).unwrap_or(ServingStatus::Unknown);
     let what = if service.is_empty() { format!("cxmd at {}", connection.addr) } else { service.to_owned() };
     if status == ServingStatus::Serving {
-        println!("{what}: {}", style::Style::stdout().green("SERVING"));
+        style::emit(&format!("{what}: {}\n", style::Style::stdout().green("SERVING")));
         Ok(())
     } else {
         Err(CliError::failure(format!("{what} is {}, not SERVING", status.as_str_name())))
@@ -139,13 +144,16 @@ async fn health(connection: &Connection, service: &str) -> Result<(), CliError> 
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Completions { shell } = &cli.command {
-        clap_complete::generate(*shell, &mut Cli::command(), "cxm", &mut std::io::stdout());
+        // Into a buffer first: written straight to stdout, a closed pipe would panic inside clap.
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "cxm", &mut script);
+        style::emit(&String::from_utf8_lossy(&script));
         return Ok(());
     }
     let connection = Connection::open(&cli.connection).await?;
     match &cli.command {
         Command::Health { service } => health(&connection, service).await,
-        Command::Metrics { format } => query::catalog(&connection, *format).await,
+        Command::Metrics { format } => catalog::run(&connection, *format).await,
         Command::Query(args) => query::run(&connection, args).await,
         Command::Ingest(args) => ingest::run(&connection, args).await,
         Command::Plugins => connectors::plugins(&connection).await,

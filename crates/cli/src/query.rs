@@ -1,15 +1,16 @@
-//! `cxm metrics` and `cxm query`: the catalog, and one metric over a time range.
+//! `cxm query`: one metric over a time range.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
-use cxm_proto::v1::{EventType, Filter, Granularity, ListMetricsRequest, QueryRequest};
+use cxm_proto::v1::{Filter, Granularity, ListMetricsRequest, MetricInfo, QueryRequest};
 
 use crate::connection::{CliError, Connection};
 use crate::render::{self, OutputFormat};
-use crate::style::Style;
-use crate::times;
+use crate::style::{self, Style};
+use crate::{table, times};
 
 /// Bucket sizes, as people say them.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,7 +71,7 @@ pub(crate) struct QueryArgs {
     pub(crate) format: OutputFormat,
 }
 
-/// What a query was asked with, for the heading of its rendering.
+/// What a query was asked with, for the title and bucket labels of its rendering.
 #[derive(Debug)]
 pub(crate) struct Asked {
     /// The zone the buckets follow.
@@ -79,6 +80,14 @@ pub(crate) struct Asked {
     pub(crate) every: Option<Every>,
     /// The grouping dimension.
     pub(crate) by: Option<String>,
+    /// Start of the range, inclusive.
+    pub(crate) from: DateTime<Utc>,
+    /// End of the range, exclusive.
+    pub(crate) to: DateTime<Utc>,
+    /// The filters, as sent.
+    pub(crate) filters: Vec<Filter>,
+    /// The metric parameters, as sent.
+    pub(crate) params: BTreeMap<String, String>,
 }
 
 fn split_pair<'a>(text: &'a str, flag: &str) -> Result<(&'a str, &'a str), CliError> {
@@ -117,88 +126,67 @@ pub(crate) fn request(args: &QueryArgs) -> Result<(QueryRequest, Asked), CliErro
         to: Some(times::to_timestamp(to)),
         granularity: args.every.map_or(Granularity::Unspecified, Every::granularity) as i32,
         time_zone: zone.name().to_owned(),
-        filters,
+        filters: filters.clone(),
         group_by: args.by.clone().unwrap_or_default(),
-        params,
+        params: params.clone().into_iter().collect(),
     };
-    Ok((request, Asked { zone, every: args.every, by: args.by.clone() }))
+    Ok((request, Asked { zone, every: args.every, by: args.by.clone(), from, to, filters, params }))
 }
 
-/// Runs `cxm query`.
+/// Runs `cxm query`: the answer on stdout; on an empty answer, hints for filter values that
+/// differ from stored ones only in case, on stderr.
 pub(crate) async fn run(connection: &Connection, args: &QueryArgs) -> Result<(), CliError> {
     let (request, asked) = request(args)?;
-    let answer = connection.metrics().query(request).await.map_err(|s| connection.explain(&s))?.into_inner();
+    let answer = connection.metrics().query(request.clone()).await.map_err(|s| connection.explain(&s))?.into_inner();
     let text = match args.format {
-        OutputFormat::Table => render::table(&answer, &asked, Style::stdout()),
+        OutputFormat::Table => {
+            let info = metric_info(connection, &answer.metric).await;
+            table::render(&answer, &asked, info.as_ref(), Style::stdout())
+        }
         OutputFormat::Json => render::json(&answer, &asked),
         OutputFormat::Csv => render::csv(&answer, &asked)?,
     };
-    print!("{text}");
+    style::emit(&text);
+    let empty = answer.series.iter().flat_map(|s| &s.points).all(|p| p.count == 0);
+    if empty {
+        let hint = Style::stderr().yellow("hint:");
+        for line in case_hints(connection, &request).await {
+            eprintln!("{hint} {line}");
+        }
+    }
     Ok(())
 }
 
-fn event_type_name(value: i32) -> &'static str {
-    match EventType::try_from(value) {
-        Ok(EventType::SurveyResponse) => "survey responses",
-        Ok(EventType::Ticket) => "tickets",
-        Ok(EventType::Subscription) => "subscriptions",
-        Ok(EventType::Account) => "accounts",
-        _ => "events",
-    }
+/// The catalog entry of `metric` (for its unit and whether it has a CI); `None` when the catalog
+/// cannot be read, and the table then does without.
+async fn metric_info(connection: &Connection, metric: &str) -> Option<MetricInfo> {
+    let catalog = connection.metrics().list_metrics(ListMetricsRequest {}).await.ok()?.into_inner();
+    catalog.metrics.into_iter().find(|m| m.name == metric)
 }
 
-/// Runs `cxm metrics`: every metric with its definition.
-pub(crate) async fn catalog(connection: &Connection, format: OutputFormat) -> Result<(), CliError> {
-    let answer = connection
-        .metrics()
-        .list_metrics(ListMetricsRequest {})
-        .await
-        .map_err(|s| connection.explain(&s))?
-        .into_inner();
-    if format == OutputFormat::Json {
-        let metrics: Vec<_> = answer
-            .metrics
-            .iter()
-            .map(|m| {
-                serde_json::json!({
-                    "name": m.name, "description": m.description, "unit": m.unit,
-                    "definition_version": m.definition_version, "event_type": event_type_name(m.event_type),
-                    "dimensions": m.dimensions, "components": m.components,
-                    "has_confidence_interval": m.has_confidence_interval, "params": m.params,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&metrics).unwrap_or_default());
-        return Ok(());
+/// Filter values match exactly. For each value no event has, asks for the values the dimension
+/// does have in the range (the other filters kept) and names those equal to it ignoring case.
+async fn case_hints(connection: &Connection, request: &QueryRequest) -> Vec<String> {
+    let mut hints = Vec::new();
+    for (i, filter) in request.filters.iter().enumerate() {
+        let mut probe = request.clone();
+        probe.filters.remove(i);
+        probe.granularity = Granularity::Unspecified as i32;
+        probe.group_by = filter.dimension.clone();
+        let Ok(answer) = connection.metrics().query(probe).await.map(tonic::Response::into_inner) else { continue };
+        let stored: Vec<&str> =
+            answer.series.iter().filter(|s| s.points.iter().any(|p| p.count > 0)).map(|s| s.group.as_str()).collect();
+        for value in filter.values.iter().filter(|v| !stored.contains(&v.as_str())) {
+            let close: Vec<String> =
+                stored.iter().filter(|s| s.to_lowercase() == value.to_lowercase()).map(|s| format!("{s:?}")).collect();
+            if !close.is_empty() {
+                hints.push(format!(
+                    "no {} = {value:?} in this range (values match exactly); did you mean {}?",
+                    filter.dimension,
+                    close.join(" or ")
+                ));
+            }
+        }
     }
-    let style = Style::stdout();
-    let width = answer.metrics.iter().map(|m| m.name.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for m in &answer.metrics {
-        out.push_str(&format!(
-            "{}  {}\n",
-            style.bold(&format!("{:<width$}", m.name)),
-            style.dim(&format!(
-                "{} · from {} · definition {}",
-                m.unit,
-                event_type_name(m.event_type),
-                m.definition_version
-            ))
-        ));
-        let pad = " ".repeat(width + 2);
-        out.push_str(&format!("{pad}{}\n", m.description));
-        let mut details = vec![format!("dimensions: {} and attribute keys", m.dimensions.join(", "))];
-        if !m.components.is_empty() {
-            details.push(format!("components: {}", m.components.join(", ")));
-        }
-        if m.has_confidence_interval {
-            details.push("95% CI".to_owned());
-        }
-        if !m.params.is_empty() {
-            details.push(format!("params: {}", m.params.join(", ")));
-        }
-        out.push_str(&format!("{pad}{}\n", style.dim(&details.join(" · "))));
-    }
-    print!("{out}");
-    Ok(())
+    hints
 }

@@ -11,7 +11,7 @@ use crate::error::StartError;
 
 /// Command-line flags; each also reads `CXM_<FLAG>` from the environment.
 #[derive(Debug, Parser)]
-#[command(name = "cxmd", version, about = "cxm: customer-experience metrics over gRPC")]
+#[command(name = "cxmd", version, about = "cxmd: the cxm server — customer-experience metrics over gRPC")]
 pub(crate) struct Args {
     /// TOML file with any of the settings below (flag names with underscores).
     #[arg(long, env = "CXM_CONFIG", global = true)]

@@ -1,7 +1,7 @@
 //! `cxmd`, the cxm server.
 //!
 //! Serves `cx.v1.IngestService` and `cx.v1.MetricsService`, `grpc.health.v1.Health` and server
-//! reflection, over an embedded sled database in the data dir.
+//! reflection (v1 and v1alpha), over an embedded sled database in the data dir.
 
 #![forbid(unsafe_code)]
 
@@ -146,11 +146,16 @@ async fn run(config: Config) -> Result<(), StartError> {
     health.set_serving::<IngestServiceServer<ingest::Ingest>>().await;
     health.set_serving::<MetricsServiceServer<metrics::Metrics>>().await;
     health.set_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(cxm_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| StartError::Config(format!("reflection: {e}")))?;
+    // Reflection in both versions: v1 for current tools (grpcurl), v1alpha for those that only
+    // speak it (the Python reflection client, Postman, Evans, older grpcurl).
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(cxm_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder().build_v1().map_err(|e| StartError::Config(format!("reflection v1: {e}")))?;
+    let reflection_v1alpha =
+        reflection_builder().build_v1alpha().map_err(|e| StartError::Config(format!("reflection v1alpha: {e}")))?;
 
     let ingest = IngestServiceServer::new(ingest::Ingest { engine: Arc::clone(&engine) })
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
@@ -183,6 +188,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         .layer(gate)
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(ingest)
         .add_service(metrics)
         .add_service(connector_api)

@@ -40,7 +40,15 @@ pub fn cxm(addr: &str, args: &[&str]) -> Run {
 pub fn cxm_with(addr: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(binary());
     command.arg("--addr").arg(addr).args(args);
-    for name in ["CXM_ADDR", "CXM_API_KEY", "CXM_TLS_CA", "CXM_TLS_CERT", "CXM_TLS_KEY", "CXM_TLS_SERVER_NAME"] {
+    for name in [
+        "CXM_ADDR",
+        "CXM_API_KEY",
+        "CXM_CLIENT_TLS_CA",
+        "CXM_CLIENT_TLS_CERT",
+        "CXM_CLIENT_TLS_KEY",
+        "CXM_CLIENT_TLS_SERVER_NAME",
+        "COLUMNS",
+    ] {
         command.env_remove(name);
     }
     let output = command.envs(env.iter().copied()).env("NO_COLOR", "1").output().expect("run cxm");
