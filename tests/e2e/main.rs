@@ -7,6 +7,7 @@
 mod support;
 
 mod cli;
+mod cli_tables;
 mod crash;
 mod file_plugin;
 mod hubspot_plugin;
