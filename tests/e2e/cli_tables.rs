@@ -201,13 +201,23 @@ async fn a_filter_value_in_the_wrong_case_gets_a_hint() {
     assert!(nothing.stderr.is_empty(), "{nothing:?}");
 }
 
-#[test]
-fn a_closed_pipe_ends_quietly() {
+#[tokio::test]
+async fn a_closed_pipe_ends_quietly() {
+    let (server, ..) = seeded_server().await;
+    let addr = format!("http://{}", server.addr);
     // The reading end is closed before cxm writes a byte, as `cxm completions zsh | head -1` can.
-    for args in [&["completions", "zsh"][..], &["--help"][..]] {
+    let query = ["query", "csat", "--from", "2026-01-01", "--to", "2026-04-01", "--every", "day"];
+    for args in [&["completions", "zsh"][..], &["--help"], &query, &["metrics"], &["plugins"], &["health"]] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let out = Command::new(binary()).args(args).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+        let out = Command::new(binary())
+            .args(args)
+            .args(["--addr", &addr])
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(stderr.is_empty(), "{args:?}: {stderr}");

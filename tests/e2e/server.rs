@@ -78,6 +78,11 @@ fn cxmd_help_is_titled_cxmd() {
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.starts_with("cxmd: "), "{help}");
     assert!(help.contains("CXM_TLS_CERT") && !help.contains("CXM_CLIENT_TLS"), "{help}");
+    // A subcommand lists its own flags first, the global ones after them.
+    let out = Command::new(env!("CARGO_BIN_EXE_cxmd")).args(["keys", "create", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let at = |needle: &str| help.find(needle).unwrap_or_else(|| panic!("{needle:?} in:\n{help}"));
+    assert!(at("--role") < at("Global options:") && at("Global options:") < at("--data-dir"), "{help}");
 }
 
 #[tokio::test]

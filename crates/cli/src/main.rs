@@ -163,7 +163,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// A reader that closed the pipe (`cxm … | head -1`) ends the output quietly. Our own output goes
+/// through `style::emit`, which stops without an error; this catches the `println!`s elsewhere,
+/// whose panic on a closed stdout would otherwise print a backtrace hint.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,

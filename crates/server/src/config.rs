@@ -14,13 +14,13 @@ use crate::error::StartError;
 #[command(name = "cxmd", version, about = "cxmd: the cxm server — customer-experience metrics over gRPC")]
 pub(crate) struct Args {
     /// TOML file with any of the settings below (flag names with underscores).
-    #[arg(long, env = "CXM_CONFIG", global = true)]
+    #[arg(long, env = "CXM_CONFIG", global = true, help_heading = "Global options")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:50051].
     #[arg(long, env = "CXM_LISTEN")]
     listen: Option<SocketAddr>,
     /// Where the sled database lives [default: ./cxm-data].
-    #[arg(long, env = "CXM_DATA_DIR", global = true)]
+    #[arg(long, env = "CXM_DATA_DIR", global = true, help_heading = "Global options")]
     data_dir: Option<PathBuf>,
     /// More directories to load plugins from (repeatable; the cxmd executable's own directory
     /// is always searched).
