@@ -44,12 +44,13 @@ struct Cli {
 const EXAMPLES: &str = "Examples:
   cxm health
   cxm metrics
-  cxm query nps --from 2026-01-01 --to 2027-01-01 --every month --tz Europe/Paris --by touchpoint
+  cxm query nps --from 2026-01-01 --to 2027-01-01 --every month \\
+    --tz Europe/Paris --by touchpoint
   cxm ingest responses.csv tickets.jsonl
   cxm connectors sync nps-export
   CXM_ADDR=cx.example.com:443 CXM_API_KEY=... cxm --tls-ca ca.pem metrics
 
-Each command's own options come first in its --help; the global options (address, API key,
+Each command's own options come first in its --help; the global options (address, API key, \
 client TLS) follow under their own heading.";
 
 /// The commands.
@@ -72,11 +73,14 @@ enum Command {
     /// One metric over a time range: buckets in a time zone, filtered, grouped.
     #[command(after_help = "Examples:
   cxm query nps --from 2026-01-01 --to 2027-01-01 --every month --by touchpoint
-  cxm query csat --from 2026-03-01 --to 2026-04-01 --every day --tz Europe/Paris --where region=emea,apac
-  cxm query clv --from 2026-01-01 --to 2026-07-01 --every quarter --param gross_margin=0.8
-  cxm query response_count --from 2026-01-01T00:00:00Z --to 2026-02-01T00:00:00Z --format csv
+  cxm query csat --from 2026-03-01 --to 2026-04-01 --every day \\
+    --tz Europe/Paris --where region=emea,apac
+  cxm query clv --from 2026-01-01 --to 2026-07-01 --every quarter \\
+    --param gross_margin=0.8
+  cxm query response_count --from 2026-01-01T00:00:00Z \\
+    --to 2026-02-01T00:00:00Z --format csv
 
-Bare dates (YYYY-MM-DD) in --from/--to are midnight in --tz; the range is [from, to).")]
+The range is [from, to); bare dates (YYYY-MM-DD) are midnight in --tz.")]
     Query(query::QueryArgs),
     /// Pushes CSV / JSON Lines files of events to cxmd (streamed in batches).
     #[command(after_help = "Examples:
@@ -84,11 +88,11 @@ Bare dates (YYYY-MM-DD) in --from/--to are midnight in --tz; the range is [from,
   cxm ingest --type ticket --source zendesk tickets.jsonl
   cxm ingest exports/*.csv
 
-Columns (JSON keys) are named like the fields of proto/cx/v1/events.proto (id, source, kind, score,
-responded_at, created_at, mrr_minor, ...), matched ignoring case; `attributes.<key>` columns (or a
-JSON `attributes` object) are attributes; a `type` column sets each row's event type. Times:
-RFC 3339, YYYY-MM-DD[ HH:MM:SS] in UTC, or Unix seconds. Rows cxm cannot read are listed with their
-line and not sent; rows cxmd rejects are listed with their line too. Exit code 1 when any row was
+Columns (JSON keys) are named like the fields of proto/cx/v1/events.proto (id, source, kind, score, \
+responded_at, created_at, mrr_minor, ...), matched ignoring case; `attributes.<key>` columns (or a \
+JSON `attributes` object) are attributes; a `type` column sets each row's event type. Times: \
+RFC 3339, YYYY-MM-DD[ HH:MM:SS] in UTC, or Unix seconds. Rows cxm cannot read are listed with their \
+line and not sent; rows cxmd rejects are listed with their line too. Exit code 1 when any row was \
 not stored.")]
     Ingest(ingest::IngestArgs),
     /// The connector plugins cxmd loaded (and those it could not load).
@@ -97,7 +101,8 @@ not stored.")]
     /// Connectors: plugins configured to pull data into cxm.
     #[command(after_help = "Examples:
   cxm connectors list
-  cxm connectors create nps-export --plugin file --set path=/exports/nps.csv --every-seconds 300
+  cxm connectors create nps-export --plugin file --set path=/exports/nps.csv \\
+    --every-seconds 300
   cxm connectors show nps-export
   cxm connectors sync nps-export
   cxm connectors delete nps-export")]
