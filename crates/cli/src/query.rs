@@ -88,6 +88,8 @@ pub(crate) struct Asked {
     pub(crate) filters: Vec<Filter>,
     /// The metric parameters, as sent.
     pub(crate) params: BTreeMap<String, String>,
+    /// When the question was asked (the bucket holding it is still running).
+    pub(crate) now: DateTime<Utc>,
 }
 
 fn split_pair<'a>(text: &'a str, flag: &str) -> Result<(&'a str, &'a str), CliError> {
@@ -130,7 +132,7 @@ pub(crate) fn request(args: &QueryArgs) -> Result<(QueryRequest, Asked), CliErro
         group_by: args.by.clone().unwrap_or_default(),
         params: params.clone().into_iter().collect(),
     };
-    Ok((request, Asked { zone, every: args.every, by: args.by.clone(), from, to, filters, params }))
+    Ok((request, Asked { zone, every: args.every, by: args.by.clone(), from, to, filters, params, now: Utc::now() }))
 }
 
 /// Runs `cxm query`: the answer on stdout; on an empty answer, hints for filter values that

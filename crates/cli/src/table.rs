@@ -8,7 +8,8 @@
 //!   have one;
 //! - the title echoes the range, zone, bucket size, filters, grouping and parameters;
 //! - a bucket the range covers only in part (the first one when `--from` is inside it, the last
-//!   one when `--to` is) is marked `(partial)`; the whole-range bucket is labelled as the range;
+//!   one when `--to` is) is marked `(partial)`, the bucket still running `(to date)`; the
+//!   whole-range bucket is labelled as the range;
 //! - the trend lines of all series of one table share one scale, which spans the 95% CIs too, so
 //!   changes inside the noise draw as small steps; the scale is printed above them.
 
@@ -23,6 +24,9 @@ use crate::times;
 
 /// Marks a bucket the range covers only in part.
 const PARTIAL: &str = " (partial)";
+
+/// Marks the bucket that holds the present instant: its numbers will still grow.
+const TO_DATE: &str = " (to date)";
 
 /// Decimals for a metric's values, from its unit.
 fn decimals(unit: &str) -> usize {
@@ -95,10 +99,12 @@ fn bucket_label(point: &Point, asked: &Asked) -> String {
         Every::Quarter => format!("{}-Q{}", local.year(), local.month0() / 3 + 1),
         Every::Year => local.format("%Y").to_string(),
     };
-    let cut_at_start = start < asked.from;
-    let cut_at_end = bucket_end(start, every, asked.zone).is_some_and(|end| end > asked.to);
-    if cut_at_start || cut_at_end {
+    let end = bucket_end(start, every, asked.zone);
+    let cut_at_end = end.is_some_and(|end| end > asked.to);
+    if start < asked.from || cut_at_end {
         label.push_str(PARTIAL);
+    } else if start <= asked.now && end.is_some_and(|end| asked.now < end) {
+        label.push_str(TO_DATE);
     }
     label
 }
@@ -203,7 +209,7 @@ pub(crate) fn render(answer: &QueryResponse, asked: &Asked, info: Option<&Metric
         })
         .collect();
     let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-    let mut partial = false;
+    let (mut partial, mut to_date) = (false, false);
     for (series, name) in answer.series.iter().zip(&names) {
         out.push('\n');
         match scale {
@@ -219,6 +225,7 @@ pub(crate) fn render(answer: &QueryResponse, asked: &Asked, info: Option<&Metric
         for point in &series.points {
             let label = bucket_label(point, asked);
             partial |= label.ends_with(PARTIAL);
+            to_date |= label.ends_with(TO_DATE);
             let mut row = vec![
                 label,
                 point.value.map_or_else(|| String::from("—"), |v| fixed(v, places)),
@@ -243,8 +250,15 @@ pub(crate) fn render(answer: &QueryResponse, asked: &Asked, info: Option<&Metric
     if answer.series.is_empty() {
         out.push_str("\nno series: nothing matched the filters in this range\n");
     }
+    if partial || to_date {
+        out.push('\n');
+    }
     if partial {
-        out.push_str(&style.dim("\n(partial): the range covers only part of this bucket"));
+        out.push_str(&style.dim("(partial): the range covers only part of this bucket"));
+        out.push('\n');
+    }
+    if to_date {
+        out.push_str(&style.dim("(to date): the bucket is still running; its numbers will change"));
         out.push('\n');
     }
     out
@@ -303,6 +317,30 @@ mod tests {
             ..QueryResponse::default()
         };
         assert_eq!(shared_scale(&answer), Some((-5.0, 52.0)));
+    }
+
+    #[test]
+    fn buckets_cut_by_the_range_or_still_running_are_marked() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let asked = Asked {
+            zone: chrono_tz::Europe::Paris,
+            every: Some(Every::Month),
+            by: None,
+            from: at("2026-01-09T23:00:00Z"),
+            to: at("2026-04-30T22:00:00Z"),
+            filters: Vec::new(),
+            params: Default::default(),
+            now: at("2026-03-15T12:00:00Z"),
+        };
+        let label = |start: &str| {
+            bucket_label(&Point { start: Some(times::to_timestamp(at(start))), ..Point::default() }, &asked)
+        };
+        assert_eq!(label("2025-12-31T23:00:00Z"), "2026-01 (partial)");
+        assert_eq!(label("2026-01-31T23:00:00Z"), "2026-02");
+        assert_eq!(label("2026-02-28T23:00:00Z"), "2026-03 (to date)");
+        assert_eq!(label("2026-03-31T22:00:00Z"), "2026-04");
+        let whole = Asked { every: None, ..asked };
+        assert_eq!(bucket_label(&Point::default(), &whole), "2026-01-10 to 2026-05-01");
     }
 
     #[test]
