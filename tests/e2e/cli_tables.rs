@@ -190,7 +190,16 @@ async fn a_filter_value_in_the_wrong_case_gets_a_hint() {
     let run = cxm(&server, &["query", "csat", "--from", "2026-01-01", "--to", "2026-04-01", "--where", "region=EMEA"]);
     assert_eq!(run.code, 0, "an empty answer is still an answer: {run:?}");
     assert!(run.stdout.contains("region = EMEA"), "the filter is in the title:\n{}", run.stdout);
-    assert!(run.stderr.contains(r#"did you mean "emea"?"#), "{run:?}");
+    let hint = run.stdout.lines().last().unwrap();
+    assert!(hint.starts_with("hint: ") && hint.ends_with(r#"did you mean "emea"?"#), "under the table: {run:?}");
+    // For scripts the output stays JSON; the hint goes to stderr.
+    let json = cxm(
+        &server,
+        &["query", "csat", "--from", "2026-01-01", "--to", "2026-04-01", "--where", "region=Apac", "--format", "json"],
+    );
+    assert_eq!(json.code, 0, "{json:?}");
+    serde_json::from_str::<serde_json::Value>(&json.stdout).expect("clean JSON on stdout");
+    assert!(json.stderr.contains(r#"did you mean "apac"?"#), "{json:?}");
     // A value that matches exactly, or matches nothing in any case, gets no hint.
     let exact =
         cxm(&server, &["query", "csat", "--from", "2026-01-01", "--to", "2026-04-01", "--where", "region=emea"]);

@@ -136,7 +136,7 @@ pub(crate) fn request(args: &QueryArgs) -> Result<(QueryRequest, Asked), CliErro
 }
 
 /// Runs `cxm query`: the answer on stdout; on an empty answer, hints for filter values that
-/// differ from stored ones only in case, on stderr.
+/// differ from stored ones only in case (under a table, or on stderr for JSON and CSV).
 pub(crate) async fn run(connection: &Connection, args: &QueryArgs) -> Result<(), CliError> {
     let (request, asked) = request(args)?;
     let answer = connection.metrics().query(request.clone()).await.map_err(|s| connection.explain(&s))?.into_inner();
@@ -148,12 +148,18 @@ pub(crate) async fn run(connection: &Connection, args: &QueryArgs) -> Result<(),
         OutputFormat::Json => render::json(&answer, &asked),
         OutputFormat::Csv => render::csv(&answer, &asked)?,
     };
-    style::emit(&text);
     let empty = answer.series.iter().flat_map(|s| &s.points).all(|p| p.count == 0);
-    if empty {
-        let hint = Style::stderr().yellow("hint:");
-        for line in case_hints(connection, &request).await {
-            eprintln!("{hint} {line}");
+    let hints = if empty { case_hints(connection, &request).await } else { Vec::new() };
+    // Under a table the hint is part of what a person reads; JSON and CSV stay clean for scripts,
+    // so there it goes to stderr.
+    if args.format == OutputFormat::Table {
+        let style = Style::stdout();
+        let under: String = hints.iter().map(|line| format!("{} {line}\n", style.yellow("hint:"))).collect();
+        style::emit(&format!("{text}{}{under}", if under.is_empty() { "" } else { "\n" }));
+    } else {
+        style::emit(&text);
+        for line in &hints {
+            eprintln!("{} {line}", Style::stderr().yellow("hint:"));
         }
     }
     Ok(())
