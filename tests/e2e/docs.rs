@@ -21,6 +21,9 @@ use crate::polyglot::{node, python, workspace};
 use crate::support::Cxmd;
 use crate::support::plugins::target_dir;
 
+/// How long one block may run.
+const BLOCK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// One fenced block of a markdown file.
 #[derive(Debug)]
 struct Block {
@@ -118,7 +121,17 @@ fn run(block: &Block, scratch: &Path, addr: &str, path: &str) -> Result<(), Stri
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
     child.stdin.take().unwrap().write_all(block.code.as_bytes()).unwrap();
+    // A block that hangs fails after BLOCK_DEADLINE instead of holding the test run.
+    let id = child.id();
+    let (done, waited) = std::sync::mpsc::channel();
+    let reaper = std::thread::spawn(move || {
+        if waited.recv_timeout(BLOCK_DEADLINE).is_err() {
+            let _ = Command::new("kill").args(["-KILL", &id.to_string()]).status();
+        }
+    });
     let out = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    reaper.join().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report = || {
         format!("\n--- code\n{}--- stdout\n{stdout}--- stderr\n{}", block.code, String::from_utf8_lossy(&out.stderr))
