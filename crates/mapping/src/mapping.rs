@@ -277,8 +277,7 @@ impl Mapping {
             })?),
             _ => None,
         };
-        let inputs = owned.into_iter().map(|(target, column, cell)| (target, column, cell)).collect::<Vec<_>>();
-        let inputs: Vec<Input<'_>> = inputs
+        let inputs: Vec<Input<'_>> = owned
             .iter()
             .map(|(target, column, cell)| Input { target, column, cell: cell.clone(), zone: None })
             .collect();
