@@ -520,7 +520,7 @@ impl Plan<'_> {
     /// rejection.
     pub fn row(&self, cells: &[&str]) -> std::result::Result<Outcome, String> {
         if cells.len() != self.width {
-            return Err(format!("{} cells where the header has {}", cells.len(), self.width));
+            return Err(format!("{} columns where the header has {}", cells.len(), self.width));
         }
         for (index, filter) in &self.filters {
             let value = cells[*index].trim();
