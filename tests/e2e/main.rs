@@ -8,6 +8,8 @@ mod support;
 
 mod cli;
 mod crash;
+mod exports;
+mod exports_plugin;
 mod file_plugin;
 mod hubspot_plugin;
 mod ingest;
