@@ -8,8 +8,10 @@ use crate::support::cli::cxm;
 use crate::support::reference::request;
 use crate::support::{Cxmd, plugins};
 
-/// (preset, fixture, options it needs besides the preset)
-const EXPORTS: [(&str, &str, &[(&str, &str)]); 6] = [
+/// A preset, its fixture, and the options it needs besides the preset.
+type Export = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+const EXPORTS: [Export; 6] = [
     ("qualtrics", "qualtrics_nps.csv", &[]),
     ("surveymonkey", "surveymonkey_csat.csv", &[("time_zone", "America/New_York")]),
     ("typeform", "typeform_nps.csv", &[]),
@@ -83,4 +85,33 @@ async fn the_plugin_preset_and_the_cli_preset_store_the_same_events() {
         assert!(cli.series.iter().any(|s| s.points.iter().any(|p| p.count > 0)), "{query:?} is not empty: {cli:?}");
         assert_eq!(cli.series, plugin.series, "{} by {:?}", query.metric, query.group_by);
     }
+}
+
+#[tokio::test]
+async fn a_connector_whose_file_does_not_fit_fails_its_sync_with_the_header_and_stores_nothing() {
+    plugins::build();
+    let server = Cxmd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dotted = std::fs::read_to_string(fixture("typeform_nps.csv")).unwrap().replace("2026-", "2026/");
+    let path = dir.path().join("dotted.csv");
+    std::fs::write(&path, dotted).unwrap();
+    let create = CreateConnectorRequest {
+        name: "typeform-export".into(),
+        plugin: "file".into(),
+        config: [("path".to_owned(), path.display().to_string()), ("preset".to_owned(), "typeform".to_owned())]
+            .into_iter()
+            .collect(),
+        ..CreateConnectorRequest::default()
+    };
+    server.connector_client().await.create_connector(create).await.unwrap();
+    for _ in 0..2 {
+        let progress = server.sync("typeform-export").await;
+        let last = progress.last().unwrap();
+        assert!(
+            last.error.contains("time_formats") && last.error.contains("Submit Date (UTC), Network ID"),
+            "{progress:?}"
+        );
+        assert_eq!(last.accepted, 0, "{progress:?}");
+    }
+    assert_eq!(server.responses_between("2026-01-01T00:00:00Z", "2027-06-01T00:00:00Z").await, 0);
 }
