@@ -392,3 +392,36 @@ async fn a_dry_run_shows_mapped_rows_and_a_field_summary_and_sends_nothing() {
     };
     assert_eq!(server.query(case.request()).await.series.iter().map(|s| s.points[0].count).sum::<u64>(), 0);
 }
+
+#[tokio::test]
+async fn the_readme_example_loads_responses_and_tickets_in_one_command() {
+    let server = Cxmd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let responses = dir.path().join("responses.csv");
+    std::fs::write(
+        &responses,
+        "id,kind,score,responded_at\nr1,nps,9,2026-03-01T10:00:00Z\nr2,nps,4,2026-03-02T10:00:00Z\n",
+    )
+    .unwrap();
+    let tickets = dir.path().join("tickets.jsonl");
+    std::fs::write(&tickets, "{\"id\": \"t1\", \"created_at\": \"2026-03-01T09:00:00Z\", \"status\": \"open\"}\n")
+        .unwrap();
+    let run = cxm(
+        &http(&server),
+        &["ingest", responses.to_str().unwrap(), tickets.to_str().unwrap(), "--source", "typeform"],
+    );
+    assert_counts(&run, "accepted 3 · updated 0 · duplicates 0 · stale 0 · rejected 0 · skipped 0");
+    let month = |metric: &str| {
+        crate::support::reference::request(
+            metric,
+            ("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"),
+            Granularity::Unspecified,
+            "UTC",
+            &[("source", vec!["typeform"])],
+            "",
+        )
+    };
+    let nps = server.query(month("nps")).await.series[0].points[0].clone();
+    assert_eq!((nps.count, nps.value), (2, Some(0.0)));
+    assert_eq!(server.query(month("ticket_volume")).await.series[0].points[0].count, 1);
+}
