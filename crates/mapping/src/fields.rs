@@ -22,33 +22,58 @@ pub enum EventType {
 /// One proto field of an event that a column (or a constant) can fill; attributes are
 /// [`Target::Attribute`] and `source` is an option.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
 pub enum Field {
+    /// `id`.
     Id,
+    /// `updated_at`.
     UpdatedAt,
+    /// `account_id`.
     AccountId,
+    /// `respondent_id`.
     RespondentId,
+    /// `kind`.
     Kind,
+    /// `score`.
     Score,
+    /// `scale_max`.
     ScaleMax,
+    /// `comment`.
     Comment,
+    /// `touchpoint`.
     Touchpoint,
+    /// `channel`.
     Channel,
+    /// `responded_at`.
     RespondedAt,
+    /// `requester_id`.
     RequesterId,
+    /// `created_at`.
     CreatedAt,
+    /// `first_reply_at`.
     FirstReplyAt,
+    /// `solved_at`.
     SolvedAt,
+    /// `status`.
     Status,
+    /// `priority`.
     Priority,
+    /// `tags`.
     Tags,
+    /// `agent_replies`.
     AgentReplies,
+    /// `reopens`.
     Reopens,
+    /// `satisfaction`.
     Satisfaction,
+    /// `mrr_minor`.
     MrrMinor,
+    /// `currency`.
     Currency,
+    /// `started_at`.
     StartedAt,
+    /// `ended_at`.
     EndedAt,
+    /// `name`.
     Name,
 }
 

@@ -27,9 +27,12 @@
 mod columns;
 mod error;
 mod fields;
+mod json;
+mod keys;
 mod mapping;
 mod numbers;
 mod options;
+mod plan;
 pub mod presets;
 mod show;
 mod time;
@@ -37,8 +40,10 @@ mod time;
 pub use cxm_proto::v1::event::Payload;
 pub use error::{MappingError, Result};
 pub use fields::{EventType, Field, Target};
-pub use mapping::{Mapping, Outcome, Plan, misfit};
-pub use options::{KEYS, OptionKey, Options};
+pub use keys::{KEYS, OptionKey};
+pub use mapping::{Mapping, Outcome};
+pub use options::Options;
+pub use plan::{Plan, misfit};
 pub use show::{Shown, fields_of};
 pub use time::{TimeReader, parse_zone};
 

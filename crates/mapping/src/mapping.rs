@@ -7,9 +7,7 @@ use chrono_tz::Tz;
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Event, SurveyKind};
-use serde_json::{Map, Value as Json};
 
-use crate::columns;
 use crate::error::{MappingError, Result};
 use crate::fields::{self, EventType, Field, Shape, Target, Typed};
 use crate::numbers::{Decimal, whole};
@@ -28,25 +26,25 @@ pub enum Outcome {
 /// A mapping ready to be resolved against a CSV header or applied to JSON objects.
 #[derive(Debug, Clone)]
 pub struct Mapping {
-    options: Options,
-    template: Payload,
-    constant_fields: Vec<Field>,
-    auto_kind: bool,
+    pub(crate) options: Options,
+    pub(crate) template: Payload,
+    pub(crate) constant_fields: Vec<Field>,
+    pub(crate) auto_kind: bool,
 }
 
 /// One cell of a row.
 #[derive(Debug, Clone)]
-enum Cell {
+pub(crate) enum Cell {
     Text(String),
     List(Vec<String>),
 }
 
 /// A cell on its way into a field.
-struct Input<'a> {
-    target: &'a Target,
-    column: &'a str,
-    cell: Cell,
-    zone: Option<Tz>,
+pub(crate) struct Input<'a> {
+    pub(crate) target: &'a Target,
+    pub(crate) column: &'a str,
+    pub(crate) cell: Cell,
+    pub(crate) zone: Option<Tz>,
 }
 
 /// Currencies whose minor unit is not a hundredth (ISO 4217 exponent 0 or 3).
@@ -113,177 +111,6 @@ impl Mapping {
         &self.options
     }
 
-    /// Resolves the mapping against a CSV header: `header` holds every header row (the first
-    /// names the columns), `file` names the file in errors. A mapped column missing from the
-    /// header, a filter column missing, or a required field with neither a column nor a constant
-    /// fails with a message listing the header and the option that fixes it.
-    pub fn plan(&self, header: &[Vec<String>], file: &str) -> Result<Plan<'_>> {
-        let names: Vec<String> =
-            header.first().map(|r| r.iter().map(|n| n.trim().to_owned()).collect()).unwrap_or_default();
-        let listed = || {
-            names
-                .iter()
-                .map(|n| if n.is_empty() { "(blank)".to_owned() } else { n.clone() })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let from = self.options.preset.map_or_else(String::new, |p| format!(" (preset {p})"));
-        let mut columns: Vec<PlanColumn> = Vec::new();
-        for rule in &self.options.columns {
-            match columns::find(&rule.spec, &names) {
-                Some(index) => columns.push(PlanColumn {
-                    target: rule.target.clone(),
-                    index,
-                    name: names[index].clone(),
-                    zone: None,
-                }),
-                None if rule.optional => {}
-                None => {
-                    return Err(MappingError::Header(format!(
-                        "{file} has no column `{}` for `{}`{from}; its header has: {}. Set the `mapping` option: `{}=<column>`",
-                        rule.spec,
-                        rule.target.name(),
-                        listed(),
-                        rule.target.name()
-                    )));
-                }
-            }
-        }
-        let ruled = |t: &Target| self.options.columns.iter().any(|c| c.target == *t);
-        for field in self.options.event_type.fields() {
-            let target = Target::Field(*field);
-            if !ruled(&target)
-                && let Some(index) = names.iter().position(|n| n.eq_ignore_ascii_case(field.name()))
-            {
-                columns.push(PlanColumn { target, index, name: names[index].clone(), zone: None });
-            }
-        }
-        for (index, name) in names.iter().enumerate() {
-            if let Some(key) = name.strip_prefix("attributes.").filter(|k| !k.is_empty()) {
-                let target = Target::Attribute(key.to_owned());
-                if !ruled(&target) {
-                    columns.push(PlanColumn { target, index, name: name.clone(), zone: None });
-                }
-            }
-        }
-        let mut filters = Vec::new();
-        for filter in &self.options.filters {
-            let index = columns::find(&filter.column, &names).ok_or_else(|| {
-                MappingError::Header(format!(
-                    "{file} has no column `{}` for the row filter `{}`{from}; its header has: {}. Set the `filters` option (`none` for no filter)",
-                    filter.column,
-                    filter.describe(),
-                    listed()
-                ))
-            })?;
-            filters.push((index, filter));
-        }
-        for field in self.options.event_type.required() {
-            let target = Target::Field(*field);
-            if !self.constant_fields.contains(field) && !columns.iter().any(|c| c.target == target) {
-                return Err(MappingError::Header(format!(
-                    "{file} has no column for `{0}`{from}; its header has: {1}. Map one with the `mapping` option (`{0}=<column>`) or set it in `constants`",
-                    field.name(),
-                    listed()
-                )));
-            }
-        }
-        if let Some(row) = self.options.time_zone_row {
-            for column in
-                columns.iter_mut().filter(|c| matches!(c.target, Target::Field(f) if f.shape() == Shape::Time))
-            {
-                let cell = header.get(row - 1).and_then(|r| r.get(column.index)).map_or("", |c| c.trim());
-                column.zone = header_zone(cell).map_err(|e| {
-                    MappingError::Header(format!("{file}: header row {row} of column `{}`: {e}", column.name))
-                })?;
-            }
-        }
-        let kind = if self.auto_kind && !columns.iter().any(|c| c.target == Target::Field(Field::Kind)) {
-            let score = columns.iter().find(|c| c.target == Target::Field(Field::Score));
-            let texts: Vec<&str> = score
-                .map_or_else(Vec::new, |c| header.iter().filter_map(|r| r.get(c.index)).map(String::as_str).collect());
-            Some(kind_of(&texts).ok_or_else(|| {
-                MappingError::Header(format!(
-                    "{file}: `kind=auto` cannot tell the survey kind from the score column `{}`: set it in `constants` (kind=nps, csat or ces)",
-                    score.map_or("", |c| c.name.as_str())
-                ))
-            })?)
-        } else {
-            None
-        };
-        Ok(Plan { mapping: self, columns, filters, width: names.len(), kind, names })
-    }
-
-    /// Builds the event of one JSON object (top-level keys, or a dotted path into nested
-    /// objects); the error is the row's reason for rejection.
-    pub fn json_row(&self, object: &Map<String, Json>) -> std::result::Result<Outcome, String> {
-        let keys: Vec<String> = object.keys().cloned().collect();
-        let text = |spec: &str| -> Option<&Json> {
-            columns::find(spec, &keys).and_then(|i| object.get(&keys[i])).or_else(|| lookup(object, spec))
-        };
-        for filter in &self.options.filters {
-            let cell = text(&filter.column).map(json_cell).transpose()?;
-            let value = match cell {
-                Some(Cell::Text(t)) => t,
-                _ => String::new(),
-            };
-            if !filter.passes(&value) {
-                return Ok(Outcome::Skipped(skip_reason(filter, &value)));
-            }
-        }
-        let mut owned: Vec<(Target, String, Cell)> = Vec::new();
-        let ruled = |t: &Target| self.options.columns.iter().any(|c| c.target == *t);
-        for field in self.options.event_type.fields() {
-            let target = Target::Field(*field);
-            if ruled(&target) {
-                continue;
-            }
-            if let Some((key, value)) = object.iter().find(|(k, _)| k.eq_ignore_ascii_case(field.name())) {
-                owned.push((target, key.clone(), json_cell(value).map_err(|e| format!("key `{key}`: {e}"))?));
-            }
-        }
-        if let Some(Json::Object(attributes)) = object.get("attributes") {
-            for (key, value) in attributes {
-                let target = Target::Attribute(key.clone());
-                if !ruled(&target) {
-                    owned.push((
-                        target,
-                        format!("attributes.{key}"),
-                        json_cell(value).map_err(|e| format!("attributes.{key}: {e}"))?,
-                    ));
-                }
-            }
-        }
-        for (key, value) in object {
-            if let Some(attribute) = key.strip_prefix("attributes.").filter(|k| !k.is_empty()) {
-                let target = Target::Attribute(attribute.to_owned());
-                if !ruled(&target) {
-                    owned.push((target, key.clone(), json_cell(value).map_err(|e| format!("key `{key}`: {e}"))?));
-                }
-            }
-        }
-        for rule in &self.options.columns {
-            if let Some(value) = text(&rule.spec) {
-                owned.push((
-                    rule.target.clone(),
-                    rule.spec.clone(),
-                    json_cell(value).map_err(|e| format!("key `{}`: {e}", rule.spec))?,
-                ));
-            }
-        }
-        let kind = match (self.auto_kind, owned.iter().find(|(t, ..)| *t == Target::Field(Field::Score))) {
-            (true, Some((_, key, _))) => Some(kind_of(&[key.as_str()]).ok_or_else(|| {
-                format!("`kind=auto` cannot tell the survey kind from the key `{key}`: set it in `constants`")
-            })?),
-            _ => None,
-        };
-        let inputs: Vec<Input<'_>> = owned
-            .iter()
-            .map(|(target, column, cell)| Input { target, column, cell: cell.clone(), zone: None })
-            .collect();
-        self.build(inputs, kind).map(Outcome::Event)
-    }
-
     /// Reads a text for `target` as the options say (labels, scale, zone, lowercase, …).
     fn typed(&self, target: &Target, text: &str, zone: Option<Tz>) -> std::result::Result<Typed, String> {
         let lower = self.options.lowercases(target);
@@ -325,7 +152,7 @@ impl Mapping {
         })
     }
 
-    fn build(&self, inputs: Vec<Input<'_>>, kind: Option<i32>) -> std::result::Result<Event, String> {
+    pub(crate) fn build(&self, inputs: Vec<Input<'_>>, kind: Option<i32>) -> std::result::Result<Event, String> {
         let mut payload = self.template.clone();
         let mut given = self.constant_fields.clone();
         if let Some(kind) = kind {
@@ -425,13 +252,13 @@ fn same_label(label: &str, text: &str) -> bool {
     squash(label) == squash(text)
 }
 
-fn skip_reason(filter: &Filter, value: &str) -> String {
+pub(crate) fn skip_reason(filter: &Filter, value: &str) -> String {
     format!("row filter {}: the value is `{value}`", filter.describe())
 }
 
 /// The survey kind a question's text names: NPS asks how likely one is to recommend, CSAT how
 /// satisfied, CES how easy (or how much effort).
-fn kind_of(texts: &[&str]) -> Option<i32> {
+pub(crate) fn kind_of(texts: &[&str]) -> Option<i32> {
     let text = texts.join(" ").to_lowercase();
     if text.contains("recommend") {
         Some(SurveyKind::Nps as i32)
@@ -442,113 +269,4 @@ fn kind_of(texts: &[&str]) -> Option<i32> {
     } else {
         None
     }
-}
-
-/// The zone a Qualtrics-style header cell names: `{"ImportId":"startDate","timeZone":"America/Denver"}`.
-fn header_zone(cell: &str) -> std::result::Result<Option<Tz>, String> {
-    let Ok(Json::Object(object)) = serde_json::from_str::<Json>(cell) else { return Ok(None) };
-    match object.get("timeZone") {
-        Some(Json::String(zone)) => crate::time::parse_zone(zone).map(Some),
-        _ => Ok(None),
-    }
-}
-
-/// A JSON value as a cell: scalars as text (null: empty), arrays of scalars as lists.
-fn json_cell(value: &Json) -> std::result::Result<Cell, String> {
-    fn scalar(value: &Json) -> Option<String> {
-        match value {
-            Json::Null => Some(String::new()),
-            Json::Bool(b) => Some(b.to_string()),
-            Json::Number(n) => Some(n.to_string()),
-            Json::String(s) => Some(s.trim().to_owned()),
-            Json::Array(_) | Json::Object(_) => None,
-        }
-    }
-    match value {
-        Json::Array(items) => items
-            .iter()
-            .filter_map(|item| match scalar(item) {
-                Some(t) if t.is_empty() => None,
-                other => Some(other.ok_or_else(|| "a list may hold only text and numbers".to_owned())),
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map(Cell::List),
-        Json::Object(_) => Err("an object where a value belongs".to_owned()),
-        other => Ok(Cell::Text(scalar(other).unwrap_or_default())),
-    }
-}
-
-/// The value under `key`: the key in any case, else a dotted path into nested objects.
-fn lookup<'a>(object: &'a Map<String, Json>, key: &str) -> Option<&'a Json> {
-    if let Some((_, v)) = object.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
-        return Some(v);
-    }
-    let (head, rest) = key.split_once('.')?;
-    match lookup(object, head)? {
-        Json::Object(inner) => lookup(inner, rest),
-        _ => None,
-    }
-}
-
-/// A column a plan reads.
-#[derive(Debug, Clone)]
-struct PlanColumn {
-    target: Target,
-    index: usize,
-    name: String,
-    zone: Option<Tz>,
-}
-
-/// A mapping resolved against one CSV header.
-#[derive(Debug)]
-pub struct Plan<'m> {
-    mapping: &'m Mapping,
-    columns: Vec<PlanColumn>,
-    filters: Vec<(usize, &'m Filter)>,
-    width: usize,
-    kind: Option<i32>,
-    names: Vec<String>,
-}
-
-impl Plan<'_> {
-    /// The column names (the first header row, trimmed).
-    pub fn names(&self) -> &[String] {
-        &self.names
-    }
-
-    /// Builds the outcome of one CSV record from its cells; the error is the row's reason for
-    /// rejection.
-    pub fn row(&self, cells: &[&str]) -> std::result::Result<Outcome, String> {
-        if cells.len() != self.width {
-            return Err(format!("{} columns where the header has {}", cells.len(), self.width));
-        }
-        for (index, filter) in &self.filters {
-            let value = cells[*index].trim();
-            if !filter.passes(value) {
-                return Ok(Outcome::Skipped(skip_reason(filter, value)));
-            }
-        }
-        let inputs = self
-            .columns
-            .iter()
-            .map(|c| Input {
-                target: &c.target,
-                column: &c.name,
-                cell: Cell::Text(cells[c.index].to_owned()),
-                zone: c.zone,
-            })
-            .collect();
-        self.mapping.build(inputs, self.kind).map(Outcome::Event)
-    }
-}
-
-/// The error for a file whose first rows were all rejected: the mapping, not the rows, is
-/// wrong, so nothing of it is imported. Lists the header and the first row's reason.
-pub fn misfit(file: &str, header: &[String], rows: usize, line: u64, reason: &str) -> MappingError {
-    MappingError::Header(format!(
-        "{file}: none of its first {rows} rows could be read (line {line}: {reason}), so its mapping is \
-         taken to be wrong and nothing of it was imported; its header has: {}. Check the `mapping`, \
-         `time_formats`, `time_zone` and `score_labels` options",
-        header.join(", ")
-    ))
 }
