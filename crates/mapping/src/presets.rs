@@ -36,6 +36,8 @@ pub const PRESETS: &[Preset] = &[
                  respondent_id=ExternalReference; channel=DistributionChannel; attributes.language=UserLanguage",
             ),
             ("constants", "kind=nps"),
+            // An export with "Use choice text" writes the end points with their labels.
+            ("score_labels", "0 - Not at all likely=0; 10 - Extremely likely=10"),
             (
                 "filters",
                 "Finished=1|True; Status!=1|2|8|9|12|17|Survey Preview|Survey Test|Spam|\
