@@ -458,7 +458,13 @@ pub(crate) fn read_choice(field: Field, v: &str) -> Result<i32, String> {
         }
         F::Satisfaction => {
             use SatisfactionRating as R;
-            let short = [("good", R::Good), ("bad", R::Bad), ("offered", R::Offered), ("unoffered", R::Unoffered)];
+            let short = [
+                ("good", R::Good),
+                ("bad", R::Bad),
+                ("offered", R::Offered),
+                ("unoffered", R::Unoffered),
+                ("not offered", R::Unoffered),
+            ];
             choice(v, "SATISFACTION_RATING_", &short, R::from_str_name).map(|r| r as i32)
         }
         other => Err(format!("`{}` is not a choice", other.name())),

@@ -70,7 +70,7 @@ pub const PRESETS: &[Preset] = &[
         description: "Typeform Results → Download CSV: the `#` response id, the NPS / satisfaction / ease \
                       question by its title, `Submit Date (UTC)`.",
         options: &[
-            ("mapping", "id=#; responded_at=Submit Date (UTC); score=*recommend*|*satisf*|*easy*|*effort*"),
+            ("mapping", "id=#|Response ID; responded_at=Submit Date (UTC); score=*recommend*|*satisf*|*easy*|*effort*"),
             ("constants", "kind=auto"),
             ("time_zone", "UTC"),
             ("lowercase", "dimensions"),
@@ -119,7 +119,7 @@ pub const PRESETS: &[Preset] = &[
         options: &[
             (
                 "mapping",
-                "id=Record ID; mrr_minor=Amount; started_at=Close Date; account_id=Associated Company; \
+                "id=Record ID; mrr_minor=Amount; started_at=Close Date; account_id=Associated Company|Associated Company (Primary); \
                  currency=Currency; attributes.pipeline=Pipeline",
             ),
             ("scale", "mrr_minor=100"),
