@@ -101,13 +101,7 @@ pub(crate) fn prepare(args: &IngestArgs) -> Result<Vec<Prepared>, CliError> {
         if !path.is_file() {
             return Err(CliError::failure(format!("{} is not a readable file", path.display())));
         }
-        let mapping = rows::mapping_for(path, format, &pairs).map_err(|e| {
-            if e.starts_with("option") || e.starts_with("unknown option") {
-                CliError::usage(format!("{e} (given with --preset, --type, --source or --set)"))
-            } else {
-                CliError::failure(e)
-            }
-        })?;
+        let mapping = rows::mapping_for(path, format, &pairs)?;
         rows::probe(path, format, &mapping).map_err(CliError::failure)?;
         files.push(Prepared { path: path.clone(), format, mapping });
     }

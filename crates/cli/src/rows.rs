@@ -9,6 +9,8 @@ use std::path::Path;
 use clap::ValueEnum;
 use cxm_mapping::{EventType, Mapping, MappingError, Options, Outcome};
 
+use crate::connection::CliError;
+
 /// What a file's rows are.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum EventKind {
@@ -66,25 +68,26 @@ impl FileFormat {
 }
 
 /// The mapping of one file: `pairs` are the options given on the command line; without a
-/// preset or an `event_type`, the type is told from the file's column names.
-pub(crate) fn mapping_for(path: &Path, format: FileFormat, pairs: &[(String, String)]) -> Result<Mapping, String> {
+/// preset or an `event_type`, the type is told from the file's column names. A malformed option
+/// is a usage error; a file whose type cannot be told, a failure.
+pub(crate) fn mapping_for(path: &Path, format: FileFormat, pairs: &[(String, String)]) -> Result<Mapping, CliError> {
     let given = |key: &str| pairs.iter().any(|(k, v)| k == key && !v.trim().is_empty());
     let mut pairs: Vec<(String, String)> = pairs.to_vec();
     if !given("preset") && !given("event_type") {
-        let names = column_names(path, format)?;
+        let names = column_names(path, format).map_err(CliError::failure)?;
         let Some(ty) = EventType::infer(&names) else {
-            return Err(format!(
+            return Err(CliError::failure(format!(
                 "cannot tell what {} holds from its columns ({}): pass --type (survey_response, ticket, \
                  subscription, account) or --preset",
                 path.display(),
                 names.join(", ")
-            ));
+            )));
         };
         pairs.push(("event_type".into(), ty.name().into()));
     }
-    let options =
-        Options::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(|e| e.to_string())?;
-    Mapping::new(options).map_err(|e| e.to_string())
+    let usage = |e: MappingError| CliError::usage(format!("{e} (given with --preset, --type, --source or --set)"));
+    let options = Options::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).map_err(usage)?;
+    Mapping::new(options).map_err(usage)
 }
 
 /// The column names of a file: its CSV header, or the keys of its first JSON object.

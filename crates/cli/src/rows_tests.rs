@@ -15,7 +15,7 @@ fn read_with(format: FileFormat, text: &str, pairs: &[(&str, &str)]) -> Result<R
     let path = dir.path().join("rows");
     std::fs::write(&path, text).unwrap();
     let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    let mapping = mapping_for(&path, format, &pairs)?;
+    let mapping = mapping_for(&path, format, &pairs).map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
     read_file(&path, format, &mapping, |line, result| {
         rows.push((line, result));
