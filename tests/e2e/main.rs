@@ -10,6 +10,8 @@ mod cli;
 mod cli_tables;
 mod crash;
 mod docs;
+mod exports;
+mod exports_plugin;
 mod file_plugin;
 mod hubspot_plugin;
 mod ingest;
