@@ -237,9 +237,11 @@ async fn tls_with_and_without_client_certificates() {
 #[tokio::test]
 async fn a_flood_is_shed_with_resource_exhausted_while_health_checks_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Cxmd::start_with(dir.path(), &["--max-concurrent-requests", "2"], &[]);
+    let server =
+        Cxmd::start_with(dir.path(), &["--max-concurrent-requests", "2", "--max-concurrent-streams", "2"], &[]);
     let channel = server.channel().await;
-    // Two ingest streams that stay open hold both places.
+    // Two ingest streams that stay open hold both stream places (each has sent a batch, so it
+    // is admitted and being served).
     let mut held = Vec::new();
     for _ in 0..2 {
         let (feed, batches) = tokio::sync::mpsc::channel::<IngestRequest>(1);
@@ -251,19 +253,25 @@ async fn a_flood_is_shed_with_resource_exhausted_while_health_checks_answer() {
         feed.send(batch()).await.unwrap();
         held.push((feed, call));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut metrics = MetricsServiceClient::new(channel.clone());
+    // Once both are admitted, every further stream is shed; unary calls have their own budget.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut shed = 0;
-    for _ in 0..20 {
-        match metrics.query(query()).await {
-            Err(status) if status.code() == Code::ResourceExhausted => shed += 1,
-            other => panic!("expected RESOURCE_EXHAUSTED, got {other:?}"),
+    while shed < 20 {
+        assert!(std::time::Instant::now() < deadline, "the third stream was never shed");
+        let mut client = IngestServiceClient::new(channel.clone());
+        match client.ingest_stream(tokio_stream::iter(vec![batch()])).await {
+            Err(status) if status.code() == Code::ResourceExhausted => {
+                assert!(status.message().contains("streams"), "{status:?}");
+                shed += 1;
+            }
+            other => assert!(shed == 0, "expected RESOURCE_EXHAUSTED once the streams are admitted, got {other:?}"),
         }
+        assert!(metrics.query(query()).await.is_ok(), "unary calls are not starved by streams");
         let health = HealthClient::new(channel.clone()).check(HealthCheckRequest { service: String::new() }).await;
         assert!(health.is_ok(), "health checks are never shed");
     }
-    assert_eq!(shed, 20);
-    // Close the streams: the server takes requests again and kept what the streams sent.
+    // Close the streams: the server takes streams again and kept what the held ones sent.
     for (feed, call) in held {
         drop(feed);
         call.await.unwrap().unwrap();

@@ -22,6 +22,7 @@ pub use index::{AccountRevenue, DIMENSIONS, RevenueIndex, SOURCE};
 pub use metric::{Context, MONTH_DAYS, RevenueTotals, count, evaluate};
 pub use steps::MrrSteps;
 
+use crate::bounds::{Stop, Ticker};
 use crate::catalog::RevenueMetric;
 use crate::query::Query;
 use crate::{Error, Result};
@@ -38,7 +39,7 @@ pub fn gross_margin(params: &BTreeMap<String, String>) -> Result<f64> {
         Ok(margin) if (0.0..=1.0).contains(&margin) => Ok(margin),
         _ => Err(Error::invalid(
             format!("params.{GROSS_MARGIN}"),
-            format!("{text:?} is not a gross margin: give a number from 0 to 1, such as 0.8"),
+            format!("{} is not a gross margin: give a number from 0 to 1, such as 0.8", cxm_proto::clip::quote(text)),
         )),
     }
 }
@@ -73,7 +74,10 @@ type Groups = BTreeMap<String, (bool, Vec<RevenueTotals>)>;
 
 /// Adds one account's MRR at each instant (`mrr[i]` at the start of bucket `i`, `mrr[i + 1]` at
 /// its end) to `group`.
-fn add_account(groups: &mut Groups, group: &str, buckets: usize, mrr: &[i128]) {
+fn add_account(groups: &mut Groups, group: &str, buckets: usize, mrr: &[i128]) -> Result<()> {
+    if !groups.contains_key(group) {
+        crate::bounds::check_cells(groups.len() + 1, buckets)?;
+    }
     let (seen, totals) = match groups.get_mut(group) {
         Some(entry) => entry,
         None => groups.entry(group.to_owned()).or_insert_with(|| (false, vec![RevenueTotals::default(); buckets])),
@@ -82,16 +86,19 @@ fn add_account(groups: &mut Groups, group: &str, buckets: usize, mrr: &[i128]) {
     for (total, ends) in totals.iter_mut().zip(mrr.windows(2)) {
         total.add_account(ends[0], ends[1]);
     }
+    Ok(())
 }
 
 /// Answers a revenue query: one series per group, one point per bucket. `currency` is the
-/// reporting currency (ISO 4217) that money is reported in, in major units.
-pub fn answer(
+/// reporting currency (ISO 4217) that money is reported in, in major units. Reads memory only,
+/// checking `stop` as it goes.
+pub(crate) fn answer(
     metric: RevenueMetric,
     index: &RevenueIndex,
     query: &Query,
     params: &BTreeMap<String, String>,
     currency: &str,
+    stop: &Stop,
 ) -> Result<Vec<Series>> {
     query.check_dimensions("revenue", |d| index.knows(d), || index.dimensions())?;
     let context = Context { exponent: exponent(currency), gross_margin: gross_margin(params)? };
@@ -106,7 +113,9 @@ pub fn answer(
         groups.insert(String::new(), (true, vec![RevenueTotals::default(); buckets]));
     }
     let mut mrr = vec![0_i128; instants.len()];
+    let ticker = Ticker::new(stop);
     for (id, account) in index.accounts() {
+        ticker.tick()?;
         if !selection.takes_account(index, id) {
             continue;
         }
@@ -115,7 +124,7 @@ pub fn answer(
             for (source, steps) in sources {
                 mrr.fill(0);
                 steps.add_at(&instants, &mut mrr);
-                add_account(&mut groups, source, buckets, &mrr);
+                add_account(&mut groups, source, buckets, &mrr)?;
             }
         } else {
             mrr.fill(0);
@@ -123,21 +132,13 @@ pub fn answer(
                 steps.add_at(&instants, &mut mrr);
             }
             let group = query.group_by.as_deref().map_or("", |key| index.attribute(id, key));
-            add_account(&mut groups, group, buckets, &mrr);
+            add_account(&mut groups, group, buckets, &mrr)?;
         }
     }
-    let series = groups
-        .into_iter()
-        .filter(|(_, (seen, _))| *seen)
-        .map(|(group, (_, totals))| Series {
-            group,
-            points: query
-                .buckets
-                .iter()
-                .zip(&totals)
-                .map(|(bucket, t)| evaluate(metric, t, bucket.to - bucket.from, context).point(bucket.start))
-                .collect(),
-        })
-        .collect();
-    Ok(series)
+    let lengths: Vec<i64> = query.buckets.iter().map(|b| b.to - b.from).collect();
+    let seen = groups.into_iter().filter(|(_, (seen, _))| *seen).map(|(group, (_, totals))| {
+        let totals: Vec<(RevenueTotals, i64)> = totals.into_iter().zip(lengths.iter().copied()).collect();
+        (group, totals)
+    });
+    crate::query::series(query, seen, |_| true, |(t, length), start| evaluate(metric, t, *length, context).point(start))
 }
