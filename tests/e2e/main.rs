@@ -6,9 +6,12 @@
 
 mod support;
 
+mod bounds;
 mod cli;
 mod crash;
+mod definitions;
 mod file_plugin;
+mod hostile;
 mod hubspot_plugin;
 mod ingest;
 mod plugins;

@@ -68,8 +68,8 @@ pub(crate) fn connect_status(error: cxm_connect::Error) -> Status {
 
 /// What a request that does not decode is told (tonic's codec says INTERNAL, with the
 /// decoder's internals).
-const MALFORMED: &str = "the request is not a valid protobuf message of this method's type (malformed bytes, a string \
-                         that is not UTF-8, or a field of the wrong wire type)";
+const MALFORMED: &str = "the request is not a valid protobuf message of this method's type: check that client and \
+                         server use the same proto/cx/v1 files, and that strings are valid text";
 
 /// Decodes a `grpc-message` header (percent-encoded).
 fn grpc_message(value: &http::HeaderValue) -> String {

@@ -98,8 +98,10 @@ pub(crate) fn run(data_dir: &std::path::Path, command: KeysCommand) -> std::proc
             println!("secret (shown once; cxm keeps only a hash): {secret}");
         }),
         KeysCommand::List => keys.keys().map(|all| {
-            if all.is_empty() {
+            if all.is_empty() && keys.is_open().unwrap_or(false) {
                 println!("no keys: cxmd serves on loopback only, without authentication");
+            } else if all.is_empty() {
+                println!("no keys left: every call but health checks is refused until a key is created");
             }
             for key in all {
                 println!(

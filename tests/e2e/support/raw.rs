@@ -37,4 +37,3 @@ impl Codec for Raw {
         Raw
     }
 }
-
