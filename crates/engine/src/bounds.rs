@@ -81,7 +81,7 @@ impl<'s> Ticker<'s> {
     pub(crate) fn tick(&self) -> Result<()> {
         let ticks = self.ticks.get().wrapping_add(1);
         self.ticks.set(ticks);
-        if ticks % TICKS_PER_CHECK == 0 { self.stop.check() } else { Ok(()) }
+        if ticks.is_multiple_of(TICKS_PER_CHECK) { self.stop.check() } else { Ok(()) }
     }
 }
 
@@ -89,7 +89,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
