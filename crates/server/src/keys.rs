@@ -32,7 +32,7 @@ fn api_key(key: &Key) -> ApiKey {
 fn status(error: cxm_auth::Error) -> Status {
     match error {
         cxm_auth::Error::Invalid(message) => Status::invalid_argument(message),
-        cxm_auth::Error::NotFound(id) => Status::not_found(format!("no key with id {id:?}")),
+        cxm_auth::Error::NotFound(id) => Status::not_found(format!("no key with id {}", cxm_proto::clip::quote(&id))),
         cxm_auth::Error::File { .. } => {
             tracing::error!(%error, "key file");
             Status::internal("the key file cannot be written; see the server log")
