@@ -94,7 +94,7 @@ fn t_density(t: f64, df: f64) -> f64 {
 /// The 0.975 quantile of Student's t with `df` ≥ 1 degrees of freedom: the factor of a
 /// two-sided 95% interval (12.706 at 1, 2.262 at 9, 1.960 in the limit). Exact forms for 1
 /// and 2 degrees of freedom, Newton's method on the exact distribution (kept inside a
-/// bracket) up to [`EXPANSION_DF`], the Cornish-Fisher expansion beyond.
+/// bracket) up to 1,000 degrees of freedom, the Cornish-Fisher expansion beyond.
 pub fn t_975(df: u64) -> f64 {
     match df {
         0 => f64::NAN,

@@ -7,7 +7,7 @@
 //!
 //! Between two steps an ingest may replace events. A new event is then either seen or not, as
 //! if it came just before or after the query; but a replaced event that moved in time could be
-//! seen twice or not at all. The rollups count such replacements ([`Rollups::moves`]): when
+//! seen twice or not at all. The rollups count such replacements (`Rollups::moves`): when
 //! the count changed between two steps, the step answers [`Error::Moved`] and the engine runs
 //! the query again, and after [`STEPPED_ATTEMPTS`] tries holds the lock for the whole query
 //! (still bounded by its deadline), so an answer never counts an event twice.
