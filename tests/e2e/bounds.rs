@@ -47,7 +47,7 @@ async fn a_query_over_a_million_cells_is_refused_at_once_naming_both_numbers() {
     let status = server.metrics_client().await.query(huge).await.expect_err("over the cell cap");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     let message = status.message();
-    assert!(message.contains("groups × 584 buckets"), "{message}");
+    assert!(message.contains("2,000 groups × 584 buckets = 1,168,000 cells"), "{message}");
     assert!(message.contains("at most 1,000,000 cells"), "{message}");
     // The server keeps serving, and a query within the bounds answers in full.
     let fine = request("nps", ("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"), Granularity::Month, "", &[], "plan");

@@ -3,6 +3,7 @@
 //! client leaves ([`Stop`]).
 
 use std::cell::Cell as Counter;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -105,13 +106,57 @@ pub fn check_cells(groups: usize, buckets: usize) -> Result<()> {
         return Ok(());
     }
     Err(Error::TooLarge(format!(
-        "the query needs at least {} groups × {} buckets = {} cells; at most {} cells are allowed: group by a \
+        "the query needs {} groups × {} buckets = {} cells; at most {} cells are allowed: group by a \
          dimension with fewer values, filter, or use a coarser granularity or a shorter range",
         thousands(groups),
         thousands(buckets),
         thousands(cells),
         thousands(MAX_CELLS)
     )))
+}
+
+/// Per group, one row of bucket totals, allocated only within [`MAX_CELLS`]. A query that
+/// needs more rows goes on finding groups without allocating rows for them (counting names
+/// only), so that its error can say how many groups it needs.
+#[derive(Debug)]
+pub(crate) struct Rows<T> {
+    rows: BTreeMap<String, Vec<T>>,
+    buckets: usize,
+    /// Groups found past the bound.
+    over: Option<HashSet<String>>,
+}
+
+impl<T: Default + Clone> Rows<T> {
+    /// No rows yet, for `buckets` buckets.
+    pub(crate) fn new(buckets: usize) -> Self {
+        Self { rows: BTreeMap::new(), buckets, over: None }
+    }
+
+    /// The row of `group`, allocated when new; `None` once the query is past the bound.
+    pub(crate) fn row(&mut self, group: &str) -> Option<&mut Vec<T>> {
+        if let Some(over) = &mut self.over {
+            if !self.rows.contains_key(group) && !over.contains(group) {
+                over.insert(group.to_owned());
+            }
+            return None;
+        }
+        if !self.rows.contains_key(group) {
+            if check_cells(self.rows.len() + 1, self.buckets).is_err() {
+                self.over = Some(HashSet::from([group.to_owned()]));
+                return None;
+            }
+            self.rows.insert(group.to_owned(), vec![T::default(); self.buckets]);
+        }
+        self.rows.get_mut(group)
+    }
+
+    /// The rows, or the error naming how many groups × buckets the query needs.
+    pub(crate) fn finish(self) -> Result<BTreeMap<String, Vec<T>>> {
+        match self.over {
+            Some(over) => check_cells(self.rows.len() + over.len(), self.buckets).map(|()| self.rows),
+            None => Ok(self.rows),
+        }
+    }
 }
 
 /// Adds `size` bytes of answer to `total`; the error once it passes [`MAX_RESPONSE_BYTES`].
@@ -138,6 +183,22 @@ mod tests {
         let err = check_cells(1_713, 584).unwrap_err().to_string();
         assert!(err.contains("1,713 groups × 584 buckets = 1,000,392 cells"), "{err}");
         assert!(err.contains("at most 1,000,000"), "{err}");
+    }
+
+    #[test]
+    fn rows_past_the_bound_are_counted_not_allocated() {
+        let mut rows: Rows<u64> = Rows::new(584);
+        for i in 0..2_000 {
+            if let Some(row) = rows.row(&format!("g{i}")) {
+                row[0] += 1;
+            }
+            let _ = rows.row("g0");
+        }
+        let err = rows.finish().unwrap_err().to_string();
+        assert!(err.contains("2,000 groups × 584 buckets = 1,168,000 cells"), "{err}");
+        let mut fine: Rows<u64> = Rows::new(2);
+        fine.row("a").unwrap()[1] = 7;
+        assert_eq!(fine.finish().unwrap()["a"], [0, 7]);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use index::{AccountRevenue, DIMENSIONS, RevenueIndex, SOURCE};
 pub use metric::{Context, MONTH_DAYS, RevenueTotals, count, evaluate};
 pub use steps::MrrSteps;
 
-use crate::bounds::{Stop, Ticker};
+use crate::bounds::{Rows, Stop, Ticker};
 use crate::catalog::RevenueMetric;
 use crate::query::Query;
 use crate::{Error, Result};
@@ -68,25 +68,25 @@ impl<'q> Selection<'q> {
     }
 }
 
-/// Per group: whether any account in it is a customer at some instant read, and the totals of
-/// each bucket.
-type Groups = BTreeMap<String, (bool, Vec<RevenueTotals>)>;
+/// Per group, the totals of each bucket, and the groups in which some account is a customer
+/// at some instant read.
+struct Groups {
+    rows: Rows<RevenueTotals>,
+    seen: HashSet<String>,
+}
 
-/// Adds one account's MRR at each instant (`mrr[i]` at the start of bucket `i`, `mrr[i + 1]` at
-/// its end) to `group`.
-fn add_account(groups: &mut Groups, group: &str, buckets: usize, mrr: &[i128]) -> Result<()> {
-    if !groups.contains_key(group) {
-        crate::bounds::check_cells(groups.len() + 1, buckets)?;
+impl Groups {
+    /// Adds one account's MRR at each instant (`mrr[i]` at the start of bucket `i`, `mrr[i + 1]`
+    /// at its end) to `group`.
+    fn add_account(&mut self, group: &str, mrr: &[i128]) {
+        let Some(totals) = self.rows.row(group) else { return };
+        for (total, ends) in totals.iter_mut().zip(mrr.windows(2)) {
+            total.add_account(ends[0], ends[1]);
+        }
+        if !self.seen.contains(group) && mrr.iter().any(|m| *m > 0) {
+            self.seen.insert(group.to_owned());
+        }
     }
-    let (seen, totals) = match groups.get_mut(group) {
-        Some(entry) => entry,
-        None => groups.entry(group.to_owned()).or_insert_with(|| (false, vec![RevenueTotals::default(); buckets])),
-    };
-    *seen |= mrr.iter().any(|m| *m > 0);
-    for (total, ends) in totals.iter_mut().zip(mrr.windows(2)) {
-        total.add_account(ends[0], ends[1]);
-    }
-    Ok(())
 }
 
 /// Answers a revenue query: one series per group, one point per bucket. `currency` is the
@@ -108,9 +108,10 @@ pub(crate) fn answer(
     let buckets = query.buckets.len();
     let selection = Selection::of(query);
     let by_source = query.group_by.as_deref() == Some(SOURCE);
-    let mut groups = Groups::new();
+    let mut groups = Groups { rows: Rows::new(buckets), seen: HashSet::new() };
     if query.group_by.is_none() {
-        groups.insert(String::new(), (true, vec![RevenueTotals::default(); buckets]));
+        groups.rows.row("");
+        groups.seen.insert(String::new());
     }
     let mut mrr = vec![0_i128; instants.len()];
     let ticker = Ticker::new(stop);
@@ -124,7 +125,7 @@ pub(crate) fn answer(
             for (source, steps) in sources {
                 mrr.fill(0);
                 steps.add_at(&instants, &mut mrr);
-                add_account(&mut groups, source, buckets, &mrr)?;
+                groups.add_account(source, &mrr);
             }
         } else {
             mrr.fill(0);
@@ -132,11 +133,13 @@ pub(crate) fn answer(
                 steps.add_at(&instants, &mut mrr);
             }
             let group = query.group_by.as_deref().map_or("", |key| index.attribute(id, key));
-            add_account(&mut groups, group, buckets, &mrr)?;
+            groups.add_account(group, &mrr);
         }
     }
     let lengths: Vec<i64> = query.buckets.iter().map(|b| b.to - b.from).collect();
-    let seen = groups.into_iter().filter(|(_, (seen, _))| *seen).map(|(group, (_, totals))| {
+    let seen = groups.seen;
+    let rows = groups.rows.finish()?;
+    let seen = rows.into_iter().filter(|(group, _)| seen.contains(group)).map(|(group, totals)| {
         let totals: Vec<(RevenueTotals, i64)> = totals.into_iter().zip(lengths.iter().copied()).collect();
         (group, totals)
     });

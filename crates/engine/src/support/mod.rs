@@ -49,19 +49,20 @@ fn backlog_at_ends(increments: Vec<TicketTotals>, edges: Option<&Vec<TicketTotal
 /// Answers a support query: one series per group, one point per bucket.
 pub(crate) fn answer(metric: SupportMetric, steps: &mut Steps<'_>, query: &Query) -> Result<Vec<Series>> {
     let store = steps.store();
-    let mut run = run::Run::read(run::Context { metric, store, query }, steps)?;
+    let run = run::Run::read(run::Context { metric, store, query }, steps)?;
+    let mut totals = run.totals.finish()?;
     if metric == SupportMetric::Backlog {
+        let edges = run.edges.finish()?;
         // A group seen only in some bucket's unaligned end still has a series.
-        for group in run.edges.keys() {
-            if !run.totals.contains_key(group) {
-                crate::bounds::check_cells(run.totals.len() + 1, query.buckets.len())?;
-                run.totals.insert(group.clone(), vec![TicketTotals::default(); query.buckets.len()]);
+        for group in edges.keys() {
+            if !totals.contains_key(group) {
+                crate::bounds::check_cells(totals.len() + 1, query.buckets.len())?;
+                totals.insert(group.clone(), vec![TicketTotals::default(); query.buckets.len()]);
             }
         }
-        let edges = std::mem::take(&mut run.edges);
-        for (group, totals) in run.totals.iter_mut() {
-            *totals = backlog_at_ends(std::mem::take(totals), edges.get(group));
+        for (group, row) in totals.iter_mut() {
+            *row = backlog_at_ends(std::mem::take(row), edges.get(group));
         }
     }
-    crate::query::series(query, run.totals, |t| count(metric, t) > 0, |t, start| evaluate(metric, t).point(start))
+    crate::query::series(query, totals, |t| count(metric, t) > 0, |t, start| evaluate(metric, t).point(start))
 }

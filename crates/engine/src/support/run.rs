@@ -1,15 +1,13 @@
 //! Answering one support query: choosing a plan, reading rollups for the slot-aligned parts of
 //! the buckets and the store for the rest, and collecting totals per group and bucket.
 
-use std::collections::BTreeMap;
-
 use cxm_proto::v1::Ticket;
 use cxm_proto::v1::event::Payload;
 use cxm_store::{EventType, Nanos, Store};
 
 use super::cell::{self, TicketFacts, TicketTotals, Timeline};
 use super::index::{Parts, SupportIndex};
-use crate::bounds::{Ticker, check_cells};
+use crate::bounds::{Rows, Ticker};
 use crate::calendar::Bucket;
 use crate::catalog::SupportMetric;
 use crate::query::Query;
@@ -44,17 +42,6 @@ fn parts(metric: SupportMetric) -> Parts {
     }
 }
 
-/// Per group, one total per bucket.
-pub(super) type Totals = BTreeMap<String, Vec<TicketTotals>>;
-
-/// The totals of `group`, allocated (within the query's cell bound) when new.
-fn entry<'a>(map: &'a mut Totals, group: &str, buckets: usize) -> Result<&'a mut Vec<TicketTotals>> {
-    if !map.contains_key(group) {
-        check_cells(map.len() + 1, buckets)?;
-    }
-    Ok(map.entry(group.to_owned()).or_insert_with(|| vec![TicketTotals::default(); buckets]))
-}
-
 /// The index of the bucket whose effective interval holds `t`, if any.
 fn bucket_of(buckets: &[Bucket], t: Nanos) -> Option<usize> {
     let i = buckets.partition_point(|b| b.to <= t);
@@ -82,18 +69,19 @@ pub(super) struct Run<'a> {
     ctx: Context<'a>,
     /// Per group and bucket: the bucket's totals; for the backlog, the created and solved
     /// counts of the whole slots since the previous bucket's last whole slot.
-    pub(super) totals: Totals,
+    pub(super) totals: Rows<TicketTotals>,
     /// Backlog only: per group and bucket, the tickets created and solved in the unaligned end
     /// of the bucket (after its last whole slot), which only that bucket sees.
-    pub(super) edges: Totals,
+    pub(super) edges: Rows<TicketTotals>,
 }
 
 impl<'a> Run<'a> {
     /// Reads everything `ctx.query` needs, in steps.
     pub(super) fn read(ctx: Context<'a>, steps: &mut Steps<'_>) -> Result<Self> {
-        let mut run = Self { ctx, totals: BTreeMap::new(), edges: BTreeMap::new() };
+        let buckets = ctx.query.buckets.len();
+        let mut run = Self { ctx, totals: Rows::new(buckets), edges: Rows::new(buckets) };
         if run.ctx.query.group_by.is_none() {
-            entry(&mut run.totals, "", run.ctx.query.buckets.len())?;
+            run.totals.row("");
         }
         let query = run.ctx.query;
         let plan = steps.step(|rollups| {
@@ -141,20 +129,20 @@ impl<'a> Run<'a> {
 
     /// Adds what a ticket read from the store contributes on `on` to bucket `i`, if it passes
     /// the filters; into the backlog edges when `edge`.
-    fn add(&mut self, i: usize, ticket: &Ticket, facts: &TicketFacts, on: Timeline, edge: bool) -> Result<()> {
+    fn add(&mut self, i: usize, ticket: &Ticket, facts: &TicketFacts, on: Timeline, edge: bool) {
         if !self.passes(ticket) {
-            return Ok(());
+            return;
         }
         let groups = match self.ctx.query.group_by.as_deref() {
             Some(dimension) => cell::dimension_values(ticket, dimension),
             None => vec![""],
         };
-        let buckets = self.ctx.query.buckets.len();
-        let map = if edge { &mut self.edges } else { &mut self.totals };
+        let rows = if edge { &mut self.edges } else { &mut self.totals };
         for group in groups {
-            entry(map, group, buckets)?[i].add_ticket(facts, on);
+            if let Some(row) = rows.row(group) {
+                row[i].add_ticket(facts, on);
+            }
         }
-        Ok(())
     }
 
     /// Adds the tickets whose `on` instant lies in `[from, to)` (a stretch shorter than two
@@ -184,7 +172,7 @@ impl<'a> Run<'a> {
                     continue;
                 };
                 if facts.at(on).is_some_and(|t| (from..to).contains(&t)) {
-                    self.add(i, &ticket, &facts, on, edge)?;
+                    self.add(i, &ticket, &facts, on, edge);
                 }
             }
         }
@@ -192,9 +180,8 @@ impl<'a> Run<'a> {
     }
 
     /// Adds the aligned slots `[first, end)` read from the rollups to bucket `i`.
-    fn read_slots(&mut self, index: &SupportIndex, plan: &Plan<'_>, first: i64, end: i64, i: usize) -> Result<()> {
+    fn read_slots(&mut self, index: &SupportIndex, plan: &Plan<'_>, first: i64, end: i64, i: usize) {
         let query = self.ctx.query;
-        let buckets = query.buckets.len();
         let parts = parts(self.ctx.metric);
         match plan {
             Plan::View(dimension) => {
@@ -206,12 +193,17 @@ impl<'a> Run<'a> {
                         continue;
                     }
                     let group = if query.group_by.is_some() { value.as_str() } else { "" };
-                    entry(&mut self.totals, group, buckets)?[i].merge(&totals);
+                    if let Some(row) = self.totals.row(group) {
+                        row[i].merge(&totals);
+                    }
                 }
             }
-            _ => entry(&mut self.totals, "", buckets)?[i].merge(&index.total(first, end, parts)),
+            _ => {
+                if let Some(row) = self.totals.row("") {
+                    row[i].merge(&index.total(first, end, parts));
+                }
+            }
         }
-        Ok(())
     }
 
     /// Every bucket: its whole slots from the rollups, its unaligned edges from the store.
@@ -226,7 +218,7 @@ impl<'a> Run<'a> {
                 let mut edges = vec![(bucket.from, bucket.to)];
                 if let Some((first, end)) = aligned(bucket.from, bucket.to) {
                     edges = vec![(bucket.from, first * SLOT_NANOS), (end * SLOT_NANOS, bucket.to)];
-                    self.read_slots(index, plan, first, end, i)?;
+                    self.read_slots(index, plan, first, end, i);
                 }
                 for (from, to) in edges {
                     self.read_edge(index, &ticker, (on, from, to), i, false)?;
@@ -249,7 +241,7 @@ impl<'a> Run<'a> {
                 let index = &rollups.support;
                 let ticker = Ticker::new(stop);
                 let end = slot(bucket.to);
-                self.read_slots(index, plan, done, end, i)?;
+                self.read_slots(index, plan, done, end, i);
                 done = done.max(end);
                 let whole = end * SLOT_NANOS;
                 self.read_edge(index, &ticker, (Timeline::Created, whole, bucket.to), i, true)?;
@@ -277,10 +269,10 @@ impl<'a> Run<'a> {
             let Some(facts) = TicketFacts::of(&ticket) else {
                 return Ok(());
             };
-            match facts.at(on).and_then(|t| bucket_of(buckets, t)) {
-                Some(i) => self.add(i, &ticket, &facts, on, false),
-                None => Ok(()),
+            if let Some(i) = facts.at(on).and_then(|t| bucket_of(buckets, t)) {
+                self.add(i, &ticket, &facts, on, false);
             }
+            Ok(())
         })
     }
 
@@ -301,9 +293,9 @@ impl<'a> Run<'a> {
                 return Ok(());
             };
             let opened = after(facts.created);
-            self.add(opened, &ticket, &facts, Timeline::Created, false)?;
+            self.add(opened, &ticket, &facts, Timeline::Created, false);
             if let Some(solved) = facts.solved.map(after).filter(|i| *i < buckets.len()) {
-                self.add(solved, &ticket, &facts, Timeline::Solved, false)?;
+                self.add(solved, &ticket, &facts, Timeline::Solved, false);
             }
             Ok(())
         })

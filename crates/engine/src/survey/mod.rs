@@ -15,7 +15,7 @@ pub use index::{MAX_VIEW_VALUES, SurveyIndex};
 pub use metric::{Value, count, evaluate};
 
 use crate::Result;
-use crate::bounds::{Stop, Ticker, check_cells};
+use crate::bounds::{Rows, Stop, Ticker};
 use crate::calendar::Bucket;
 use crate::catalog::SurveyMetric;
 use crate::query::Query;
@@ -38,31 +38,28 @@ type Totals = BTreeMap<String, Vec<SurveyTotals>>;
 
 struct Run<'q> {
     query: &'q Query,
-    totals: Totals,
+    totals: Rows<SurveyTotals>,
 }
 
 impl Run<'_> {
-    /// The totals of `group`, allocated (within the query's cell bound) when new.
-    fn slot(&mut self, group: &str) -> Result<&mut Vec<SurveyTotals>> {
-        let buckets = self.query.buckets.len();
-        if !self.totals.contains_key(group) {
-            check_cells(self.totals.len() + 1, buckets)?;
+    /// Adds `totals` to bucket `i` of `group` (within the query's cell bound).
+    fn add(&mut self, group: &str, i: usize, totals: &SurveyTotals) {
+        if let Some(row) = self.totals.row(group) {
+            row[i].merge(totals);
         }
-        Ok(self.totals.entry(group.to_owned()).or_insert_with(|| vec![SurveyTotals::default(); buckets]))
     }
 
     /// Adds one response read from the store to bucket `i`, if it passes the filters.
-    fn add_response(&mut self, i: usize, response: &SurveyResponse) -> Result<()> {
+    fn add_response(&mut self, i: usize, response: &SurveyResponse) {
         let passes =
             self.query.filters.iter().all(|(dimension, values)| values.contains(cell::dimension(response, dimension)));
         if !passes {
-            return Ok(());
+            return;
         }
         let group = self.query.group_by.as_deref().map_or("", |d| cell::dimension(response, d));
         let mut totals = SurveyTotals::default();
         SurveyCell::of(response).add_to(&mut totals);
-        self.slot(group)?[i].merge(&totals);
-        Ok(())
+        self.add(group, i, &totals);
     }
 
     /// Adds the responses stored in `[from, to)` (a stretch under two slots) to bucket `i`.
@@ -71,7 +68,7 @@ impl Run<'_> {
         for payload in store.scan(EventType::SurveyResponse, from, to) {
             ticker.tick()?;
             if let Payload::SurveyResponse(response) = payload? {
-                self.add_response(i, &response)?;
+                self.add_response(i, &response);
             }
         }
         Ok(())
@@ -107,9 +104,9 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
         query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())?;
         Ok(plan(index, query))
     })?;
-    let mut run = Run { query, totals: BTreeMap::new() };
+    let mut run = Run { query, totals: Rows::new(query.buckets.len()) };
     if query.group_by.is_none() {
-        run.slot("")?;
+        run.totals.row("");
     }
     if let Plan::Scan = plan {
         let buckets = &query.buckets;
@@ -118,12 +115,13 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
             let i = buckets.partition_point(|b: &Bucket| b.to <= t);
             match payload {
                 Payload::SurveyResponse(response) if i < buckets.len() && buckets[i].from <= t => {
-                    run.add_response(i, &response)
+                    run.add_response(i, &response);
                 }
-                _ => Ok(()),
+                _ => {}
             }
+            Ok(())
         })?;
-        return Ok(run.totals);
+        return run.totals.finish();
     }
     let (store, stop) = (steps.store(), steps.stop());
     for (i, bucket) in query.buckets.iter().enumerate() {
@@ -142,10 +140,10 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
                                 continue;
                             }
                             let group = if query.group_by.is_some() { value.as_str() } else { "" };
-                            run.slot(group)?[i].merge(&totals);
+                            run.add(group, i, &totals);
                         }
                     }
-                    _ => run.slot("")?[i].merge(&index.total(first, end)),
+                    _ => run.add("", i, &index.total(first, end)),
                 }
             }
             for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
@@ -154,5 +152,5 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
             Ok(())
         })?;
     }
-    Ok(run.totals)
+    run.totals.finish()
 }
