@@ -242,10 +242,7 @@ impl Engine {
                 catalog::Family::Survey(metric) => survey::answer(metric, &mut steps, &query),
                 catalog::Family::Support(metric) => support::answer(metric, &mut steps, &query),
                 catalog::Family::Revenue(metric) => {
-                    let currency = &self.rules.reporting_currency;
-                    steps.step(|rollups| {
-                        revenue::answer(metric, &rollups.revenue, &query, &request.params, currency, stop)
-                    })
+                    revenue::answer(metric, &mut steps, &query, &request.params, &self.rules.reporting_currency)
                 }
             };
             match answered {

@@ -22,7 +22,11 @@ pub use index::{AccountRevenue, DIMENSIONS, RevenueIndex, SOURCE};
 pub use metric::{Context, MONTH_DAYS, RevenueTotals, count, evaluate};
 pub use steps::MrrSteps;
 
-use crate::bounds::{Rows, Stop, Ticker};
+use crate::bounds::{Rows, Ticker};
+use crate::steps::Steps;
+
+/// Accounts read in one step of the rollups' read lock.
+const STEP_ACCOUNTS: usize = 4_096;
 use crate::catalog::RevenueMetric;
 use crate::query::Query;
 use crate::{Error, Result};
@@ -91,16 +95,20 @@ impl Groups {
 
 /// Answers a revenue query: one series per group, one point per bucket. `currency` is the
 /// reporting currency (ISO 4217) that money is reported in, in major units. Reads memory only,
-/// checking `stop` as it goes.
+/// a few thousand accounts per step.
 pub(crate) fn answer(
     metric: RevenueMetric,
-    index: &RevenueIndex,
+    steps: &mut Steps<'_>,
     query: &Query,
     params: &BTreeMap<String, String>,
     currency: &str,
-    stop: &Stop,
 ) -> Result<Vec<Series>> {
-    query.check_dimensions("revenue", |d| index.knows(d), || index.dimensions())?;
+    // The account ids, copied in one step; then the accounts in steps of `STEP_ACCOUNTS`.
+    let ids = steps.step(|rollups| {
+        let index = &rollups.revenue;
+        query.check_dimensions("revenue", |d| index.knows(d), || index.dimensions())?;
+        Ok(index.accounts().map(|(id, _)| id.to_owned()).collect::<Vec<_>>())
+    })?;
     let context = Context { exponent: exponent(currency), gross_margin: gross_margin(params)? };
     // The buckets' effective intervals chain: bucket i runs from instants[i] to instants[i + 1].
     let instants: Vec<Nanos> =
@@ -114,27 +122,34 @@ pub(crate) fn answer(
         groups.seen.insert(String::new());
     }
     let mut mrr = vec![0_i128; instants.len()];
-    let ticker = Ticker::new(stop);
-    for (id, account) in index.accounts() {
-        ticker.tick()?;
-        if !selection.takes_account(index, id) {
-            continue;
-        }
-        let sources = account.by_source().filter(|(source, _)| selection.takes_source(source));
-        if by_source {
-            for (source, steps) in sources {
-                mrr.fill(0);
-                steps.add_at(&instants, &mut mrr);
-                groups.add_account(source, &mrr);
+    let ticker = Ticker::new(steps.stop());
+    for chunk in ids.chunks(STEP_ACCOUNTS) {
+        steps.step(|rollups| {
+            let index = &rollups.revenue;
+            for id in chunk {
+                ticker.tick()?;
+                // An account gone since the ids were copied is left out, as if read later.
+                let Some(account) = index.account(id).filter(|_| selection.takes_account(index, id)) else {
+                    continue;
+                };
+                let sources = account.by_source().filter(|(source, _)| selection.takes_source(source));
+                if by_source {
+                    for (source, steps) in sources {
+                        mrr.fill(0);
+                        steps.add_at(&instants, &mut mrr);
+                        groups.add_account(source, &mrr);
+                    }
+                } else {
+                    mrr.fill(0);
+                    for (_, steps) in sources {
+                        steps.add_at(&instants, &mut mrr);
+                    }
+                    let group = query.group_by.as_deref().map_or("", |key| index.attribute(id, key));
+                    groups.add_account(group, &mrr);
+                }
             }
-        } else {
-            mrr.fill(0);
-            for (_, steps) in sources {
-                steps.add_at(&instants, &mut mrr);
-            }
-            let group = query.group_by.as_deref().map_or("", |key| index.attribute(id, key));
-            groups.add_account(group, &mrr);
-        }
+            Ok(())
+        })?;
     }
     let lengths: Vec<i64> = query.buckets.iter().map(|b| b.to - b.from).collect();
     let seen = groups.seen;
