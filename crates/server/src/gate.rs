@@ -71,6 +71,9 @@ impl Admission {
     }
 }
 
+/// Longest method path served (`/cx.v1.ConnectorService/SyncConnector` is 37 bytes).
+const MAX_PATH_BYTES: usize = 128;
+
 /// Streaming calls may legitimately run long (a bulk load, a sync); they get no default deadline.
 fn streaming(path: &str) -> bool {
     path.ends_with("/IngestStream") || path.ends_with("/SyncConnector")
@@ -129,6 +132,11 @@ where
         let path = request.uri().path().to_owned();
         if required_role(&path).is_none() {
             return Box::pin(inner.call(request));
+        }
+        if path.len() > MAX_PATH_BYTES {
+            // No method is named like this; messages below echo the path, so stop here.
+            let status = Status::unimplemented(format!("no such method: {}", cxm_proto::clip::quote(&path)));
+            return Box::pin(async move { Ok(status.into_http()) });
         }
         let authorization = request.headers().get("authorization").and_then(|v| v.to_str().ok());
         if let Err(refusal) = self.gate.keys.authorize(&path, authorization) {
