@@ -6,13 +6,16 @@
 
 mod support;
 
+mod bounds;
 mod cli;
 mod cli_tables;
 mod crash;
+mod definitions;
 mod docs;
 mod exports;
 mod exports_plugin;
 mod file_plugin;
+mod hostile;
 mod hubspot_plugin;
 mod ingest;
 mod plugins;

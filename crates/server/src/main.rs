@@ -89,7 +89,7 @@ fn no_delay(
 /// Loads the API keys and applies the safe default: without keys, loopback only.
 fn key_ring(config: &Config) -> Result<Arc<cxm_auth::KeyRing>, StartError> {
     let keys = cxm_auth::KeyRing::open(&config.data_dir);
-    let none = keys.is_empty().map_err(|e| StartError::Config(e.to_string()))?;
+    let none = keys.is_open().map_err(|e| StartError::Config(e.to_string()))?;
     if none && !config.listen.ip().is_loopback() {
         return Err(StartError::Config(format!(
             "refusing to listen on {} without API keys: anyone could read and write your data. Create a key first \
@@ -100,6 +100,8 @@ fn key_ring(config: &Config) -> Result<Arc<cxm_auth::KeyRing>, StartError> {
     }
     if none {
         tracing::warn!("no API keys configured: serving on loopback only, without authentication");
+    } else if keys.is_empty().map_err(|e| StartError::Config(e.to_string()))? {
+        tracing::warn!("every API key was revoked: calls but health checks are refused until a key is created");
     } else {
         tracing::info!("API keys required on every call but health checks and reflection");
     }
@@ -170,9 +172,10 @@ async fn run(config: Config) -> Result<(), StartError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let gate = gate::Gate {
         keys: Arc::clone(&keys),
-        admission: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests)),
-        limit: config.max_concurrent_requests,
+        unary: gate::Budget::new(config.max_concurrent_requests),
+        streams: gate::Budget::new(config.max_concurrent_streams),
         timeout: config.request_timeout,
+        stream_idle: config.stream_idle_timeout,
     };
     let mut builder = tonic::transport::Server::builder()
         .max_concurrent_streams(config.max_streams_per_connection)
@@ -184,7 +187,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         tracing::info!(client_certificates = files.client_ca.is_some(), "serving TLS");
     }
     let serve = builder
-        .layer(tower::util::MapResponseLayer::new(error::oversize_is_resource_exhausted))
+        .layer(tower::util::MapResponseLayer::new(error::contract_status))
         .layer(gate)
         .add_service(health_service)
         .add_service(reflection)

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod fake_http;
 pub mod plugins;
+pub mod raw;
 pub mod reference;
 pub mod revenue_reference;
 pub mod ticket_reference;
