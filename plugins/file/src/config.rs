@@ -36,6 +36,8 @@ pub(crate) struct Config {
     pub(crate) delimiter: u8,
     /// What separates tags in one text value.
     pub(crate) tag_separator: String,
+    /// The longest line read, in bytes; a longer one fails the sync.
+    pub(crate) max_line_bytes: usize,
 }
 
 fn key(name: &str, required: bool, default: &str, description: &str) -> ConfigKey {
@@ -101,8 +103,19 @@ pub(crate) fn keys() -> Vec<ConfigKey> {
              (tab for .tsv files).",
         ),
         key("tag_separator", false, ",", "What separates ticket tags within one cell, e.g. `,` or `|`."),
+        key(
+            "max_line_bytes",
+            false,
+            "1048576",
+            "The longest line read, in bytes (its line break not counted). A longer line stops \
+             the sync with an error naming it, so that a damaged or endless file cannot exhaust \
+             memory.",
+        ),
     ]
 }
+
+/// The largest `max_line_bytes` accepted: 256 MiB.
+const MAX_LINE_LIMIT: usize = 256 << 20;
 
 fn invalid(message: String) -> PluginError {
     error(PluginErrorCode::InvalidConfig, message)
@@ -151,7 +164,19 @@ impl Config {
             None | Some("") => ",".to_owned(),
             Some(s) => s.to_owned(),
         };
+        let max_line_bytes = match get("max_line_bytes") {
+            "" => crate::cursor::DEFAULT_MAX_LINE_BYTES,
+            text => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_LINE_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(invalid(format!(
+                        "`max_line_bytes` is `{text}`; expected a number of bytes from 1 to {MAX_LINE_LIMIT}"
+                    )));
+                }
+            },
+        };
         Ok(Self {
+            max_line_bytes,
             path,
             format,
             event_type,
@@ -235,6 +260,8 @@ mod tests {
             vec![("path", "a.csv"), ("mapping", "score=A;score=B")],
             vec![("path", "a.csv"), ("mapping", "tags=Tags")],
             vec![("path", "a.csv"), ("constants", "kind=")],
+            vec![("path", "a.csv"), ("max_line_bytes", "0")],
+            vec![("path", "a.csv"), ("max_line_bytes", "lots")],
         ] {
             let e = config(&bad).unwrap_err();
             assert_eq!(e.code, PluginErrorCode::InvalidConfig as i32, "{bad:?}");
