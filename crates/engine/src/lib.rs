@@ -17,7 +17,7 @@ pub mod support;
 pub mod survey;
 
 use std::path::Path;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
@@ -89,6 +89,9 @@ pub struct Engine {
     store: Store,
     rules: Rules,
     rollups: RwLock<Rollups>,
+    /// Serialises ingests from the store write to the rollups, so that the rollups take the
+    /// changes in the order the store made them, and only once they are durable.
+    commit: Mutex<()>,
 }
 
 /// A protobuf timestamp from nanoseconds since the epoch.
@@ -118,7 +121,7 @@ impl Engine {
             }
         }
         tracing::info!(events, elapsed_ms = started.elapsed().as_millis() as u64, "rollups rebuilt from the store");
-        Ok(Self { store, rules: settings.rules, rollups: RwLock::new(rollups) })
+        Ok(Self { store, rules: settings.rules, rollups: RwLock::new(rollups), commit: Mutex::new(()) })
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Rollups> {
@@ -164,7 +167,9 @@ impl Engine {
         }
 
         {
-            let mut rollups = self.write();
+            let _commit = self.commit.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Durable when it returns; a failed write leaves nothing behind, so the rollups
+            // never see it.
             let applied = self.store.apply_with(valid, |outcomes| {
                 let mut counts = IngestResponse::default();
                 for outcome in outcomes {
@@ -182,11 +187,11 @@ impl Engine {
                 response.stale = counts.stale;
                 writes
             })?;
+            let mut rollups = self.write();
             for change in &applied.changes {
                 rollups.apply(change);
             }
         }
-        self.store.flush()?;
         Ok(response)
     }
 

@@ -12,6 +12,9 @@ pub(crate) enum StartError {
     /// The data dir could not be opened.
     #[error("cannot open the data dir: {0}")]
     Engine(#[from] Error),
+    /// Opening the data dir crashed.
+    #[error("cannot open the data dir {0}: opening it failed unexpectedly ({1}); its files may be damaged")]
+    Open(String, String),
     /// The address could not be bound, or serving failed.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
@@ -26,6 +29,9 @@ pub(crate) fn status(error: Error) -> Status {
         Error::InvalidArgument { .. } => Status::invalid_argument(error.to_string()),
         Error::TooLarge(message) => Status::resource_exhausted(message),
         Error::ShuttingDown => Status::unavailable("cxmd is shutting down; retry on another instance or later"),
+        // A failed write leaves nothing behind and the store recovers on its own: say so.
+        Error::Store(inner @ cxm_store::Error::DiskFull(_)) => Status::resource_exhausted(inner.to_string()),
+        Error::Store(inner @ cxm_store::Error::Unavailable(_)) => Status::unavailable(inner.to_string()),
         Error::Store(inner) => {
             tracing::error!(error = %inner, "storage failure");
             Status::internal("internal storage error; see the server log")

@@ -14,6 +14,24 @@ pub enum Error {
         /// Why it does not decode.
         reason: String,
     },
+    /// The store cannot be opened as it is: damaged or missing files. The message names the
+    /// file, what is wrong and what to do.
+    #[error("{0}")]
+    Damaged(String),
+    /// A write failed because the disk is full; nothing of it is stored. Writes work again
+    /// once there is space.
+    #[error("disk full: {0}")]
+    DiskFull(String),
+    /// A write failed for another I/O reason; nothing of it is stored. The store retries.
+    #[error("the store cannot write: {0}")]
+    Unavailable(String),
+}
+
+impl Error {
+    /// Whether this is a failed write the store recovers from on its own (disk full, I/O).
+    pub fn is_write_fault(&self) -> bool {
+        matches!(self, Self::DiskFull(_) | Self::Unavailable(_))
+    }
 }
 
 /// Result with the store's error.
