@@ -8,6 +8,8 @@ mod support;
 
 mod cli;
 mod crash;
+mod damage;
+mod disk_full;
 mod file_plugin;
 mod hubspot_plugin;
 mod ingest;
