@@ -13,7 +13,10 @@ pub(crate) enum StartError {
     #[error("cannot open the data dir: {0}")]
     Engine(#[from] Error),
     /// Opening the data dir crashed.
-    #[error("cannot open the data dir {0}: opening it failed unexpectedly ({1}); its files may be damaged")]
+    #[error(
+        "cannot open the data dir {0}: reading it failed unexpectedly ({1}); its files may be damaged: \
+         restore the data dir from a backup"
+    )]
     Open(String, String),
     /// The address could not be bound, or serving failed.
     #[error("network: {0}")]
