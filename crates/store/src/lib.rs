@@ -27,7 +27,7 @@ mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
@@ -103,7 +103,7 @@ pub struct Store {
     options: Options,
     /// sled, and what reads must not see of a failed write; `None` only while sled is being
     /// (or could not be) reopened after a failed write.
-    view: RwLock<Option<View>>,
+    view: RwLock<Option<Arc<View>>>,
     /// The identity index; its lock serialises the read-decide-write-flush sequence of
     /// [`Store::apply`].
     state: Mutex<State>,
@@ -186,7 +186,7 @@ fn version_of(payload: &Payload, time: Nanos) -> Nanos {
 pub(crate) struct View {
     handle: open::Handle,
     /// After a failed write: its keys, with the values they had before it.
-    hidden: Option<std::sync::Arc<fault::Hidden>>,
+    hidden: Option<fault::Hidden>,
 }
 
 /// What [`Store::apply_with`] keeps between writes.
@@ -231,7 +231,7 @@ impl Store {
         Ok(Self {
             dir: dir.to_path_buf(),
             options: options.clone(),
-            view: RwLock::new(Some(View { handle, hidden: None })),
+            view: RwLock::new(Some(Arc::new(View { handle, hidden: None }))),
             state: Mutex::new(state),
             faulty: AtomicBool::new(false),
         })
@@ -242,14 +242,14 @@ impl Store {
     }
 
     /// What reads see: sled, and the keys of a failed write with their values before it.
-    fn view(&self) -> Result<View> {
+    fn view(&self) -> Result<Arc<View>> {
         let slot = self.view.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         slot.clone().ok_or_else(|| Error::Unavailable("the store is being reopened after a failed write".to_owned()))
     }
 
     /// The open sled database.
     fn handle(&self) -> Result<open::Handle> {
-        Ok(self.view()?.handle)
+        Ok(self.view()?.handle.clone())
     }
 
     /// Applies already-validated events in order, in one atomic, durable write.
@@ -356,8 +356,8 @@ impl Store {
             data_dir = %self.dir.display(),
             "a write failed; nothing of it is visible, and writes are refused until the store recovers"
         );
-        let hidden = Some(std::sync::Arc::new(undo.hidden()));
-        *self.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(View { handle: failed, hidden });
+        let view = View { handle: failed, hidden: Some(undo.hidden()) };
+        *self.view.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(view));
         let fault = fault::Fault { kind: fault::kind(&error), message: error.to_string(), undo, retry_at: None };
         let reported = fault.error();
         state.fault = Some(fault);
@@ -380,7 +380,11 @@ impl Store {
         let Some(fault) = state.fault.as_mut() else { return Ok(()) };
         let started = std::time::Instant::now();
         let mut slot = self.view.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // sled holds a lock on its files until the last handle is gone.
+        // sled holds a lock on its files until the last handle is gone: wait for reads still
+        // using it (scans hold the view) rather than take the view from later reads.
+        if slot.as_ref().is_some_and(|view| Arc::strong_count(view) > 1) {
+            return Err(fault.error());
+        }
         *slot = None;
         let handle = match open::sled(&self.dir, &self.options) {
             Ok(handle) => handle,
@@ -398,7 +402,7 @@ impl Store {
             return Err(fault.error());
         }
         // From here the tree reads as before the failed write, durable or not yet.
-        *slot = Some(View { handle: handle.clone(), hidden: None });
+        *slot = Some(Arc::new(View { handle: handle.clone(), hidden: None }));
         drop(slot);
         if let Err(e) = handle.db.flush() {
             fault.failed_again(&e, started.elapsed());

@@ -23,11 +23,13 @@ pub(crate) struct Scan {
     ahead: Option<(sled::IVec, sled::IVec)>,
     /// An error to report before anything else (the store could not be read at all).
     failed: Option<crate::Error>,
+    /// Held while the scan lasts, so that sled is not reopened under it.
+    _view: Option<std::sync::Arc<View>>,
 }
 
 impl Scan {
     /// Events of `kind` in `[from, to)` (`to` `None`: no end), or just `view`'s error.
-    pub(crate) fn new(view: Result<View>, kind: EventType, from: Nanos, to: Option<Nanos>) -> Self {
+    pub(crate) fn new(view: Result<std::sync::Arc<View>>, kind: EventType, from: Nanos, to: Option<Nanos>) -> Self {
         let mut scan = Self {
             iter: None,
             peeked: None,
@@ -38,6 +40,7 @@ impl Scan {
             ready: Vec::new().into_iter(),
             ahead: None,
             failed: None,
+            _view: None,
         };
         let view = match view {
             Ok(view) => view,
@@ -64,6 +67,7 @@ impl Scan {
             scan.hidden = inside.into_iter().peekable();
         }
         scan.iter = Some(view.handle.tree.range(low..high));
+        scan._view = Some(view);
         scan
     }
 

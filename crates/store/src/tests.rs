@@ -429,6 +429,11 @@ fn a_full_disk_fails_the_write_whole_and_writes_resume_once_space_is_free() {
     // Still full: refused at once, even a single event.
     assert!(matches!(store.apply(many(0, 1)), Err(Error::DiskFull(_))));
     std::fs::remove_file(filler).unwrap();
+    // sled is not reopened under a scan still reading it; once it is done, it is.
+    let mut reading = store.scan_all(EventType::SurveyResponse);
+    assert!(reading.next().is_some_and(|r| r.is_ok()));
+    assert!(matches!(store.recover_now(), Err(Error::DiskFull(_))));
+    assert_eq!(reading.count(), stored - 1);
     store.recover_now().unwrap();
     assert!(store.writable());
     // The failed batch was never indexed: sent again, it is new.
