@@ -27,12 +27,5 @@ pub enum Error {
     Unavailable(String),
 }
 
-impl Error {
-    /// Whether this is a failed write the store recovers from on its own (disk full, I/O).
-    pub fn is_write_fault(&self) -> bool {
-        matches!(self, Self::DiskFull(_) | Self::Unavailable(_))
-    }
-}
-
 /// Result with the store's error.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -14,7 +14,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::Error;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+
+use crate::open::{self, Handle};
+use crate::{Error, Result, State, Store, View};
 
 /// Keys of a failed write, in key order, with their values before it (`None`: absent).
 pub(crate) type Hidden = std::collections::BTreeMap<Vec<u8>, Option<sled::IVec>>;
@@ -122,4 +126,73 @@ pub(crate) fn has_space(dir: &Path) -> bool {
     let written = std::fs::write(&path, vec![0_u8; PROBE_BYTES]);
     let _ = std::fs::remove_file(&path);
     written.is_ok()
+}
+
+impl Store {
+    /// Records a failed write. sled takes no more writes (nor the undo) until it is reopened,
+    /// which on a full disk fails too; meanwhile reads go on from it with the failed batch's
+    /// keys read as they were before it.
+    pub(crate) fn fail(&self, state: &mut State, failed: Handle, undo: Undo, error: sled::Error) -> Error {
+        tracing::error!(
+            error = %error,
+            data_dir = %self.dir.display(),
+            "a write failed; nothing of it is visible, and writes are refused until the store recovers"
+        );
+        let view = View { handle: failed, hidden: Some(undo.hidden()) };
+        *self.view.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(view));
+        let fault = Fault { kind: kind(&error), message: error.to_string(), undo, retry_at: None };
+        let reported = fault.error();
+        state.fault = Some(fault);
+        self.faulty.store(true, Ordering::Release);
+        reported
+    }
+
+    /// If a failed write is pending: when the disk looks able to take it, reopens sled, writes
+    /// the undo and flushes.
+    pub(crate) fn recover(&self, state: &mut State) -> Result<()> {
+        let Some(fault) = &state.fault else { return Ok(()) };
+        let too_soon = fault.retry_at.is_some_and(|at| std::time::Instant::now() < at);
+        if too_soon || (fault.kind == Kind::DiskFull && !has_space(&self.dir)) {
+            return Err(fault.error());
+        }
+        self.reopen(state)
+    }
+
+    fn reopen(&self, state: &mut State) -> Result<()> {
+        let Some(fault) = state.fault.as_mut() else { return Ok(()) };
+        let started = std::time::Instant::now();
+        let mut slot = self.view.write().unwrap_or_else(PoisonError::into_inner);
+        // sled holds a lock on its files until the last handle is gone: wait for reads still
+        // using it (scans hold the view) rather than take the view from later reads.
+        if slot.as_ref().is_some_and(|view| Arc::strong_count(view) > 1) {
+            return Err(fault.error());
+        }
+        *slot = None;
+        let handle = match open::sled(&self.dir, &self.options) {
+            Ok(handle) => handle,
+            Err(Error::Storage(e)) => {
+                fault.failed_again(&e, started.elapsed());
+                return Err(fault.error());
+            }
+            Err(e) => {
+                fault.failed_again(&sled::Error::Unsupported(e.to_string()), started.elapsed());
+                return Err(fault.error());
+            }
+        };
+        if let Err(e) = handle.tree.apply_batch(fault.undo.batch()) {
+            fault.failed_again(&e, started.elapsed());
+            return Err(fault.error());
+        }
+        // From here the tree reads as before the failed write, durable or not yet.
+        *slot = Some(Arc::new(View { handle: handle.clone(), hidden: None }));
+        drop(slot);
+        if let Err(e) = handle.db.flush() {
+            fault.failed_again(&e, started.elapsed());
+            return Err(fault.error());
+        }
+        state.fault = None;
+        self.faulty.store(false, Ordering::Release);
+        tracing::info!(data_dir = %self.dir.display(), "the store writes again");
+        Ok(())
+    }
 }
