@@ -200,6 +200,10 @@ impl Engine {
         }
 
         {
+            // The write lock is held across the store write, so that a query (which reads the
+            // store and the rollups step by step under the read lock) never sees events stored
+            // but not yet in the rollups. The write is durable when it returns; a failed write
+            // leaves nothing behind, so the rollups never see it.
             let mut rollups = self.write()?;
             let applied = self.store.apply_with(valid, |outcomes| {
                 let mut counts = IngestResponse::default();
@@ -222,7 +226,6 @@ impl Engine {
                 rollups.apply(change);
             }
         }
-        self.store.flush()?;
         Ok(response)
     }
 

@@ -33,6 +33,14 @@ pub(crate) struct Args {
     /// sled page cache in MiB [default: 128].
     #[arg(long, env = "CXM_CACHE_MB")]
     cache_mb: Option<u64>,
+    /// Start even if the event store holds fewer events than the data dir's store.json records
+    /// (e.g. none, after sled's files were removed or truncated), serving what is there.
+    #[arg(long, env = "CXM_ALLOW_EMPTY", num_args = 0..=1, default_missing_value = "true")]
+    allow_empty: Option<bool>,
+    /// Remove event blocks that fail their checksum at start (their events are lost) instead of
+    /// refusing to start.
+    #[arg(long, env = "CXM_DISCARD_DAMAGED", num_args = 0..=1, default_missing_value = "true")]
+    discard_damaged: Option<bool>,
     /// Load sample survey data into an empty data dir, for a first look.
     #[arg(long, env = "CXM_DEMO", num_args = 0..=1, default_missing_value = "true")]
     demo: Option<bool>,
@@ -100,6 +108,8 @@ struct File {
     plugin_dir: Vec<PathBuf>,
     reporting_currency: Option<String>,
     cache_mb: Option<u64>,
+    allow_empty: Option<bool>,
+    discard_damaged: Option<bool>,
     demo: Option<bool>,
     log_format: Option<LogFormat>,
     tls_cert: Option<PathBuf>,
@@ -128,6 +138,8 @@ pub(crate) struct Config {
     pub(crate) plugin_dirs: Vec<PathBuf>,
     pub(crate) reporting_currency: String,
     pub(crate) cache_bytes: u64,
+    pub(crate) allow_empty: bool,
+    pub(crate) discard_damaged: bool,
     pub(crate) demo: bool,
     pub(crate) log_format: LogFormat,
     pub(crate) tls: Option<Tls>,
@@ -200,6 +212,8 @@ impl Config {
             plugin_dirs,
             reporting_currency,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+            allow_empty: args.allow_empty.or(file.allow_empty).unwrap_or(false),
+            discard_damaged: args.discard_damaged.or(file.discard_damaged).unwrap_or(false),
             demo: args.demo.or(file.demo).unwrap_or(false),
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         })

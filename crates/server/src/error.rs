@@ -12,6 +12,12 @@ pub(crate) enum StartError {
     /// The data dir could not be opened.
     #[error("cannot open the data dir: {0}")]
     Engine(#[from] Error),
+    /// Opening the data dir crashed.
+    #[error(
+        "cannot open the data dir {0}: reading it failed unexpectedly ({1}); its files may be damaged: \
+         restore the data dir from a backup"
+    )]
+    Open(String, String),
     /// The address could not be bound, or serving failed.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
@@ -42,6 +48,9 @@ pub(crate) fn status(error: Error) -> Status {
             tracing::error!(%reason, "in-memory rollups unusable");
             Status::internal(INTERNAL)
         }
+        // A failed write leaves nothing behind and the store recovers on its own: say so.
+        Error::Store(inner @ cxm_store::Error::DiskFull(_)) => Status::resource_exhausted(inner.to_string()),
+        Error::Store(inner @ cxm_store::Error::Unavailable(_)) => Status::unavailable(inner.to_string()),
         Error::Store(inner) => {
             tracing::error!(error = %inner, "storage failure");
             Status::internal("internal storage error; see the server log")

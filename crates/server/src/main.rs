@@ -13,6 +13,7 @@ mod gate;
 mod ingest;
 mod keys;
 mod metrics;
+mod store_health;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -124,12 +125,16 @@ async fn run(config: Config) -> Result<(), StartError> {
     let keys = key_ring(&config)?;
     let settings = Settings {
         rules: cxm_store::Rules { reporting_currency: config.reporting_currency.clone() },
-        store: cxm_store::Options { cache_bytes: config.cache_bytes },
+        store: cxm_store::Options {
+            cache_bytes: config.cache_bytes,
+            allow_empty: config.allow_empty,
+            discard_damaged: config.discard_damaged,
+        },
     };
     let dir = config.data_dir.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, settings))
         .await
-        .map_err(|e| StartError::Config(format!("opening the data dir panicked: {e}")))??;
+        .map_err(|e| StartError::Open(config.data_dir.display().to_string(), e.to_string()))??;
     let engine = Arc::new(engine);
     if config.demo {
         seed_demo(&engine).await?;
@@ -148,6 +153,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     health.set_serving::<IngestServiceServer<ingest::Ingest>>().await;
     health.set_serving::<MetricsServiceServer<metrics::Metrics>>().await;
     health.set_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
+    let watch = tokio::spawn(store_health::watch(Arc::clone(&engine), health.clone()));
     // Reflection in both versions: v1 for current tools (grpcurl), v1alpha for those that only
     // speak it (the Python reflection client, Postman, Evans, older grpcurl).
     let reflection_builder = || {
@@ -204,6 +210,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     tokio::select! {
         served = &mut serve => served?,
         () = shutdown_signal() => {
+            watch.abort();
             health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;
             health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
             health.set_not_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;

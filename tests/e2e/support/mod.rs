@@ -85,6 +85,19 @@ impl Cxmd {
         Self { child, addr, data_dir: data_dir.to_path_buf(), _temp: None, stderr: stderr_text }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The most memory the process ever held (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("read /proc status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM line");
+        let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmHWM in kB");
+        kib * 1024
+    }
+
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
         self.stderr.lock().expect("log lock").clone()
