@@ -6,29 +6,32 @@
 
 #![forbid(unsafe_code)]
 
-pub mod bounds;
-pub mod calendar;
+mod bounds;
+mod calendar;
 pub mod catalog;
+mod describe;
 mod error;
-pub mod query;
-pub mod revenue;
-pub mod rollup;
-pub mod stats;
+mod plan;
+mod point;
+mod query;
+mod revenue;
+mod rollup;
+mod stats;
 mod steps;
-pub mod support;
-pub mod survey;
+mod support;
+mod survey;
+pub mod time;
 
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Event, IngestResponse, QueryRequest, QueryResponse, Rejection};
 use cxm_store::{EventType, MetaWrite, Options, Outcome, Rules, Store};
 
 pub use bounds::Stop;
 pub use error::{Error, Result};
-pub use query::Query;
+use query::Query;
 
 /// Most events in one ingest request.
 pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
@@ -113,11 +116,6 @@ pub struct Engine {
     store: Store,
     rules: Rules,
     rollups: RwLock<Rollups>,
-}
-
-/// A protobuf timestamp from nanoseconds since the epoch.
-pub fn timestamp(nanos: i64) -> Timestamp {
-    Timestamp { seconds: nanos.div_euclid(1_000_000_000), nanos: nanos.rem_euclid(1_000_000_000) as i32 }
 }
 
 impl Engine {
@@ -254,7 +252,7 @@ impl Engine {
             }
         };
         Ok(QueryResponse {
-            metric: query.metric.name.to_owned(),
+            metric: query.metric.about.name.to_owned(),
             definition_version: catalog::DEFINITION_VERSION.to_owned(),
             series,
         })

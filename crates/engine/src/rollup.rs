@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use cxm_store::Nanos;
 
 /// The width of a slot: 15 minutes.
-pub const SLOT_NANOS: i64 = 15 * 60 * 1_000_000_000;
+pub(crate) const SLOT_NANOS: i64 = 15 * 60 * 1_000_000_000;
 const SLOTS_PER_DAY: i64 = 96;
 
 /// An additive aggregate of events: what one slot holds.
-pub trait Cell: Copy + Default {
+pub(crate) trait Cell: Copy + Default {
     /// The wider accumulator a query sums cells into.
     type Total: Default + Clone;
     /// Adds `other` into `self`.
@@ -38,7 +38,7 @@ struct Day<C> {
 /// The day totals live in their own map, apart from the slots: a query over whole days walks
 /// B-tree nodes that hold a dozen totals side by side, instead of visiting one boxed day of 97
 /// cells per day, scattered over the heap (its cost stayed O(days) but grew with the heap).
-pub struct Rollup<C> {
+pub(crate) struct Rollup<C> {
     totals: BTreeMap<i64, C>,
     days: BTreeMap<i64, Box<Day<C>>>,
 }
@@ -50,12 +50,12 @@ impl<C> Default for Rollup<C> {
 }
 
 /// The slot that holds instant `t`.
-pub fn slot(t: Nanos) -> i64 {
+pub(crate) fn slot(t: Nanos) -> i64 {
     t.div_euclid(SLOT_NANOS)
 }
 
 /// The aligned part of `[from, to)`: slots `[first, end)`, or `None` when no whole slot fits.
-pub fn aligned(from: Nanos, to: Nanos) -> Option<(i64, i64)> {
+pub(crate) fn aligned(from: Nanos, to: Nanos) -> Option<(i64, i64)> {
     let first = slot(from) + i64::from(from.rem_euclid(SLOT_NANOS) != 0);
     let end = slot(to);
     (first < end).then_some((first, end))
@@ -63,7 +63,7 @@ pub fn aligned(from: Nanos, to: Nanos) -> Option<(i64, i64)> {
 
 impl<C: Cell> Rollup<C> {
     /// Adds a cell at instant `t`.
-    pub fn add(&mut self, t: Nanos, cell: &C) {
+    pub(crate) fn add(&mut self, t: Nanos, cell: &C) {
         let slot = slot(t);
         let index = slot.div_euclid(SLOTS_PER_DAY);
         self.totals.entry(index).or_default().add(cell);
@@ -73,7 +73,7 @@ impl<C: Cell> Rollup<C> {
     }
 
     /// Removes a cell added at instant `t`; days left empty are freed.
-    pub fn sub(&mut self, t: Nanos, cell: &C) {
+    pub(crate) fn sub(&mut self, t: Nanos, cell: &C) {
         let slot = slot(t);
         let index = slot.div_euclid(SLOTS_PER_DAY);
         if let (Some(total), Some(day)) = (self.totals.get_mut(&index), self.days.get_mut(&index)) {
@@ -87,12 +87,12 @@ impl<C: Cell> Rollup<C> {
     }
 
     /// Whether the rollup holds nothing.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.totals.is_empty()
     }
 
     /// Adds slots `[first, end)` into `total`.
-    pub fn sum(&self, first: i64, end: i64, total: &mut C::Total) {
+    pub(crate) fn sum(&self, first: i64, end: i64, total: &mut C::Total) {
         if first >= end {
             return;
         }

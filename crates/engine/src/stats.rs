@@ -2,7 +2,7 @@
 //! Student-t interval of a mean, with the t quantile computed here.
 
 /// The z value of a two-sided 95% interval.
-pub const Z: f64 = 1.96;
+pub(crate) const Z: f64 = 1.96;
 
 /// The 0.975 quantile of the standard normal distribution, the limit of [`t_975`].
 const Z_975: f64 = 1.959_963_984_540_054;
@@ -95,7 +95,7 @@ fn t_density(t: f64, df: f64) -> f64 {
 /// two-sided 95% interval (12.706 at 1, 2.262 at 9, 1.960 in the limit). Exact forms for 1
 /// and 2 degrees of freedom, Newton's method on the exact distribution (kept inside a
 /// bracket) up to 1,000 degrees of freedom, the Cornish-Fisher expansion beyond.
-pub fn t_975(df: u64) -> f64 {
+pub(crate) fn t_975(df: u64) -> f64 {
     match df {
         0 => f64::NAN,
         1 => (0.475 * std::f64::consts::PI).tan(),
@@ -135,7 +135,7 @@ pub fn t_975(df: u64) -> f64 {
 }
 
 /// The Wilson score interval of `k` successes in `n` trials, as a proportion; `None` when n = 0.
-pub fn wilson(k: u64, n: u64) -> Option<(f64, f64)> {
+pub(crate) fn wilson(k: u64, n: u64) -> Option<(f64, f64)> {
     if n == 0 {
         return None;
     }
@@ -148,11 +148,16 @@ pub fn wilson(k: u64, n: u64) -> Option<(f64, f64)> {
     Some(((center - half).max(0.0), (center + half).min(1.0)))
 }
 
+/// The Wilson score interval of `k` successes in `n` trials, in percent; `None` when n = 0.
+pub(crate) fn percent_interval(k: u64, n: u64) -> Option<(f64, f64)> {
+    wilson(k, n).map(|(low, high)| (100.0 * low, 100.0 * high))
+}
+
 /// The adjusted-Wald 95% interval of NPS (Rocks 2016), in NPS points, of `promoters` and
 /// `detractors` among `n` > 0 responses: N' = N + 3, p'P = (P + ¾)/N', p'D = (D + ¾)/N',
 /// 100·(p'P − p'D) ± 196·√((p'P + p'D − (p'P − p'D)²)/N'), clamped to [−100, 100]. Its
 /// width never collapses to zero (version 1's did at N = 1).
-pub fn nps_adjusted_wald(promoters: u64, detractors: u64, n: u64) -> (f64, f64) {
+pub(crate) fn nps_adjusted_wald(promoters: u64, detractors: u64, n: u64) -> (f64, f64) {
     let adjusted = n as f64 + 3.0;
     let p = (promoters as f64 + 0.75) / adjusted;
     let d = (detractors as f64 + 0.75) / adjusted;
@@ -164,7 +169,7 @@ pub fn nps_adjusted_wald(promoters: u64, detractors: u64, n: u64) -> (f64, f64) 
 /// The mean and its 95% interval (mean ± t·sd/√n with the sample sd and the 0.975 quantile of
 /// Student's t with n − 1 degrees of freedom) from the count, sum and sum of squares; the
 /// interval is `None` when n < 2.
-pub fn mean_interval(n: u64, sum: f64, sum_squares: f64) -> Option<(f64, Option<(f64, f64)>)> {
+pub(crate) fn mean_interval(n: u64, sum: f64, sum_squares: f64) -> Option<(f64, Option<(f64, f64)>)> {
     if n == 0 {
         return None;
     }

@@ -13,7 +13,7 @@ use super::timeline::{DurationRollup, Locator};
 use crate::rollup::Rollup;
 
 /// Most distinct values a dimension's view keeps; past it the dimension is answered by scanning.
-pub const MAX_VIEW_VALUES: usize = 1_000;
+pub(crate) const MAX_VIEW_VALUES: usize = 1_000;
 
 /// Single-valued built-in dimensions that get a view. `account_id` does not: it has as many
 /// values as customers. `tag` has its own view.
@@ -21,17 +21,17 @@ const VIEW_DIMENSIONS: [&str; 3] = ["source", "channel", "priority"];
 
 /// Which parts of the rollups a query reads (the counts always).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Parts {
+pub(crate) struct Parts {
     /// The first-reply duration sketches.
-    pub first_reply: bool,
+    pub(crate) first_reply: bool,
     /// The resolution duration sketches.
-    pub resolution: bool,
+    pub(crate) resolution: bool,
 }
 
 /// The rollups of one set of tickets: counts on every timeline, duration sketches on the
 /// first-reply and solve timelines.
 #[derive(Default)]
-pub struct TicketRollup {
+pub(crate) struct TicketRollup {
     counts: Rollup<TicketCell>,
     first_replies: DurationRollup,
     resolutions: DurationRollup,
@@ -93,7 +93,7 @@ enum View {
 
 /// All ticket rollups.
 #[derive(Default)]
-pub struct SupportIndex {
+pub(crate) struct SupportIndex {
     total: TicketRollup,
     /// Views of single-valued dimensions; their "" value is the total minus all the values.
     views: HashMap<String, View>,
@@ -124,12 +124,12 @@ fn change_view(view: &mut View, dimension: &str, value: &str, facts: &TicketFact
 
 impl SupportIndex {
     /// Adds a stored ticket (a DELETED one adds nothing).
-    pub fn add(&mut self, ticket: &Ticket) {
+    pub(crate) fn add(&mut self, ticket: &Ticket) {
         self.apply(ticket, true);
     }
 
     /// Removes a ticket that was added before.
-    pub fn remove(&mut self, ticket: &Ticket) {
+    pub(crate) fn remove(&mut self, ticket: &Ticket) {
         self.apply(ticket, false);
     }
 
@@ -175,12 +175,12 @@ impl SupportIndex {
 
     /// Whether `name` is a dimension of support metrics (built-in or an attribute key seen on
     /// a ticket).
-    pub fn knows(&self, name: &str) -> bool {
+    pub(crate) fn knows(&self, name: &str) -> bool {
         cell::DIMENSIONS.contains(&name) || self.attribute_keys.contains(name)
     }
 
     /// Every dimension name, built-in first.
-    pub fn dimensions(&self) -> Vec<String> {
+    pub(crate) fn dimensions(&self) -> Vec<String> {
         cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.attribute_keys.iter().cloned()).collect()
     }
 
@@ -189,7 +189,7 @@ impl SupportIndex {
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.
-    pub fn has_view(&self, dimension: &str) -> bool {
+    pub(crate) fn has_view(&self, dimension: &str) -> bool {
         match self.view(dimension) {
             Some(View::Values(_)) => true,
             Some(View::Overflowed) => false,
@@ -198,13 +198,19 @@ impl SupportIndex {
     }
 
     /// Sums all tickets over slots `[first, end)`.
-    pub fn total(&self, first: i64, end: i64, parts: Parts) -> TicketTotals {
+    pub(crate) fn total(&self, first: i64, end: i64, parts: Parts) -> TicketTotals {
         self.total.totals(first, end, parts)
     }
 
     /// Sums slots `[first, end)` per value of `dimension`, the "" value included; `None` when
     /// the dimension has no view (unknown, or too many values).
-    pub fn by_value(&self, dimension: &str, first: i64, end: i64, parts: Parts) -> Option<Vec<(String, TicketTotals)>> {
+    pub(crate) fn by_value(
+        &self,
+        dimension: &str,
+        first: i64,
+        end: i64,
+        parts: Parts,
+    ) -> Option<Vec<(String, TicketTotals)>> {
         let values = match self.view(dimension) {
             Some(View::Values(values)) => values,
             Some(View::Overflowed) => return None,
@@ -233,7 +239,7 @@ impl SupportIndex {
 
     /// The distinct creation instants of the tickets whose `timeline` instant may lie in
     /// `[from, to)` (all of the slots it touches); empty for [`Timeline::Created`].
-    pub fn located(&self, timeline: Timeline, from: Nanos, to: Nanos) -> Vec<Nanos> {
+    pub(crate) fn located(&self, timeline: Timeline, from: Nanos, to: Nanos) -> Vec<Nanos> {
         match timeline {
             Timeline::Created => Vec::new(),
             Timeline::FirstReply => self.first_replies.created_in(from, to),
@@ -243,7 +249,7 @@ impl SupportIndex {
 
     /// The earliest creation of a ticket whose `timeline` instant lies in the slots of
     /// `[from, to)`: where a scan for them must start.
-    pub fn earliest_created(&self, timeline: Timeline, from: Nanos, to: Nanos) -> Option<Nanos> {
+    pub(crate) fn earliest_created(&self, timeline: Timeline, from: Nanos, to: Nanos) -> Option<Nanos> {
         match timeline {
             Timeline::Created => Some(from),
             Timeline::FirstReply => self.first_replies.earliest_created(from, to),

@@ -6,6 +6,7 @@
 //! edges of the creation timeline are short range scans, and those of the first-reply and solve
 //! timelines are point reads of the tickets the index's locators list for the edge's slots.
 
+mod catalog;
 mod cell;
 mod index;
 mod metric;
@@ -15,14 +16,12 @@ mod timeline;
 
 use cxm_proto::v1::Series;
 
-pub use cell::{DIMENSIONS, TicketCell, TicketFacts, TicketTotals, Timeline};
-pub use index::{MAX_VIEW_VALUES, Parts, SupportIndex, TicketRollup};
-pub use metric::{count, evaluate};
-pub use sketch::{DurationSketch, DurationTotals, RELATIVE_ACCURACY, nearest_rank};
-pub use timeline::{DurationRollup, Locator};
+pub(crate) use catalog::{METRICS, SupportMetric};
+pub(crate) use cell::{DIMENSIONS, TicketTotals};
+pub(crate) use index::SupportIndex;
+pub(crate) use metric::{count, evaluate};
 
 use crate::Result;
-use crate::catalog::SupportMetric;
 use crate::query::Query;
 use crate::steps::Steps;
 

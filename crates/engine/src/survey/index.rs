@@ -11,7 +11,7 @@ use super::cell::{self, SurveyCell, SurveyTotals};
 use crate::rollup::Rollup;
 
 /// Most distinct values a dimension's view keeps; past it the dimension is answered by scanning.
-pub const MAX_VIEW_VALUES: usize = 1_000;
+pub(crate) const MAX_VIEW_VALUES: usize = 1_000;
 
 /// Built-in dimensions that get a view. `account_id` does not: it has as many values as customers.
 const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
@@ -25,7 +25,7 @@ enum View {
 
 /// All survey rollups.
 #[derive(Default)]
-pub struct SurveyIndex {
+pub(crate) struct SurveyIndex {
     total: Rollup<SurveyCell>,
     views: HashMap<String, View>,
     attribute_keys: BTreeSet<String>,
@@ -33,12 +33,12 @@ pub struct SurveyIndex {
 
 impl SurveyIndex {
     /// Adds a stored response.
-    pub fn add(&mut self, response: &SurveyResponse) {
+    pub(crate) fn add(&mut self, response: &SurveyResponse) {
         self.apply(response, true);
     }
 
     /// Removes a response that was added before.
-    pub fn remove(&mut self, response: &SurveyResponse) {
+    pub(crate) fn remove(&mut self, response: &SurveyResponse) {
         self.apply(response, false);
     }
 
@@ -91,17 +91,17 @@ impl SurveyIndex {
     }
 
     /// Whether `name` is a dimension of survey metrics (built-in or an attribute key seen).
-    pub fn knows(&self, name: &str) -> bool {
+    pub(crate) fn knows(&self, name: &str) -> bool {
         cell::DIMENSIONS.contains(&name) || self.attribute_keys.contains(name)
     }
 
     /// Every dimension name, built-in first.
-    pub fn dimensions(&self) -> Vec<String> {
+    pub(crate) fn dimensions(&self) -> Vec<String> {
         cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.attribute_keys.iter().cloned()).collect()
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.
-    pub fn has_view(&self, dimension: &str) -> bool {
+    pub(crate) fn has_view(&self, dimension: &str) -> bool {
         match self.views.get(dimension) {
             Some(View::Values(_)) => true,
             Some(View::Overflowed) => false,
@@ -110,7 +110,7 @@ impl SurveyIndex {
     }
 
     /// Sums all responses in slots `[first, end)`.
-    pub fn total(&self, first: i64, end: i64) -> SurveyTotals {
+    pub(crate) fn total(&self, first: i64, end: i64) -> SurveyTotals {
         let mut totals = SurveyTotals::default();
         self.total.sum(first, end, &mut totals);
         totals
@@ -118,7 +118,7 @@ impl SurveyIndex {
 
     /// Sums slots `[first, end)` per value of `dimension`, the "" value included; `None` when the
     /// dimension has no view (never seen, or too many values).
-    pub fn by_value(&self, dimension: &str, first: i64, end: i64) -> Option<Vec<(String, SurveyTotals)>> {
+    pub(crate) fn by_value(&self, dimension: &str, first: i64, end: i64) -> Option<Vec<(String, SurveyTotals)>> {
         let values = match self.views.get(dimension) {
             Some(View::Values(values)) => values,
             Some(View::Overflowed) => return None,

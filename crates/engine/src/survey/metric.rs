@@ -1,41 +1,13 @@
 //! Survey metric values from bucket totals, exactly as SPEC §4 defines them, with the
 //! intervals of definition version 2 (SPEC §8).
 
+use super::SurveyMetric as Metric;
 use super::cell::SurveyTotals;
-use cxm_proto::v1::Point;
-
-use crate::catalog::SurveyMetric as Metric;
-use crate::stats;
-
-/// One bucket's computed number.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Value {
-    /// The value; `None` when nothing feeds it.
-    pub value: Option<f64>,
-    /// Observations behind it.
-    pub count: u64,
-    /// The 95% interval.
-    pub ci: Option<(f64, f64)>,
-    /// Named parts.
-    pub components: Vec<(&'static str, f64)>,
-}
-
-impl Value {
-    /// The API point of a bucket starting at `start`.
-    pub fn point(self, start: i64) -> Point {
-        Point {
-            start: Some(crate::timestamp(start)),
-            value: self.value,
-            count: self.count,
-            ci_low: self.ci.map(|c| c.0),
-            ci_high: self.ci.map(|c| c.1),
-            components: self.components.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-        }
-    }
-}
+use crate::point::Value;
+use crate::stats::{self, percent_interval};
 
 /// How many responses feed `metric` in `totals`.
-pub fn count(metric: Metric, totals: &SurveyTotals) -> u64 {
+pub(crate) fn count(metric: Metric, totals: &SurveyTotals) -> u64 {
     match metric {
         Metric::Nps => totals.nps(),
         Metric::Csat => totals.csat,
@@ -44,12 +16,8 @@ pub fn count(metric: Metric, totals: &SurveyTotals) -> u64 {
     }
 }
 
-fn percent_interval(k: u64, n: u64) -> Option<(f64, f64)> {
-    stats::wilson(k, n).map(|(low, high)| (100.0 * low, 100.0 * high))
-}
-
 /// Computes `metric` from a bucket's totals.
-pub fn evaluate(metric: Metric, t: &SurveyTotals) -> Value {
+pub(crate) fn evaluate(metric: Metric, t: &SurveyTotals) -> Value {
     let n = count(metric, t);
     let mut out = Value { count: n, ..Value::default() };
     match metric {

@@ -1,5 +1,6 @@
 //! Survey metrics: NPS, CSAT, CES and response counts.
 
+mod catalog;
 mod cell;
 mod index;
 mod metric;
@@ -10,28 +11,17 @@ use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Series, SurveyResponse};
 use cxm_store::{EventType, Nanos, Store};
 
-pub use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
-pub use index::{MAX_VIEW_VALUES, SurveyIndex};
-pub use metric::{Value, count, evaluate};
+pub(crate) use catalog::{METRICS, SurveyMetric};
+pub(crate) use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
+pub(crate) use index::SurveyIndex;
+pub(crate) use metric::{count, evaluate};
 
 use crate::Result;
 use crate::bounds::{Rows, Stop, Ticker};
-use crate::calendar::Bucket;
-use crate::catalog::SurveyMetric;
+use crate::plan::{self, Plan};
 use crate::query::Query;
-use crate::rollup::{Cell, SLOT_NANOS, aligned};
+use crate::rollup::Cell;
 use crate::steps::Steps;
-
-/// How a query reads its totals.
-#[derive(Clone, Copy)]
-enum Plan<'q> {
-    /// Rollup of all responses (no dimension involved).
-    Total,
-    /// The view of the one dimension the query filters and/or groups by.
-    View(&'q str),
-    /// A scan of the responses in range (several dimensions, or one without a view).
-    Scan,
-}
 
 /// Per group, one total per bucket.
 type Totals = BTreeMap<String, Vec<SurveyTotals>>;
@@ -75,18 +65,6 @@ impl Run<'_> {
     }
 }
 
-fn plan<'q>(index: &SurveyIndex, query: &'q Query) -> Plan<'q> {
-    let mut named: Vec<&str> = query.filters.iter().map(|(d, _)| d.as_str()).collect();
-    named.extend(query.group_by.as_deref());
-    named.sort_unstable();
-    named.dedup();
-    match named.as_slice() {
-        [] => Plan::Total,
-        [one] if index.has_view(one) => Plan::View(one),
-        _ => Plan::Scan,
-    }
-}
-
 /// Answers a survey query: one series per group, one point per bucket.
 pub(crate) fn answer(metric: SurveyMetric, steps: &mut Steps<'_>, query: &Query) -> Result<Vec<Series>> {
     crate::query::series(
@@ -102,7 +80,7 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
     let plan = steps.step(|rollups| {
         let index = &rollups.surveys;
         query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())?;
-        Ok(plan(index, query))
+        Ok(Plan::of(query, |d| index.has_view(d), None))
     })?;
     let mut run = Run { query, totals: Rows::new(query.buckets.len()) };
     if query.group_by.is_none() {
@@ -112,12 +90,8 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
         let buckets = &query.buckets;
         let (from, to) = (buckets.first().map_or(0, |b| b.from), buckets.last().map_or(0, |b| b.to));
         steps.scan(EventType::SurveyResponse, from, to, |t, payload| {
-            let i = buckets.partition_point(|b: &Bucket| b.to <= t);
-            match payload {
-                Payload::SurveyResponse(response) if i < buckets.len() && buckets[i].from <= t => {
-                    run.add_response(i, &response);
-                }
-                _ => {}
+            if let (Payload::SurveyResponse(response), Some(i)) = (payload, plan::bucket_of(buckets, t)) {
+                run.add_response(i, &response);
             }
             Ok(())
         })?;
@@ -127,26 +101,17 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
     for (i, bucket) in query.buckets.iter().enumerate() {
         steps.step(|rollups| {
             let index = &rollups.surveys;
-            let mut edges = vec![(bucket.from, bucket.to)];
-            if let Some((first, end)) = aligned(bucket.from, bucket.to) {
-                edges = vec![(bucket.from, first * SLOT_NANOS), (end * SLOT_NANOS, bucket.to)];
+            let plan::Split { slots, edges } = plan::split(bucket);
+            if let Some((first, end)) = slots {
                 match plan {
                     Plan::View(dimension) => {
-                        let wanted: Vec<_> =
-                            query.filters.iter().filter(|(d, _)| d == dimension).map(|(_, values)| values).collect();
-                        for (value, totals) in index.by_value(dimension, first, end).unwrap_or_default() {
-                            if totals == SurveyTotals::default() || !wanted.iter().all(|values| values.contains(&value))
-                            {
-                                continue;
-                            }
-                            let group = if query.group_by.is_some() { value.as_str() } else { "" };
-                            run.add(group, i, &totals);
-                        }
+                        let values = index.by_value(dimension, first, end).unwrap_or_default();
+                        plan::add_view(query, dimension, values, |group, totals| run.add(group, i, totals));
                     }
                     _ => run.add("", i, &index.total(first, end)),
                 }
             }
-            for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
+            for (from, to) in edges {
                 run.scan_edge(store, stop, from, to, i)?;
             }
             Ok(())
