@@ -23,6 +23,7 @@ mod ingest;
 mod plugins;
 mod polyglot;
 mod revenue_metrics;
+mod revenue_weighted;
 mod robustness;
 mod security;
 mod server;

@@ -5,6 +5,7 @@
 use cxm_proto::v1::MetricInfo;
 
 use crate::describe::Description;
+use crate::joined::JoinedMetric;
 use crate::revenue::RevenueMetric;
 use crate::support::SupportMetric;
 use crate::survey::SurveyMetric;
@@ -21,6 +22,8 @@ pub(crate) enum Family {
     Revenue(RevenueMetric),
     /// Fed by support tickets.
     Support(SupportMetric),
+    /// Fed by survey responses weighed by the revenue of their accounts.
+    Joined(JoinedMetric),
 }
 
 /// One catalog entry: a metric's family and its description.
@@ -37,7 +40,8 @@ fn all() -> impl Iterator<Item = MetricDef> {
     let survey = crate::survey::METRICS.iter().map(|(m, about)| MetricDef { family: Family::Survey(*m), about });
     let support = crate::support::METRICS.iter().map(|(m, about)| MetricDef { family: Family::Support(*m), about });
     let revenue = crate::revenue::METRICS.iter().map(|(m, about)| MetricDef { family: Family::Revenue(*m), about });
-    survey.chain(support).chain(revenue)
+    let joined = crate::joined::METRICS.iter().map(|(m, about)| MetricDef { family: Family::Joined(*m), about });
+    survey.chain(joined).chain(support).chain(revenue)
 }
 
 /// Looks a metric up by name; the error lists the known names.

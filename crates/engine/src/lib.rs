@@ -3,6 +3,13 @@
 //! the catalog defines it.
 //!
 //! The engine is synchronous; the server calls it from blocking tasks.
+//!
+//! Layout: each metric family (`survey`, `support`, `revenue`, and `joined` — survey responses
+//! weighed by account revenue) describes its own metrics in its `catalog` module and computes them
+//! in its `metric` module; [`catalog`] only lists the families' entries. `point` holds the value of
+//! one bucket, [`time`] the protobuf time conversions, `plan` the reading plan survey and support
+//! share, `bounds` and `steps` the limits and locking of one query. Adding a metric to a family
+//! touches its catalog entry, its evaluation and its documentation (docs/metrics.md).
 
 #![forbid(unsafe_code)]
 
@@ -11,6 +18,7 @@ mod calendar;
 pub mod catalog;
 mod describe;
 mod error;
+mod joined;
 mod plan;
 mod point;
 mod query;
@@ -242,6 +250,9 @@ impl Engine {
             let answered = match query.metric.family {
                 catalog::Family::Survey(metric) => survey::answer(metric, &mut steps, &query),
                 catalog::Family::Support(metric) => support::answer(metric, &mut steps, &query),
+                catalog::Family::Joined(metric) => {
+                    joined::answer(metric, &mut steps, &query, &self.rules.reporting_currency)
+                }
                 catalog::Family::Revenue(metric) => {
                     revenue::answer(metric, &mut steps, &query, &request.params, &self.rules.reporting_currency)
                 }

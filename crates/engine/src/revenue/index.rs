@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Account, Subscription};
-use cxm_store::nanos;
+use cxm_store::{Nanos, nanos};
 
 use super::steps::MrrSteps;
 
@@ -128,6 +128,12 @@ impl RevenueIndex {
     /// The account `id`, if it has subscriptions.
     pub(crate) fn account(&self, id: &str) -> Option<&AccountRevenue> {
         self.accounts.get(id)
+    }
+
+    /// MRR(`id`, `t`) in minor units: the account's subscriptions of every source in force
+    /// at `t`; 0 for an account without subscriptions.
+    pub(crate) fn mrr_at(&self, id: &str, t: Nanos) -> i128 {
+        self.accounts.get(id).map_or(0, |account| account.by_source().map(|(_, steps)| steps.at(t)).sum())
     }
 
     /// The current value of attribute `key` of account `id`; "" when no Account of that id

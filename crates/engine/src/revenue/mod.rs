@@ -19,7 +19,7 @@ use cxm_proto::v1::Series;
 use cxm_store::Nanos;
 
 pub(crate) use catalog::{METRICS, RevenueMetric};
-pub(crate) use currency::{DEFAULT_EXPONENT, exponent, known_exponent};
+pub(crate) use currency::{DEFAULT_EXPONENT, exponent, known_exponent, to_major};
 pub(crate) use index::{DIMENSIONS, RevenueIndex, SOURCE};
 pub(crate) use metric::{Context, RevenueTotals, evaluate};
 

@@ -51,7 +51,6 @@ impl MrrSteps {
     }
 
     /// The MRR at instant `t`.
-    #[cfg(test)]
     pub(crate) fn at(&self, t: Nanos) -> i128 {
         let i = self.steps.partition_point(|&(at, _)| at <= t);
         if i == 0 { 0 } else { self.steps[i - 1].1 }

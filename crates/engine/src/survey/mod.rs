@@ -12,7 +12,7 @@ use cxm_proto::v1::{Series, SurveyResponse};
 use cxm_store::{EventType, Nanos, Store};
 
 pub(crate) use catalog::{METRICS, SurveyMetric};
-pub(crate) use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
+pub(crate) use cell::{DIMENSIONS, SurveyCell, SurveyTotals, dimension};
 pub(crate) use index::SurveyIndex;
 pub(crate) use metric::{count, evaluate};
 

@@ -1,0 +1,122 @@
+//! Survey sentiment joined to account revenue (SPEC §8): `nps_revenue_weighted` and
+//! `arr_at_risk`.
+//!
+//! Both read the NPS responses with an `account_id` from the store (a scan of the query's range,
+//! in steps), tally them per group, bucket and account, then weigh each account by its MRR at
+//! the bucket's effective end from the revenue index. Responses are read as stored now and MRR
+//! as it is now, so an account whose subscriptions change after its responses arrived is
+//! weighed by its MRR at `e` under the subscriptions known at query time.
+
+mod catalog;
+mod metric;
+
+use std::collections::BTreeMap;
+
+use cxm_proto::v1::event::Payload;
+use cxm_proto::v1::{Series, SurveyKind, SurveyResponse};
+use cxm_store::EventType;
+
+pub(crate) use catalog::{JoinedMetric, METRICS};
+pub(crate) use metric::{JoinedTotals, Tally, evaluate};
+
+use crate::Result;
+use crate::bounds::{Rows, Ticker};
+use crate::plan;
+use crate::query::Query;
+use crate::revenue::exponent;
+use crate::steps::Steps;
+use crate::survey;
+
+/// Per account id, its responses in one bucket and group.
+pub(crate) type Accounts = BTreeMap<String, Tally>;
+
+/// Whether `response` feeds the joined metrics: an NPS response with an account.
+pub(crate) fn feeds(response: &SurveyResponse) -> bool {
+    response.kind == SurveyKind::Nps as i32 && !response.account_id.is_empty()
+}
+
+/// The group `response` falls in under `query`, or `None` when the filters reject it.
+pub(crate) fn group_of<'r>(query: &Query, response: &'r SurveyResponse) -> Option<&'r str> {
+    let passes =
+        query.filters.iter().all(|(dimension, values)| values.contains(survey::dimension(response, dimension)));
+    passes.then(|| query.group_by.as_deref().map_or("", |d| survey::dimension(response, d)))
+}
+
+/// Per group and bucket, the NPS responses with an account that pass the filters, per account.
+fn tallies(steps: &mut Steps<'_>, query: &Query) -> Result<BTreeMap<String, Vec<Accounts>>> {
+    steps.step(|rollups| {
+        let index = &rollups.surveys;
+        query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())
+    })?;
+    let buckets = &query.buckets;
+    let mut rows: Rows<Accounts> = Rows::new(buckets.len());
+    if query.group_by.is_none() {
+        rows.row("");
+    }
+    let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+        return rows.finish();
+    };
+    steps.scan(EventType::SurveyResponse, first.from, last.to, |t, payload| {
+        let (Payload::SurveyResponse(response), Some(i)) = (payload, plan::bucket_of(buckets, t)) else {
+            return Ok(());
+        };
+        if !feeds(&response) {
+            return Ok(());
+        }
+        let Some(row) = group_of(query, &response).and_then(|group| rows.row(group)) else {
+            return Ok(());
+        };
+        let tally = row[i].entry(response.account_id).or_default();
+        match response.score {
+            9.. => tally.promoters += 1,
+            7 | 8 => tally.passives += 1,
+            _ => tally.detractors += 1,
+        }
+        Ok(())
+    })?;
+    rows.finish()
+}
+
+/// Per group and bucket, the totals of the tallied accounts, each weighed by its MRR at the
+/// bucket's effective end; one step of the rollups' lock per group.
+pub(crate) fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<BTreeMap<String, Vec<JoinedTotals>>> {
+    let tallies = tallies(steps, query)?;
+    let stop = steps.stop();
+    let mut out = BTreeMap::new();
+    for (group, buckets) in tallies {
+        let row = steps.step(|rollups| {
+            let ticker = Ticker::new(stop);
+            let mut row = vec![JoinedTotals::default(); buckets.len()];
+            for ((totals, accounts), bucket) in row.iter_mut().zip(&buckets).zip(&query.buckets) {
+                for (account, tally) in accounts {
+                    ticker.tick()?;
+                    totals.add_account(tally, rollups.revenue.mrr_at(account, bucket.to));
+                }
+            }
+            Ok(row)
+        })?;
+        out.insert(group, row);
+    }
+    Ok(out)
+}
+
+/// Answers a joined query: one series per group, one point per bucket; money in major units of
+/// the reporting `currency`.
+pub(crate) fn answer(
+    metric: JoinedMetric,
+    steps: &mut Steps<'_>,
+    query: &Query,
+    currency: &str,
+) -> Result<Vec<Series>> {
+    let exponent = exponent(currency);
+    let totals = totals(steps, query)?;
+    crate::query::series(
+        query,
+        totals,
+        |t| match metric {
+            JoinedMetric::NpsRevenueWeighted => t.weighted_responses > 0,
+            JoinedMetric::ArrAtRisk => t.accounts_responding > 0,
+        },
+        |t, start| evaluate(metric, t, exponent).point(start),
+    )
+}
