@@ -9,6 +9,7 @@ mod support;
 mod bounds;
 mod cli;
 mod cli_tables;
+mod compare;
 mod crash;
 mod damage;
 mod definitions;

@@ -13,9 +13,11 @@
 
 #![forbid(unsafe_code)]
 
+mod answer;
 mod bounds;
 mod calendar;
 pub mod catalog;
+mod compare;
 mod describe;
 mod error;
 mod joined;
@@ -244,28 +246,11 @@ impl Engine {
     /// one bounded step at a time (see `steps`).
     pub fn query_until(&self, request: &QueryRequest, stop: &Stop) -> Result<QueryResponse> {
         let query = Query::parse(request)?;
-        let mut attempt = 0;
-        let series = loop {
-            let mut steps = steps::Steps::new(self, stop, attempt == steps::STEPPED_ATTEMPTS)?;
-            let answered = match query.metric.family {
-                catalog::Family::Survey(metric) => survey::answer(metric, &mut steps, &query),
-                catalog::Family::Support(metric) => support::answer(metric, &mut steps, &query),
-                catalog::Family::Joined(metric) => {
-                    joined::answer(metric, &mut steps, &query, &self.rules.reporting_currency)
-                }
-                catalog::Family::Revenue(metric) => {
-                    revenue::answer(metric, &mut steps, &query, &request.params, &self.rules.reporting_currency)
-                }
-            };
-            match answered {
-                Err(Error::Moved) if attempt < steps::STEPPED_ATTEMPTS => attempt += 1,
-                answered => break answered?,
-            }
-        };
+        let groups = self.values(&query, &request.params, stop)?;
         Ok(QueryResponse {
             metric: query.metric.about.name.to_owned(),
             definition_version: catalog::DEFINITION_VERSION.to_owned(),
-            series,
+            series: query::points(&query, groups)?,
         })
     }
 

@@ -15,6 +15,9 @@ pub(crate) struct Value {
     pub(crate) ci: Option<(f64, f64)>,
     /// Named parts.
     pub(crate) components: Vec<(&'static str, f64)>,
+    /// The standard error of the value, for the metrics that have one (SPEC §9, Compare); not
+    /// part of the API point.
+    pub(crate) se: Option<f64>,
 }
 
 impl Value {

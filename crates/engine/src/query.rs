@@ -3,10 +3,11 @@
 use std::collections::HashSet;
 
 use cxm_proto::clip;
-use cxm_proto::v1::{Granularity, QueryRequest};
+use cxm_proto::v1::{Granularity, QueryRequest, Series};
 
 use crate::calendar::{self, Bucket};
 use crate::catalog::{self, MetricDef};
+use crate::point::Value;
 use crate::{Error, Result, time};
 
 /// A checked query.
@@ -85,26 +86,36 @@ impl Query {
     }
 }
 
-/// One series per group and one point per bucket, from per-group bucket totals; when grouped,
-/// groups none of whose buckets `feeds` the metric are left out. The answer is bounded by
-/// [`crate::bounds::MAX_RESPONSE_BYTES`].
+/// Per group, one value per bucket, sorted by group.
+pub(crate) type GroupValues = Vec<(String, Vec<Value>)>;
+
+/// One value per bucket for each group, from per-group bucket totals; when grouped, groups none
+/// of whose buckets `feeds` the metric are left out.
 pub(crate) fn series<T>(
     query: &Query,
     totals: impl IntoIterator<Item = (String, Vec<T>)>,
     feeds: impl Fn(&T) -> bool,
-    point: impl Fn(&T, i64) -> cxm_proto::v1::Point,
-) -> Result<Vec<cxm_proto::v1::Series>> {
+    value: impl Fn(&T) -> Value,
+) -> Result<GroupValues> {
     let grouped = query.group_by.is_some();
-    let mut bytes = 0;
     let mut out = Vec::new();
     for (group, buckets) in totals {
         if grouped && !buckets.iter().any(&feeds) {
             continue;
         }
-        let series = cxm_proto::v1::Series {
-            group,
-            points: query.buckets.iter().zip(&buckets).map(|(bucket, totals)| point(totals, bucket.start)).collect(),
-        };
+        out.push((group, buckets.iter().map(&value).collect()));
+    }
+    Ok(out)
+}
+
+/// The API series of `groups`, each value the point of its bucket of `query`. The answer is
+/// bounded by [`crate::bounds::MAX_RESPONSE_BYTES`].
+pub(crate) fn points(query: &Query, groups: GroupValues) -> Result<Vec<Series>> {
+    let mut bytes = 0;
+    let mut out = Vec::new();
+    for (group, values) in groups {
+        let points = query.buckets.iter().zip(values).map(|(bucket, value)| value.point(bucket.start)).collect();
+        let series = Series { group, points };
         crate::bounds::add_response_bytes(&mut bytes, cxm_proto::prost::Message::encoded_len(&series) + 5)?;
         out.push(series);
     }

@@ -13,7 +13,7 @@ mod metric;
 use std::collections::BTreeMap;
 
 use cxm_proto::v1::event::Payload;
-use cxm_proto::v1::{Series, SurveyKind, SurveyResponse};
+use cxm_proto::v1::{SurveyKind, SurveyResponse};
 use cxm_store::EventType;
 
 pub(crate) use catalog::{JoinedMetric, METRICS};
@@ -22,7 +22,7 @@ pub(crate) use metric::{JoinedTotals, Tally, evaluate};
 use crate::Result;
 use crate::bounds::{Rows, Ticker};
 use crate::plan;
-use crate::query::Query;
+use crate::query::{GroupValues, Query};
 use crate::revenue::exponent;
 use crate::steps::Steps;
 use crate::survey;
@@ -107,7 +107,7 @@ pub(crate) fn answer(
     steps: &mut Steps<'_>,
     query: &Query,
     currency: &str,
-) -> Result<Vec<Series>> {
+) -> Result<GroupValues> {
     let exponent = exponent(currency);
     let totals = totals(steps, query)?;
     crate::query::series(
@@ -117,6 +117,6 @@ pub(crate) fn answer(
             JoinedMetric::NpsRevenueWeighted => t.weighted_responses > 0,
             JoinedMetric::ArrAtRisk => t.accounts_responding > 0,
         },
-        |t, start| evaluate(metric, t, exponent).point(start),
+        |t| evaluate(metric, t, exponent),
     )
 }

@@ -90,6 +90,7 @@ pub(crate) fn evaluate(metric: Metric, t: &RevenueTotals, length_nanos: i64, con
         Metric::CustomerChurnRate => {
             out.value = churn.map(|c| 100.0 * c);
             out.ci = stats::percent_interval(t.churned, customers);
+            out.se = stats::percent_se(t.churned, customers);
             out.components = vec![("churned", t.churned as f64)];
         }
         Metric::GrossRevenueRetention => {

@@ -15,7 +15,6 @@ mod steps;
 
 use std::collections::{BTreeMap, HashSet};
 
-use cxm_proto::v1::Series;
 use cxm_store::Nanos;
 
 pub(crate) use catalog::{METRICS, RevenueMetric};
@@ -28,7 +27,7 @@ use crate::steps::Steps;
 
 /// Accounts read in one step of the rollups' read lock.
 const STEP_ACCOUNTS: usize = 4_096;
-use crate::query::Query;
+use crate::query::{GroupValues, Query};
 use crate::{Error, Result};
 
 /// The parameter of `clv`: the share of revenue kept as gross margin.
@@ -102,7 +101,7 @@ pub(crate) fn answer(
     query: &Query,
     params: &BTreeMap<String, String>,
     currency: &str,
-) -> Result<Vec<Series>> {
+) -> Result<GroupValues> {
     // The account ids, copied in one step; then the accounts in steps of `STEP_ACCOUNTS`.
     let ids = steps.step(|rollups| {
         let index = &rollups.revenue;
@@ -158,5 +157,5 @@ pub(crate) fn answer(
         let totals: Vec<(RevenueTotals, i64)> = totals.into_iter().zip(lengths.iter().copied()).collect();
         (group, totals)
     });
-    crate::query::series(query, seen, |_| true, |(t, length), start| evaluate(metric, t, *length, context).point(start))
+    crate::query::series(query, seen, |_| true, |(t, length)| evaluate(metric, t, *length, context))
 }

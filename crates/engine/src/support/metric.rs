@@ -4,7 +4,7 @@ use super::SupportMetric as Metric;
 use super::cell::TicketTotals;
 use super::sketch::DurationTotals;
 use crate::point::Value;
-use crate::stats::percent_interval;
+use crate::stats::{percent_interval, percent_se};
 
 const NANOS_PER_MINUTE: f64 = 60_000_000_000.0;
 
@@ -34,6 +34,7 @@ fn durations(out: &mut Value, d: &DurationTotals) {
 fn rate(out: &mut Value, k: u64, n: u64, component: &'static str) {
     out.value = Some(100.0 * k as f64 / n as f64);
     out.ci = percent_interval(k, n);
+    out.se = percent_se(k, n);
     out.components = vec![(component, k as f64)];
 }
 

@@ -14,15 +14,13 @@ mod run;
 mod sketch;
 mod timeline;
 
-use cxm_proto::v1::Series;
-
 pub(crate) use catalog::{METRICS, SupportMetric};
 pub(crate) use cell::{DIMENSIONS, TicketTotals};
 pub(crate) use index::SupportIndex;
 pub(crate) use metric::{count, evaluate};
 
 use crate::Result;
-use crate::query::Query;
+use crate::query::{GroupValues, Query};
 use crate::steps::Steps;
 
 /// Turns the backlog's per-bucket increments into the backlog at each bucket's end: the running
@@ -46,7 +44,7 @@ fn backlog_at_ends(increments: Vec<TicketTotals>, edges: Option<&Vec<TicketTotal
 }
 
 /// Answers a support query: one series per group, one point per bucket.
-pub(crate) fn answer(metric: SupportMetric, steps: &mut Steps<'_>, query: &Query) -> Result<Vec<Series>> {
+pub(crate) fn answer(metric: SupportMetric, steps: &mut Steps<'_>, query: &Query) -> Result<GroupValues> {
     let store = steps.store();
     let run = run::Run::read(run::Context { metric, store, query }, steps)?;
     let mut totals = run.totals.finish()?;
@@ -63,5 +61,5 @@ pub(crate) fn answer(metric: SupportMetric, steps: &mut Steps<'_>, query: &Query
             *row = backlog_at_ends(std::mem::take(row), edges.get(group));
         }
     }
-    crate::query::series(query, totals, |t| count(metric, t) > 0, |t, start| evaluate(metric, t).point(start))
+    crate::query::series(query, totals, |t| count(metric, t) > 0, |t| evaluate(metric, t))
 }

@@ -26,6 +26,7 @@ pub(crate) fn evaluate(metric: Metric, t: &SurveyTotals) -> Value {
         Metric::Nps => {
             out.value = Some(100.0 * (t.promoters as f64 - t.detractors as f64) / n as f64);
             out.ci = Some(stats::nps_adjusted_wald(t.promoters, t.detractors, n));
+            out.se = stats::nps_se(t.promoters, t.detractors, n);
             out.components = vec![
                 ("promoters", t.promoters as f64),
                 ("passives", t.passives as f64),
@@ -35,6 +36,7 @@ pub(crate) fn evaluate(metric: Metric, t: &SurveyTotals) -> Value {
         Metric::Csat => {
             out.value = Some(100.0 * t.satisfied as f64 / n as f64);
             out.ci = percent_interval(t.satisfied, n);
+            out.se = stats::percent_se(t.satisfied, n);
             out.components = vec![("satisfied", t.satisfied as f64)];
         }
         Metric::Ces => {
@@ -44,6 +46,7 @@ pub(crate) fn evaluate(metric: Metric, t: &SurveyTotals) -> Value {
                 out.value = Some(mean);
                 out.ci = ci;
             }
+            out.se = stats::mean_se(n, sum, squares);
             out.components = vec![("easy", t.easy as f64)];
         }
     }

@@ -7,8 +7,8 @@ mod metric;
 
 use std::collections::BTreeMap;
 
+use cxm_proto::v1::SurveyResponse;
 use cxm_proto::v1::event::Payload;
-use cxm_proto::v1::{Series, SurveyResponse};
 use cxm_store::{EventType, Nanos, Store};
 
 pub(crate) use catalog::{METRICS, SurveyMetric};
@@ -19,7 +19,7 @@ pub(crate) use metric::{count, evaluate};
 use crate::Result;
 use crate::bounds::{Rows, Stop, Ticker};
 use crate::plan::{self, Plan};
-use crate::query::Query;
+use crate::query::{GroupValues, Query};
 use crate::rollup::Cell;
 use crate::steps::Steps;
 
@@ -66,13 +66,8 @@ impl Run<'_> {
 }
 
 /// Answers a survey query: one series per group, one point per bucket.
-pub(crate) fn answer(metric: SurveyMetric, steps: &mut Steps<'_>, query: &Query) -> Result<Vec<Series>> {
-    crate::query::series(
-        query,
-        totals(steps, query)?,
-        |t| count(metric, t) > 0,
-        |t, start| evaluate(metric, t).point(start),
-    )
+pub(crate) fn answer(metric: SurveyMetric, steps: &mut Steps<'_>, query: &Query) -> Result<GroupValues> {
+    crate::query::series(query, totals(steps, query)?, |t| count(metric, t) > 0, |t| evaluate(metric, t))
 }
 
 /// Per group, the totals of each bucket.
