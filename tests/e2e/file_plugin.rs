@@ -72,6 +72,7 @@ async fn a_survey_export_syncs_to_the_right_nps_and_appended_rows_arrive_once() 
         plugin: "file".into(),
         config: config.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
         sync_interval_seconds: 0,
+        pull_timeout_seconds: 0,
     };
     server.connector_client().await.create_connector(request).await.unwrap();
 

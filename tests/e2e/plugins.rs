@@ -17,6 +17,7 @@ fn connector(name: &str, plugin: &str, config: &[(&str, &str)]) -> CreateConnect
         plugin: plugin.into(),
         config: config.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
         sync_interval_seconds: 0,
+        pull_timeout_seconds: 0,
     }
 }
 

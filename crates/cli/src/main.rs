@@ -95,6 +95,8 @@ not stored.")]
   cxm connectors create nps-export --plugin file --set path=/exports/nps.csv --every-seconds 300
   cxm connectors show nps-export
   cxm connectors sync nps-export
+  cxm connectors cancel nps-export
+  cxm connectors update nps-export --every-seconds 600
   cxm connectors delete nps-export")]
     Connectors {
         #[command(subcommand)]
