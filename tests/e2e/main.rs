@@ -11,6 +11,7 @@ mod crash;
 mod file_plugin;
 mod hubspot_plugin;
 mod ingest;
+mod isolation;
 mod plugins;
 mod polyglot;
 mod revenue_metrics;

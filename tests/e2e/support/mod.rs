@@ -84,6 +84,11 @@ impl Cxmd {
         Self { child, addr, data_dir: data_dir.to_path_buf(), _temp: None, stderr: stderr_text }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
         self.stderr.lock().expect("log lock").clone()
