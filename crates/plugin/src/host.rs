@@ -124,6 +124,18 @@ pub fn plugin_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
     files
 }
 
+/// An error with its sources: libloading keeps the dynamic loader's text (`dlerror`) there.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
 #[cfg(unix)]
 fn open_library(path: &Path) -> Result<libloading::Library, libloading::Error> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
@@ -148,14 +160,19 @@ impl Library {
     /// Loads a plugin library and checks its ABI version, table size and functions before
     /// using it. Errors carry the dynamic loader's own text (`dlerror`).
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let library = open_library(path).map_err(|e| LoadError(format!("not a loadable library: {e}")))?;
+        let library =
+            open_library(path).map_err(|e| LoadError(format!("not a loadable library: {}", with_sources(&e))))?;
         // The library is never unloaded: plugin code and statics stay valid for the process.
         let library: &'static libloading::Library = Box::leak(Box::new(library));
         let symbol = String::from_utf8_lossy(&abi::ENTRY_SYMBOL[..abi::ENTRY_SYMBOL.len() - 1]).into_owned();
         // SAFETY: the symbol, if present, has the `EntryFn` signature by the ABI's definition.
         #[allow(unsafe_code)]
         let entry = unsafe { library.get::<EntryFn>(abi::ENTRY_SYMBOL) }.map_err(|e| {
-            LoadError(format!("no entry symbol `{symbol}`: not a cxm plugin of ABI {}.x ({e})", abi::ABI_MAJOR))
+            LoadError(format!(
+                "no entry symbol `{symbol}`: not a cxm plugin of ABI {}.x ({})",
+                abi::ABI_MAJOR,
+                with_sources(&e)
+            ))
         })?;
         let table = entry();
         if table.is_null() {
