@@ -32,6 +32,9 @@ const FRAME_SLACK: usize = 64 * 1024;
 /// Lines of the host's stderr kept to explain a crash.
 const STDERR_LINES: usize = 20;
 
+/// Where a plugin host's log lines go: `(level, line)`; level 0 is a line of its stderr.
+pub(crate) type HostLog = Arc<dyn Fn(u32, &str) + Send + Sync>;
+
 /// How plugin hosts are started.
 #[derive(Debug, Clone)]
 pub struct HostSettings {
@@ -101,7 +104,7 @@ fn signal_name(signal: i32) -> String {
 impl HostProcess {
     /// Starts a plugin host; `log(level, line)` receives the plugin's log lines and the host's
     /// stderr (level 0).
-    pub(crate) fn spawn(settings: &HostSettings, log: Arc<dyn Fn(u32, &str) + Send + Sync>) -> std::io::Result<Self> {
+    pub(crate) fn spawn(settings: &HostSettings, log: HostLog) -> std::io::Result<Self> {
         // The host is started by, and lives no longer than, the thread that runs this call: the
         // host's PR_SET_PDEATHSIG fires when that thread ends.
         let mut child = Command::new(&settings.program)

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::SyncControl;
 use crate::error::Result;
 use crate::plugins::LoadedPlugin;
-use crate::process::{HostError, HostProcess, HostSettings};
+use crate::process::{HostError, HostLog, HostProcess, HostSettings};
 use crate::record::{ConnectorRecord, CursorRecord, scrub};
 
 /// Events asked for per page, and the most a page may hold.
@@ -24,7 +24,7 @@ const NOTHING_STORED: &str = "nothing from this page was stored; the cursor did 
 
 /// The log sink of a plugin host: the server log, with the connector's name, secrets scrubbed.
 /// Level 0 is the host's stderr.
-pub(crate) fn plugin_log(connector: &str, secrets: Vec<String>) -> Arc<dyn Fn(u32, &str) + Send + Sync> {
+pub(crate) fn plugin_log(connector: &str, secrets: Vec<String>) -> HostLog {
     let connector = connector.to_owned();
     Arc::new(move |level, line| {
         let line = scrub(line, &secrets);
