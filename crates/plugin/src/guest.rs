@@ -255,3 +255,60 @@ macro_rules! export_plugin {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::c_void;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use cxm_proto::v1::{PluginConfig, PluginError, PluginInfo, PullRequest, PullResponse};
+
+    use super::{Logger, Plugin, vtable};
+    use crate::abi::{CXM_OK, CxmBuf, CxmHost, CxmSlice};
+
+    static LINES: AtomicUsize = AtomicUsize::new(0);
+    static KEPT: Mutex<Option<Logger>> = Mutex::new(None);
+
+    /// A plugin that keeps a clone of its logger beyond its own life.
+    struct Keeper;
+
+    impl Plugin for Keeper {
+        fn describe() -> PluginInfo {
+            PluginInfo::default()
+        }
+
+        fn open(_: &PluginConfig, log: Logger) -> Result<Self, PluginError> {
+            log.info("opened");
+            *KEPT.lock().unwrap() = Some(log);
+            Ok(Self)
+        }
+
+        fn pull(&mut self, _: &PullRequest) -> Result<PullResponse, PluginError> {
+            Ok(PullResponse::default())
+        }
+    }
+
+    extern "C" fn count(_: *const c_void, _: u32, _: CxmSlice) {
+        LINES.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn a_logger_kept_after_close_goes_quiet_instead_of_calling_the_host() {
+        let table = vtable::<Keeper>();
+        let host = CxmHost { size: std::mem::size_of::<CxmHost>(), ctx: std::ptr::null(), log: count };
+        let mut instance: *mut c_void = std::ptr::null_mut();
+        let mut out = CxmBuf::EMPTY;
+        let config = CxmSlice { ptr: std::ptr::null(), len: 0 };
+        assert_eq!(table.open.unwrap()(config, &host, &mut instance, &mut out), CXM_OK);
+        table.free_buf.unwrap()(out);
+        assert_eq!(LINES.load(Ordering::SeqCst), 1);
+        let kept = KEPT.lock().unwrap().take().unwrap();
+        let clone = kept.clone();
+        std::thread::spawn(move || clone.info("from another thread while open")).join().unwrap();
+        assert_eq!(LINES.load(Ordering::SeqCst), 2);
+        table.close.unwrap()(instance);
+        std::thread::spawn(move || kept.info("after close")).join().unwrap();
+        assert_eq!(LINES.load(Ordering::SeqCst), 2, "a line after close must not reach the host");
+    }
+}
