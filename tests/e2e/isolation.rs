@@ -273,6 +273,16 @@ fn alive(pid: u32) -> bool {
         .is_ok_and(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
 }
 
+/// Waits (up to 10 s: the kernel delivers the death signal at once, this only bounds the test)
+/// until none of `pids` runs.
+async fn all_gone(pids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids.iter().any(|&pid| alive(pid)) {
+        assert!(Instant::now() < deadline, "plugin host {pids:?} still runs after cxmd ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn hung_sync(server: &Cxmd) -> (tonic::Streaming<SyncProgress>, Vec<u32>) {
     let mut client = server.connector_client().await;
     client.create_connector(connector("stuck", &[("mode", "hang"), ("fail_at", "2")])).await.unwrap();
@@ -294,7 +304,7 @@ async fn sigterm_with_a_hung_plugin_exits_within_the_grace_period() {
     // allows (a generous one: cxmd itself stops the hung plugin at once).
     assert!(took < Duration::from_secs(3), "cxmd took {took:?} to exit with a grace of 2 s");
     assert!(status.success(), "{status:?}");
-    assert!(!hosts.iter().any(|&pid| alive(pid)), "a plugin host outlived cxmd");
+    all_gone(&hosts).await;
     let server = Cxmd::start_with(data.path(), &plugins.flag(), &[]);
     assert_eq!(state(&server, "stuck").await.events, 2, "the committed page stays");
     assert_eq!(server.responses_between("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z").await, 2);
@@ -305,9 +315,5 @@ async fn no_plugin_host_outlives_a_killed_cxmd() {
     let (server, _plugins, _data) = start(&[]);
     let (_stream, hosts) = hung_sync(&server).await;
     server.kill();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while hosts.iter().any(|&pid| alive(pid)) {
-        assert!(Instant::now() < deadline, "plugin host {hosts:?} still runs after cxmd was killed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    all_gone(&hosts).await;
 }

@@ -4,6 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release -p cxm-bench --bin cxm-bench-sync -- --rows 1000000
+//! cargo run --release -p cxm-bench --bin cxm-bench-sync -- --rows 1000000 --cxmd /tmp/old/cxmd
 //! ```
 
 #![forbid(unsafe_code)]
@@ -28,6 +29,10 @@ struct Args {
     /// Use the debug build (quick checks; timings then mean little).
     #[arg(long)]
     debug: bool,
+    /// Run this `cxmd` instead of building one (its directory must hold the file plugin), e.g.
+    /// a copy of an older build to compare with.
+    #[arg(long)]
+    cxmd: Option<std::path::PathBuf>,
 }
 
 /// Builds the file plugin next to `cxmd`, where cxmd finds it.
@@ -58,8 +63,13 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     ensure!(args.rows > 0, "--rows must be at least 1");
     let profile = if args.debug { Profile::Debug } else { Profile::Release };
-    build_plugin(profile)?;
-    let binary = server::build(profile)?;
+    let binary = match &args.cxmd {
+        Some(binary) => binary.clone(),
+        None => {
+            build_plugin(profile)?;
+            server::build(profile)?
+        }
+    };
     let work = server::workspace_root().join(format!("target/bench/sync-{}", args.rows));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
