@@ -17,6 +17,7 @@ use cxm_proto::v1::host_request::Request;
 use cxm_proto::v1::{
     HostLoad, HostLoaded, HostReply, HostRequest, PluginConfig, PluginError, PullRequest, PullResponse,
 };
+use prost::Message as _;
 
 use crate::lock;
 
@@ -114,30 +115,61 @@ impl HostProcess {
             .stderr(Stdio::piped())
             .env_remove("CXM_CONFIG")
             .spawn()?;
+        let stdin = child.stdin.take();
+        match Self::listen(&mut child, log) {
+            Ok((replies, stderr, stderr_done)) => Ok(Self {
+                killer: Killer { child: Arc::new(Mutex::new(child)), reason: Arc::new(Mutex::new(None)) },
+                stdin,
+                replies,
+                stderr,
+                stderr_done,
+                memory_mb: settings.memory_mb,
+            }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts the threads that read the host's stdout (replies and log lines) and stderr.
+    #[allow(clippy::type_complexity)]
+    fn listen(
+        child: &mut Child,
+        log: HostLog,
+    ) -> std::io::Result<(mpsc::Receiver<Reply>, Arc<Mutex<VecDeque<String>>>, mpsc::Receiver<()>)> {
         let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
         let stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("no stderr"))?;
-        let stdin = child.stdin.take();
         let (send, replies) = mpsc::channel();
         let reader_log = Arc::clone(&log);
         std::thread::Builder::new().name("plugin-host-out".into()).spawn(move || {
             let mut stdout = BufReader::new(stdout);
             let max = usize::try_from(MAX_PAGE_BYTES).unwrap_or(usize::MAX) + FRAME_SLACK;
             loop {
-                match frame::read::<HostReply>(&mut stdout, max) {
-                    Ok(Some(HostReply { reply: Some(Reply::Log(line)) })) => reader_log(line.level, &line.line),
-                    Ok(Some(HostReply { reply: Some(reply) })) => {
-                        if send.send(reply).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(Some(HostReply { reply: None })) => {
-                        let _ = send.send(Reply::Failure("the plugin host sent an empty reply".into()));
-                    }
+                let bytes = match frame::read_bytes(&mut stdout, max) {
+                    Ok(Some(bytes)) => bytes,
                     Ok(None) => return,
                     Err(e) => {
                         let _ = send.send(Reply::Failure(format!("the plugin host's reply is unreadable: {e}")));
                         return;
                     }
+                };
+                // Pages arrive as the plugin encoded them: this is where they are decoded.
+                let reply = match HostReply::decode(bytes.as_slice()) {
+                    Ok(HostReply { reply: Some(Reply::Log(line)) }) => {
+                        reader_log(line.level, &line.line);
+                        continue;
+                    }
+                    Ok(HostReply { reply: Some(reply) }) => reply,
+                    Ok(HostReply { reply: None }) => Reply::Failure("the plugin host sent an empty reply".into()),
+                    Err(e) => Reply::Failure(format!(
+                        "the plugin returned {} bytes that do not decode as a reply: {e}",
+                        bytes.len()
+                    )),
+                };
+                if send.send(reply).is_err() {
+                    return;
                 }
             }
         })?;
@@ -155,14 +187,7 @@ impl HostProcess {
                 tail.push_back(line);
             }
         })?;
-        Ok(Self {
-            killer: Killer { child: Arc::new(Mutex::new(child)), reason: Arc::new(Mutex::new(None)) },
-            stdin,
-            replies,
-            stderr: tail,
-            stderr_done,
-            memory_mb: settings.memory_mb,
-        })
+        Ok((replies, tail, stderr_done))
     }
 
     /// A handle that kills this host from another thread.

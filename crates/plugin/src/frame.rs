@@ -12,8 +12,36 @@ pub fn write<M: Message>(out: &mut impl Write, message: &M) -> std::io::Result<(
     out.flush()
 }
 
+/// Writes one message given as its field `field`'s already-encoded bytes (an embedded message,
+/// wire type 2) — the same bytes as encoding a message whose only set field is `field`, without
+/// decoding and re-encoding `bytes`.
+pub fn write_field(out: &mut impl Write, field: u32, bytes: &[u8]) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(20);
+    let key = u64::from(field) << 3 | 2;
+    let body = prost::encoding::encoded_len_varint(key)
+        + prost::encoding::encoded_len_varint(bytes.len() as u64)
+        + bytes.len();
+    prost::encoding::encode_varint(body as u64, &mut head);
+    prost::encoding::encode_varint(key, &mut head);
+    prost::encoding::encode_varint(bytes.len() as u64, &mut head);
+    out.write_all(&head)?;
+    out.write_all(bytes)?;
+    out.flush()
+}
+
 /// Reads one message of at most `max_bytes`: `Ok(None)` at a clean end of the stream.
 pub fn read<M: Message + Default>(input: &mut impl Read, max_bytes: usize) -> std::io::Result<Option<M>> {
+    match read_bytes(input, max_bytes)? {
+        Some(bytes) => {
+            M::decode(bytes.as_slice()).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Reads one message's bytes (at most `max_bytes`) without decoding them: `Ok(None)` at a clean
+/// end of the stream.
+pub fn read_bytes(input: &mut impl Read, max_bytes: usize) -> std::io::Result<Option<Vec<u8>>> {
     let mut length: u64 = 0;
     for (i, shift) in (0..64).step_by(7).enumerate() {
         let mut byte = [0u8; 1];
@@ -37,12 +65,14 @@ pub fn read<M: Message + Default>(input: &mut impl Read, max_bytes: usize) -> st
     }
     let mut bytes = vec![0u8; length];
     input.read_exact(&mut bytes)?;
-    M::decode(bytes.as_slice()).map(Some).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    Ok(Some(bytes))
 }
 
 #[cfg(test)]
 mod tests {
-    use cxm_proto::v1::PullRequest;
+    use cxm_proto::v1::host_reply::Reply;
+    use cxm_proto::v1::{HostReply, PullRequest, PullResponse};
+    use prost::Message;
 
     #[test]
     fn messages_round_trip_and_the_limit_holds() {
@@ -57,5 +87,14 @@ mod tests {
         let mut again = Vec::new();
         super::write(&mut again, &long).unwrap();
         assert!(super::read::<PullRequest>(&mut again.as_slice(), 100).is_err());
+    }
+
+    #[test]
+    fn a_field_written_from_its_bytes_reads_as_the_message() {
+        let page = PullResponse { next_cursor: "7".into(), has_more: true, ..PullResponse::default() };
+        let mut bytes = Vec::new();
+        super::write_field(&mut bytes, 3, &page.encode_to_vec()).unwrap();
+        let reply = super::read::<HostReply>(&mut bytes.as_slice(), 1000).unwrap().unwrap();
+        assert_eq!(reply.reply, Some(Reply::Page(page)));
     }
 }

@@ -340,10 +340,24 @@ impl Instance {
     /// Pulls one page of at most `max_bytes` encoded bytes (a larger one is a
     /// [`CallError::Protocol`] naming both sizes).
     pub fn pull(&mut self, request: &PullRequest, max_bytes: usize) -> Result<PullResponse, CallError> {
+        let bytes = self.pull_encoded(request, max_bytes)?;
+        PullResponse::decode(bytes.as_slice()).map_err(|e| {
+            CallError::Protocol(format!("the plugin returned {} bytes that do not decode as a reply: {e}", bytes.len()))
+        })
+    }
+
+    /// Pulls one page and returns it as the plugin encoded it, not decoded (the plugin host
+    /// passes it on as is; `cxmd` decodes it once).
+    pub fn pull_encoded(&mut self, request: &PullRequest, max_bytes: usize) -> Result<Vec<u8>, CallError> {
         let bytes = request.encode_to_vec();
         let mut out = CxmBuf::EMPTY;
         let status = (self.functions.pull)(self.handle, slice(&bytes), &mut out);
-        take(self.functions, status, out, max_bytes)
+        let bytes = copy_and_free(self.functions, out, max_bytes)?;
+        match status {
+            CXM_OK => Ok(bytes),
+            CXM_ERROR => Err(error_of(&bytes)),
+            other => Err(CallError::Protocol(format!("the plugin returned unknown status {other}"))),
+        }
     }
 }
 

@@ -20,6 +20,9 @@ use cxm_proto::v1::{HostLoaded, HostLog, HostReply, HostRequest};
 use crate::frame;
 use crate::host::{CallError, Instance, Library, LogFn};
 
+/// The field number of `HostReply.page`.
+const PAGE_FIELD: u32 = 3;
+
 /// The largest request cxmd sends (a configuration or a cursor), in bytes.
 const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 
@@ -95,8 +98,15 @@ pub fn serve() -> ExitCode {
                 }
             }
             (Some(Request::Pull(pull)), Some(_)) => match &mut instance {
-                Some(open) => match open.pull(&pull, max_page_bytes) {
-                    Ok(page) => Reply::Page(page),
+                // The page goes on as the plugin encoded it: cxmd decodes (and checks) it once.
+                Some(open) => match open.pull_encoded(&pull, max_page_bytes) {
+                    Ok(page) => {
+                        let mut out = out.lock().unwrap_or_else(PoisonError::into_inner);
+                        if frame::write_field(&mut *out, PAGE_FIELD, &page).is_err() {
+                            return ExitCode::FAILURE;
+                        }
+                        continue;
+                    }
                     Err(e) => call_reply(e),
                 },
                 None => Reply::Failure("pull before open".to_owned()),
