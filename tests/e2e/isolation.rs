@@ -241,12 +241,19 @@ async fn secrets_can_come_from_the_environment_or_a_file() {
         cxm(&server.addr, &["connectors", "create", "u", "--plugin", "misbehaving", "--config-env", "token=NOPE_X"]);
     assert_ne!(unset.code, 0);
     assert!(unset.stderr.contains("NOPE_X"), "{unset:?}");
+    // One update from the command line, one over gRPC; neither sends the token again.
+    let updated =
+        cxm(&server.addr, &["connectors", "update", "f", "--set", "fail_at=1", "--pull-timeout-seconds", "9"]);
+    assert_eq!(updated.code, 0, "{updated:?}");
+    assert!(
+        updated.stdout.contains("its cursor stays") && updated.stdout.contains("pull timeout:    9 s"),
+        "{updated:?}"
+    );
+    let mut request = UpdateConnectorRequest { name: "e".into(), ..UpdateConnectorRequest::default() };
+    request.config.insert("fail_at".into(), "1".into());
+    server.connector_client().await.update_connector(request).await.unwrap();
     for name in ["f", "e"] {
         // The plugin echoes the token it got in its error: scrubbed, so it was exactly TOKEN.
-        let mut client = server.connector_client().await;
-        let mut request = UpdateConnectorRequest { name: name.into(), ..UpdateConnectorRequest::default() };
-        request.config.insert("fail_at".into(), "1".into());
-        client.update_connector(request).await.unwrap();
         let last = server.sync(name).await.pop().unwrap();
         assert!(last.error.contains("upstream refused token <redacted>"), "{name}: {}", last.error);
     }
