@@ -24,6 +24,7 @@ mod ingest;
 mod isolation;
 mod plugins;
 mod polyglot;
+mod records;
 mod revenue_metrics;
 mod revenue_weighted;
 mod robustness;

@@ -18,16 +18,25 @@ impl Engine {
         stop: &crate::Stop,
     ) -> Result<GroupValues> {
         let currency = &self.rules.reporting_currency;
+        self.attempt(stop, |steps| match query.metric.family {
+            Family::Survey(metric) => survey::answer(metric, steps, query),
+            Family::Support(metric) => support::answer(metric, steps, query),
+            Family::Joined(metric) => joined::answer(metric, steps, query, currency),
+            Family::Revenue(metric) => revenue::answer(metric, steps, query, params, currency),
+        })
+    }
+
+    /// Runs `work` over the rollups and the store in steps; again when stored events moved
+    /// under it, the last time holding the lock throughout (see `steps`).
+    pub(crate) fn attempt<R>(
+        &self,
+        stop: &crate::Stop,
+        mut work: impl FnMut(&mut Steps<'_>) -> Result<R>,
+    ) -> Result<R> {
         let mut attempt = 0;
         loop {
             let mut steps = Steps::new(self, stop, attempt == steps::STEPPED_ATTEMPTS)?;
-            let answered = match query.metric.family {
-                Family::Survey(metric) => survey::answer(metric, &mut steps, query),
-                Family::Support(metric) => support::answer(metric, &mut steps, query),
-                Family::Joined(metric) => joined::answer(metric, &mut steps, query, currency),
-                Family::Revenue(metric) => revenue::answer(metric, &mut steps, query, params, currency),
-            };
-            match answered {
+            match work(&mut steps) {
                 Err(Error::Moved) if attempt < steps::STEPPED_ATTEMPTS => attempt += 1,
                 answered => return answered,
             }

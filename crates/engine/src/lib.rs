@@ -24,6 +24,7 @@ mod joined;
 mod plan;
 mod point;
 mod query;
+mod records;
 mod revenue;
 mod rollup;
 mod stats;

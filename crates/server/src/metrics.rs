@@ -6,6 +6,7 @@ use cxm_engine::{Engine, Stop, catalog};
 use cxm_proto::v1::metrics_service_server::MetricsService;
 use cxm_proto::v1::{
     CompareRequest, CompareResponse, ListMetricsRequest, ListMetricsResponse, QueryRequest, QueryResponse,
+    RecordsRequest, RecordsResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -61,5 +62,9 @@ impl MetricsService for Metrics {
 
     async fn compare(&self, request: Request<CompareRequest>) -> Result<Response<CompareResponse>, Status> {
         self.run(request, |r: &CompareRequest| r.metric.as_str(), |engine, r, stop| engine.compare_until(r, stop)).await
+    }
+
+    async fn records(&self, request: Request<RecordsRequest>) -> Result<Response<RecordsResponse>, Status> {
+        self.run(request, |r: &RecordsRequest| r.metric.as_str(), |engine, r, stop| engine.records_until(r, stop)).await
     }
 }

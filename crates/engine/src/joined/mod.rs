@@ -23,6 +23,7 @@ use crate::Result;
 use crate::bounds::{Rows, Ticker};
 use crate::plan;
 use crate::query::{GroupValues, Query};
+use crate::records::Keys;
 use crate::revenue::exponent;
 use crate::steps::Steps;
 use crate::survey;
@@ -33,13 +34,6 @@ pub(crate) type Accounts = BTreeMap<String, Tally>;
 /// Whether `response` feeds the joined metrics: an NPS response with an account.
 pub(crate) fn feeds(response: &SurveyResponse) -> bool {
     response.kind == SurveyKind::Nps as i32 && !response.account_id.is_empty()
-}
-
-/// The group `response` falls in under `query`, or `None` when the filters reject it.
-pub(crate) fn group_of<'r>(query: &Query, response: &'r SurveyResponse) -> Option<&'r str> {
-    let passes =
-        query.filters.iter().all(|(dimension, values)| values.contains(survey::dimension(response, dimension)));
-    passes.then(|| query.group_by.as_deref().map_or("", |d| survey::dimension(response, d)))
 }
 
 /// Per group and bucket, the NPS responses with an account that pass the filters, per account.
@@ -63,7 +57,7 @@ fn tallies(steps: &mut Steps<'_>, query: &Query) -> Result<BTreeMap<String, Vec<
         if !feeds(&response) {
             return Ok(());
         }
-        let Some(row) = group_of(query, &response).and_then(|group| rows.row(group)) else {
+        let Some(row) = survey::group_of(query, &response).and_then(|group| rows.row(group)) else {
             return Ok(());
         };
         let tally = row[i].entry(response.account_id).or_default();
@@ -119,4 +113,58 @@ pub(crate) fn answer(
         },
         |t| evaluate(metric, t, exponent),
     )
+}
+
+/// The keys behind `metric`'s count for `group` over the one bucket of `query`: the responses
+/// with weight above 0 in time order (`nps_revenue_weighted`), or the Accounts at risk by id
+/// (`arr_at_risk`; see `RevenueIndex::account_key`).
+pub(crate) fn records(
+    metric: JoinedMetric,
+    steps: &mut Steps<'_>,
+    query: &Query,
+    group: &str,
+    keys: &mut Keys,
+) -> Result<()> {
+    let Some(end) = query.buckets.last().map(|b| b.to) else { return Ok(()) };
+    let stop = steps.stop();
+    match metric {
+        JoinedMetric::NpsRevenueWeighted => {
+            steps.step(|rollups| {
+                let index = &rollups.surveys;
+                query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())
+            })?;
+            let mut found = Vec::new();
+            let from = query.buckets.first().map_or(end, |b| b.from);
+            steps.scan(EventType::SurveyResponse, from, end, |_, payload| {
+                if let Payload::SurveyResponse(response) = payload
+                    && feeds(&response)
+                    && survey::group_of(query, &response) == Some(group)
+                {
+                    let key = crate::records::key(EventType::SurveyResponse, response.source, response.id);
+                    found.push((response.account_id, key));
+                }
+                Ok(())
+            })?;
+            steps.step(|rollups| {
+                let ticker = Ticker::new(stop);
+                for (account, key) in found {
+                    ticker.tick()?;
+                    if rollups.revenue.mrr_at(&account, end) > 0 {
+                        keys.push(key)?;
+                    }
+                }
+                Ok(())
+            })
+        }
+        JoinedMetric::ArrAtRisk => {
+            let mut tallies = tallies(steps, query)?;
+            let accounts = tallies.remove(group).and_then(|mut row| row.pop()).unwrap_or_default();
+            steps.step(|rollups| {
+                for (id, _) in accounts.iter().filter(|(_, t)| t.at_risk()) {
+                    keys.push(rollups.revenue.account_key(id))?;
+                }
+                Ok(())
+            })
+        }
+    }
 }

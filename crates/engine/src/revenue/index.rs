@@ -136,6 +136,18 @@ impl RevenueIndex {
         self.accounts.get(id).map_or(0, |account| account.by_source().map(|(_, steps)| steps.at(t)).sum())
     }
 
+    /// The key of the Account event that stands for account `id`: the source first in byte order
+    /// among its stored Accounts, "" when none is stored (the account is known only from its
+    /// subscriptions or responses).
+    pub(crate) fn account_key(&self, id: &str) -> cxm_proto::v1::EventKey {
+        let source = self.profiles.get(id).and_then(|by_source| by_source.keys().next());
+        cxm_proto::v1::EventKey {
+            r#type: cxm_proto::v1::EventType::Account as i32,
+            source: source.cloned().unwrap_or_default(),
+            id: id.to_owned(),
+        }
+    }
+
     /// The current value of attribute `key` of account `id`; "" when no Account of that id
     /// has it. When Accounts of several sources share the id, the first source in byte order
     /// that has the key gives the value.

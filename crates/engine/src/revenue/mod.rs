@@ -11,6 +11,7 @@ mod catalog;
 mod currency;
 mod index;
 mod metric;
+mod records;
 mod steps;
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,7 +21,8 @@ use cxm_store::Nanos;
 pub(crate) use catalog::{METRICS, RevenueMetric};
 pub(crate) use currency::{DEFAULT_EXPONENT, exponent, known_exponent, to_major};
 pub(crate) use index::{DIMENSIONS, RevenueIndex, SOURCE};
-pub(crate) use metric::{Context, RevenueTotals, evaluate};
+pub(crate) use metric::{Context, RevenueTotals, count, evaluate};
+pub(crate) use records::records;
 
 use crate::bounds::{Rows, Ticker};
 use crate::steps::Steps;

@@ -16,7 +16,7 @@ use crate::steps::Steps;
 use crate::{Error, Result};
 
 /// The timeline a metric buckets tickets by (the backlog reads the solve timeline too).
-fn timeline(metric: SupportMetric) -> Timeline {
+pub(super) fn timeline(metric: SupportMetric) -> Timeline {
     match metric {
         SupportMetric::TicketVolume | SupportMetric::Backlog => Timeline::Created,
         SupportMetric::FirstReplyTime => Timeline::FirstReply,

@@ -12,7 +12,7 @@ use cxm_proto::v1::event::Payload;
 use cxm_store::{EventType, Nanos, Store};
 
 pub(crate) use catalog::{METRICS, SurveyMetric};
-pub(crate) use cell::{DIMENSIONS, SurveyCell, SurveyTotals, dimension};
+pub(crate) use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
 pub(crate) use index::SurveyIndex;
 pub(crate) use metric::{count, evaluate};
 
@@ -20,6 +20,7 @@ use crate::Result;
 use crate::bounds::{Rows, Stop, Ticker};
 use crate::plan::{self, Plan};
 use crate::query::{GroupValues, Query};
+use crate::records::Keys;
 use crate::rollup::Cell;
 use crate::steps::Steps;
 
@@ -68,6 +69,37 @@ impl Run<'_> {
 /// Answers a survey query: one series per group, one point per bucket.
 pub(crate) fn answer(metric: SurveyMetric, steps: &mut Steps<'_>, query: &Query) -> Result<GroupValues> {
     crate::query::series(query, totals(steps, query)?, |t| count(metric, t) > 0, |t| evaluate(metric, t))
+}
+
+/// The group `response` falls in under `query`, or `None` when the filters reject it.
+pub(crate) fn group_of<'r>(query: &Query, response: &'r SurveyResponse) -> Option<&'r str> {
+    let passes = query.filters.iter().all(|(d, values)| values.contains(cell::dimension(response, d)));
+    passes.then(|| query.group_by.as_deref().map_or("", |d| cell::dimension(response, d)))
+}
+
+/// The keys of the responses counted in `metric`'s count for group `group` over the one bucket
+/// of `query`, in time order (then key order).
+pub(crate) fn records(
+    metric: SurveyMetric,
+    steps: &mut Steps<'_>,
+    query: &Query,
+    group: &str,
+    keys: &mut Keys,
+) -> Result<()> {
+    steps.step(|rollups| {
+        let index = &rollups.surveys;
+        query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())
+    })?;
+    let (Some(first), Some(last)) = (query.buckets.first(), query.buckets.last()) else { return Ok(()) };
+    steps.scan(EventType::SurveyResponse, first.from, last.to, |_, payload| {
+        let Payload::SurveyResponse(response) = payload else { return Ok(()) };
+        let mut totals = SurveyTotals::default();
+        SurveyCell::of(&response).add_to(&mut totals);
+        if count(metric, &totals) > 0 && group_of(query, &response) == Some(group) {
+            keys.push(crate::records::key(EventType::SurveyResponse, response.source, response.id))?;
+        }
+        Ok(())
+    })
 }
 
 /// Per group, the totals of each bucket.
