@@ -15,6 +15,7 @@ pub mod rollup;
 pub mod stats;
 pub mod support;
 pub mod survey;
+mod views;
 
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -26,6 +27,7 @@ use cxm_store::{EventType, MetaWrite, Options, Outcome, Rules, Store};
 
 pub use error::{Error, Result};
 pub use query::Query;
+pub use views::{IndexBudget, Usage};
 
 /// Most events in one ingest request.
 pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
@@ -37,10 +39,11 @@ pub struct Settings {
     pub rules: Rules,
     /// Store settings.
     pub store: Options,
+    /// Limits on the memory of the dimension views of each event type.
+    pub index: IndexBudget,
 }
 
 /// Derived state kept in memory: one index per metric family.
-#[derive(Default)]
 struct Rollups {
     surveys: survey::SurveyIndex,
     revenue: revenue::RevenueIndex,
@@ -48,6 +51,14 @@ struct Rollups {
 }
 
 impl Rollups {
+    fn new(budget: IndexBudget) -> Self {
+        Self {
+            surveys: survey::SurveyIndex::new(budget),
+            revenue: revenue::RevenueIndex::default(),
+            support: support::SupportIndex::new(budget),
+        }
+    }
+
     /// Follows one stored change: the replaced version leaves, the new one enters.
     fn apply(&mut self, change: &cxm_store::Change) {
         if let Some(Payload::SurveyResponse(old)) = &change.old {
@@ -100,7 +111,7 @@ impl Engine {
     /// Opens the data dir and rebuilds the rollups from the stored events.
     pub fn open(dir: &Path, settings: Settings) -> Result<Self> {
         let store = Store::open(dir, &settings.store)?;
-        let mut rollups = Rollups::default();
+        let mut rollups = Rollups::new(settings.index);
         let currency = &settings.rules.reporting_currency;
         if revenue::known_exponent(currency).is_none() {
             tracing::warn!(
@@ -208,6 +219,12 @@ impl Engine {
             definition_version: catalog::DEFINITION_VERSION.to_owned(),
             series,
         })
+    }
+
+    /// What the dimension views of survey responses and of tickets hold, against the budget.
+    pub fn index_usage(&self) -> (Usage, Usage) {
+        let rollups = self.read();
+        (rollups.surveys.usage(), rollups.support.usage())
     }
 
     /// The event store (for metadata records such as connector definitions).

@@ -123,6 +123,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     let settings = Settings {
         rules: cxm_store::Rules { reporting_currency: config.reporting_currency.clone() },
         store: cxm_store::Options { cache_bytes: config.cache_bytes },
+        index: config.index,
     };
     let dir = config.data_dir.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, settings))

@@ -1,37 +1,37 @@
 //! The in-memory rollups of survey responses: one for all responses, and one per value of each
-//! low-cardinality dimension (a "view"). Rebuilt from the store at start, kept exact at ingest
-//! by removing the replaced version and adding the new one.
-
-use std::collections::{BTreeSet, HashMap};
+//! dimension that the index budget lets in (a "view", see [`crate::views`]). Rebuilt from the
+//! store at start, kept exact at ingest by removing the replaced version and adding the new one.
 
 use cxm_proto::v1::SurveyResponse;
 use cxm_store::nanos;
 
 use super::cell::{self, SurveyCell, SurveyTotals};
 use crate::rollup::Rollup;
-
-/// Most distinct values a dimension's view keeps; past it the dimension is answered by scanning.
-pub const MAX_VIEW_VALUES: usize = 1_000;
+use crate::views::{IndexBudget, Lookup, Usage, Views, listed};
 
 /// Built-in dimensions that get a view. `account_id` does not: it has as many values as customers.
 const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
 
-/// The rollups of one dimension: one per non-empty value. The "" value (responses without the
-/// dimension) is the total minus all of them.
-enum View {
-    Values(HashMap<String, Rollup<SurveyCell>>),
-    Overflowed,
-}
-
 /// All survey rollups.
-#[derive(Default)]
 pub struct SurveyIndex {
     total: Rollup<SurveyCell>,
-    views: HashMap<String, View>,
-    attribute_keys: BTreeSet<String>,
+    /// Per dimension, one rollup per non-empty value. The "" value (responses without the
+    /// dimension) is the total minus all of them.
+    views: Views<Rollup<SurveyCell>>,
+}
+
+impl Default for SurveyIndex {
+    fn default() -> Self {
+        Self::new(IndexBudget::default())
+    }
 }
 
 impl SurveyIndex {
+    /// No responses yet; views within `budget`.
+    pub fn new(budget: IndexBudget) -> Self {
+        Self { total: Rollup::default(), views: Views::new("survey", budget) }
+    }
+
     /// Adds a stored response.
     pub fn add(&mut self, response: &SurveyResponse) {
         self.apply(response, true);
@@ -51,61 +51,39 @@ impl SurveyIndex {
             if add { rollup.add(t, &cell) } else { rollup.sub(t, &cell) }
         };
         change(&mut self.total);
-        for key in response.attributes.keys() {
-            if !self.attribute_keys.contains(key) {
-                self.attribute_keys.insert(key.clone());
-            }
-        }
-        let dimensions = VIEW_DIMENSIONS.iter().copied().chain(response.attributes.keys().map(String::as_str));
-        for dimension in dimensions {
+        for dimension in VIEW_DIMENSIONS {
             let value = cell::dimension(response, dimension);
-            if value.is_empty() {
+            if !value.is_empty() {
+                self.views.change(dimension, value, add, change);
+            }
+        }
+        for (key, value) in &response.attributes {
+            // An attribute named like a built-in dimension is not that dimension: queries (and
+            // scans) read the built-in field, so its view must not count the attribute too.
+            if cell::DIMENSIONS.contains(&key.as_str()) || !self.views.admit_key(key, add) || value.is_empty() {
                 continue;
             }
-            // Look up before inserting: this runs for every dimension of every response, and
-            // an owned key per lookup would allocate each time.
-            if !self.views.contains_key(dimension) {
-                self.views.insert(dimension.to_owned(), View::Values(HashMap::new()));
-            }
-            let Some(view) = self.views.get_mut(dimension) else { continue };
-            let View::Values(values) = view else { continue };
-            if let Some(rollup) = values.get_mut(value) {
-                change(rollup);
-                if rollup.is_empty() {
-                    values.remove(value);
-                }
-                continue;
-            }
-            if !add {
-                continue;
-            }
-            if values.len() == MAX_VIEW_VALUES {
-                tracing::info!(dimension, "more than {MAX_VIEW_VALUES} values: queries on it scan events");
-                *view = View::Overflowed;
-                continue;
-            }
-            let mut rollup = Rollup::default();
-            change(&mut rollup);
-            values.insert(value.to_owned(), rollup);
+            self.views.change(key, value, add, change);
         }
     }
 
-    /// Whether `name` is a dimension of survey metrics (built-in or an attribute key seen).
+    /// Whether `name` is a dimension of survey metrics (built-in, an attribute key seen, or any
+    /// name once more attribute keys were seen than the index keeps).
     pub fn knows(&self, name: &str) -> bool {
-        cell::DIMENSIONS.contains(&name) || self.attribute_keys.contains(name)
+        cell::DIMENSIONS.contains(&name) || self.views.is_key(name) || self.views.more_keys()
     }
 
-    /// Every dimension name, built-in first.
+    /// The dimension names an error lists: built-in first, at most 20.
     pub fn dimensions(&self) -> Vec<String> {
-        cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.attribute_keys.iter().cloned()).collect()
+        listed(cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()))
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.
     pub fn has_view(&self, dimension: &str) -> bool {
-        match self.views.get(dimension) {
-            Some(View::Values(_)) => true,
-            Some(View::Overflowed) => false,
-            None => self.knows(dimension) && dimension != "account_id",
+        match self.views.lookup(dimension) {
+            Lookup::Values(_) => true,
+            Lookup::Overflowed => false,
+            Lookup::Absent => VIEW_DIMENSIONS.contains(&dimension) || self.views.is_key(dimension),
         }
     }
 
@@ -117,15 +95,14 @@ impl SurveyIndex {
     }
 
     /// Sums slots `[first, end)` per value of `dimension`, the "" value included; `None` when the
-    /// dimension has no view (never seen, or too many values).
+    /// dimension has no view (unknown, not indexed, or over the budget).
     pub fn by_value(&self, dimension: &str, first: i64, end: i64) -> Option<Vec<(String, SurveyTotals)>> {
-        let values = match self.views.get(dimension) {
-            Some(View::Values(values)) => values,
-            Some(View::Overflowed) => return None,
-            None if self.knows(dimension) && dimension != "account_id" => {
+        let values = match self.views.lookup(dimension) {
+            Lookup::Values(values) => values,
+            Lookup::Absent if self.has_view(dimension) => {
                 return Some(vec![(String::new(), self.total(first, end))]);
             }
-            None => return None,
+            _ => return None,
         };
         let mut named = SurveyTotals::default();
         let mut out: Vec<(String, SurveyTotals)> = values
@@ -139,5 +116,16 @@ impl SurveyIndex {
             .collect();
         out.push((String::new(), self.total(first, end).minus(&named)));
         Some(out)
+    }
+
+    /// What the views hold (the total rollup, one per index, is not counted).
+    pub fn usage(&self) -> Usage {
+        self.views.usage()
+    }
+
+    /// Values in `dimension`'s view; `None` when it has none (unknown, not indexed, or over
+    /// the budget).
+    pub fn indexed_values(&self, dimension: &str) -> Option<usize> {
+        self.views.indexed_values(dimension)
     }
 }

@@ -11,7 +11,7 @@ use cxm_proto::v1::{Series, SurveyResponse};
 use cxm_store::{EventType, Nanos, Store, nanos};
 
 pub use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
-pub use index::{MAX_VIEW_VALUES, SurveyIndex};
+pub use index::SurveyIndex;
 pub use metric::{Value, count, evaluate};
 
 use crate::Result;
