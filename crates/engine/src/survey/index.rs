@@ -129,3 +129,75 @@ impl SurveyIndex {
         self.views.indexed_values(dimension)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use cxm_proto::prost_types::Timestamp;
+    use cxm_proto::v1::SurveyKind;
+
+    use super::*;
+
+    /// Response `i`: on day `i % 700`, with 12 attribute keys of 20 to 2,000 values each.
+    fn response(i: u64) -> SurveyResponse {
+        let attributes: BTreeMap<String, String> =
+            (0..12_u64).map(|k| (format!("k{k:02}"), format!("v{}", i.wrapping_mul(k + 7) % (20 + k * 180)))).collect();
+        SurveyResponse {
+            id: format!("r{i}"),
+            attributes,
+            kind: SurveyKind::Nps as i32,
+            score: (i % 11) as i32,
+            touchpoint: format!("t{}", i % 5),
+            responded_at: Some(Timestamp {
+                seconds: 1_700_000_000 + (i % 700) as i64 * 86_400 + (i % 97) as i64 * 600,
+                nanos: 0,
+            }),
+            ..SurveyResponse::default()
+        }
+    }
+
+    #[test]
+    fn views_stay_within_every_limit_of_the_budget_at_every_step() {
+        let budget = IndexBudget { attribute_keys: 8, values_per_dimension: 500, value_days: 40_000, bytes: 6 << 20 };
+        let mut index = SurveyIndex::new(budget);
+        let mut unbounded = SurveyIndex::new(IndexBudget {
+            attribute_keys: 100,
+            values_per_dimension: 10_000,
+            value_days: u64::MAX,
+            bytes: u64::MAX,
+        });
+        for i in 0..20_000 {
+            index.add(&response(i));
+            unbounded.add(&response(i));
+            let used = index.usage();
+            assert!(used.bytes <= budget.bytes && used.value_days <= budget.value_days, "{used:?} after {i}");
+        }
+        // Unbounded, the same data takes many times the budget.
+        assert!(unbounded.usage().bytes > 4 * budget.bytes, "{:?}", unbounded.usage());
+        // The first 8 keys were admitted, the others never; the small views are still there.
+        assert!(index.knows("k11") && index.has_view("k00") && !index.has_view("k08"));
+        assert!((0..12).filter_map(|k| index.indexed_values(&format!("k{k:02}"))).all(|n| n <= 500));
+        assert_eq!(index.indexed_values("k00"), Some(20));
+        assert_eq!(index.indexed_values("touchpoint"), Some(5));
+        assert!(index.indexed_values("k07").is_none(), "1,280 values: past the values per dimension");
+        // Removing everything leaves nothing in the views that are still indexed.
+        for i in 0..20_000 {
+            index.remove(&response(i));
+        }
+        assert_eq!(index.usage(), Usage::default());
+        assert_eq!(index.total(i64::MIN / 2, i64::MAX / 2), SurveyTotals::default());
+    }
+
+    #[test]
+    fn an_attribute_named_like_a_built_in_dimension_is_not_counted_in_its_view() {
+        let mut index = SurveyIndex::default();
+        let mut r = response(1);
+        r.attributes.insert("touchpoint".to_owned(), "t1".to_owned());
+        r.touchpoint = "t0".to_owned();
+        index.add(&r);
+        let values = index.by_value("touchpoint", i64::MIN / 2, i64::MAX / 2).unwrap();
+        let counts: BTreeMap<String, u64> = values.into_iter().map(|(v, t)| (v, t.responses())).collect();
+        assert_eq!(counts, BTreeMap::from([(String::new(), 0), ("t0".to_owned(), 1)]));
+    }
+}
