@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod file_plugin;
 mod hubspot_plugin;
+mod index_budget;
 mod ingest;
 mod plugins;
 mod polyglot;
