@@ -245,10 +245,11 @@ impl<R: ValueRollup> Views<R> {
         self.used
     }
 
-    /// Values in `dimension`'s view; `None` when it has none (never seen, or over the budget).
-    pub(crate) fn indexed_values(&self, dimension: &str) -> Option<usize> {
+    /// Values in `dimension`'s view and what they hold; `None` when it has none (never seen,
+    /// or over the budget).
+    pub(crate) fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
         match self.views.get(dimension) {
-            Some(View::Indexed(values)) => Some(values.rollups.len()),
+            Some(View::Indexed(values)) => Some((values.rollups.len(), values.used)),
             _ => None,
         }
     }

@@ -236,10 +236,10 @@ impl SupportIndex {
         self.views.usage()
     }
 
-    /// Values in `dimension`'s view; `None` when it has none (unknown, not indexed, or over
-    /// the budget).
-    pub fn indexed_values(&self, dimension: &str) -> Option<usize> {
-        self.views.indexed_values(dimension)
+    /// Values in `dimension`'s view and what they hold; `None` when it has none (unknown, not
+    /// indexed, or over the budget).
+    pub fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
+        self.views.indexed(dimension)
     }
 
     /// The distinct creation instants of the tickets whose `timeline` instant may lie in

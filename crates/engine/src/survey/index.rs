@@ -123,10 +123,10 @@ impl SurveyIndex {
         self.views.usage()
     }
 
-    /// Values in `dimension`'s view; `None` when it has none (unknown, not indexed, or over
-    /// the budget).
-    pub fn indexed_values(&self, dimension: &str) -> Option<usize> {
-        self.views.indexed_values(dimension)
+    /// Values in `dimension`'s view and what they hold; `None` when it has none (unknown, not
+    /// indexed, or over the budget).
+    pub fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
+        self.views.indexed(dimension)
     }
 }
 
@@ -177,10 +177,10 @@ mod tests {
         assert!(unbounded.usage().bytes > 4 * budget.bytes, "{:?}", unbounded.usage());
         // The first 8 keys were admitted, the others never; the small views are still there.
         assert!(index.knows("k11") && index.has_view("k00") && !index.has_view("k08"));
-        assert!((0..12).filter_map(|k| index.indexed_values(&format!("k{k:02}"))).all(|n| n <= 500));
-        assert_eq!(index.indexed_values("k00"), Some(20));
-        assert_eq!(index.indexed_values("touchpoint"), Some(5));
-        assert!(index.indexed_values("k07").is_none(), "1,280 values: past the values per dimension");
+        assert!((0..12).filter_map(|k| index.indexed(&format!("k{k:02}"))).all(|(n, _)| n <= 500));
+        assert_eq!(index.indexed("k00").map(|(n, _)| n), Some(20));
+        assert_eq!(index.indexed("touchpoint").map(|(n, _)| n), Some(5));
+        assert!(index.indexed("k07").is_none(), "1,280 values: past the values per dimension");
         // Removing everything leaves nothing in the views that are still indexed.
         for i in 0..20_000 {
             index.remove(&response(i));
