@@ -265,3 +265,18 @@ pub(crate) fn listed(names: impl Iterator<Item = String>) -> Vec<String> {
     }
     names
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_list_at_most_twenty_names() {
+        let names = |n: usize| (0..n).map(|i| format!("k{i}"));
+        assert_eq!(listed(names(20)).len(), 20);
+        let long = listed(names(64));
+        assert_eq!(long.len(), 21);
+        assert_eq!(long[19], "k19");
+        assert_eq!(long[20], "and 44 more");
+    }
+}

@@ -2,6 +2,8 @@
 //! dimension that the index budget lets in (a "view", see [`crate::views`]). Rebuilt from the
 //! store at start, kept exact at ingest by removing the replaced version and adding the new one.
 
+use std::collections::HashSet;
+
 use cxm_proto::v1::SurveyResponse;
 use cxm_store::nanos;
 
@@ -95,8 +97,15 @@ impl SurveyIndex {
     }
 
     /// Sums slots `[first, end)` per value of `dimension`, the "" value included; `None` when the
-    /// dimension has no view (unknown, not indexed, or over the budget).
-    pub fn by_value(&self, dimension: &str, first: i64, end: i64) -> Option<Vec<(String, SurveyTotals)>> {
+    /// dimension has no view (unknown, not indexed, or over the budget). With `only`, just the
+    /// values in it are summed (all of them when it holds "", which is the total minus the rest).
+    pub fn by_value(
+        &self,
+        dimension: &str,
+        first: i64,
+        end: i64,
+        only: Option<&HashSet<String>>,
+    ) -> Option<Vec<(String, SurveyTotals)>> {
         let values = match self.views.lookup(dimension) {
             Lookup::Values(values) => values,
             Lookup::Absent if self.has_view(dimension) => {
@@ -104,16 +113,19 @@ impl SurveyIndex {
             }
             _ => return None,
         };
+        let sum = |(value, rollup): (&String, &Rollup<SurveyCell>)| {
+            let mut totals = SurveyTotals::default();
+            rollup.sum(first, end, &mut totals);
+            (value.clone(), totals)
+        };
+        if let Some(only) = only.filter(|only| !only.contains("")) {
+            return Some(only.iter().filter_map(|value| values.get_key_value(value)).map(sum).collect());
+        }
+        let mut out: Vec<(String, SurveyTotals)> = values.iter().map(sum).collect();
         let mut named = SurveyTotals::default();
-        let mut out: Vec<(String, SurveyTotals)> = values
-            .iter()
-            .map(|(value, rollup)| {
-                let mut totals = SurveyTotals::default();
-                rollup.sum(first, end, &mut totals);
-                named.merge(&totals);
-                (value.clone(), totals)
-            })
-            .collect();
+        for (_, totals) in &out {
+            named.merge(totals);
+        }
         out.push((String::new(), self.total(first, end).minus(&named)));
         Some(out)
     }
@@ -196,7 +208,7 @@ mod tests {
         r.attributes.insert("touchpoint".to_owned(), "t1".to_owned());
         r.touchpoint = "t0".to_owned();
         index.add(&r);
-        let values = index.by_value("touchpoint", i64::MIN / 2, i64::MAX / 2).unwrap();
+        let values = index.by_value("touchpoint", i64::MIN / 2, i64::MAX / 2, None).unwrap();
         let counts: BTreeMap<String, u64> = values.into_iter().map(|(v, t)| (v, t.responses())).collect();
         assert_eq!(counts, BTreeMap::from([(String::new(), 0), ("t0".to_owned(), 1)]));
     }

@@ -127,7 +127,8 @@ fn totals(index: &SurveyIndex, store: &Store, query: &Query) -> Result<Totals> {
                 Plan::View(dimension) => {
                     let wanted = query.filters.iter().filter(|(d, _)| d == dimension).map(|(_, values)| values);
                     let wanted: Vec<_> = wanted.collect();
-                    for (value, totals) in index.by_value(dimension, first, end).unwrap_or_default() {
+                    let only = wanted.first().copied();
+                    for (value, totals) in index.by_value(dimension, first, end, only).unwrap_or_default() {
                         if wanted.iter().all(|values| values.contains(&value)) {
                             let group = if query.group_by.is_some() { value.as_str() } else { "" };
                             run.slot(group)[i].merge(&totals);
