@@ -128,7 +128,13 @@ impl Engine {
                 events += 1;
             }
         }
-        tracing::info!(events, elapsed_ms = started.elapsed().as_millis() as u64, "rollups rebuilt from the store");
+        tracing::info!(
+            events,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            survey_view_bytes = rollups.surveys.usage().bytes,
+            support_view_bytes = rollups.support.usage().bytes,
+            "rollups rebuilt from the store"
+        );
         Ok(Self { store, rules: settings.rules, rollups: RwLock::new(rollups) })
     }
 
