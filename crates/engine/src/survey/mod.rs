@@ -132,7 +132,8 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
             if let Some((first, end)) = slots {
                 match plan {
                     Plan::View(dimension) => {
-                        let values = index.by_value(dimension, first, end).unwrap_or_default();
+                        let only = query.filters.iter().find(|(d, _)| d == dimension).map(|(_, values)| values);
+                        let values = index.by_value(dimension, first, end, only).unwrap_or_default();
                         plan::add_view(query, dimension, values, |group, totals| run.add(group, i, totals));
                     }
                     _ => run.add("", i, &index.total(first, end)),
