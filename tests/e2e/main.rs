@@ -8,6 +8,7 @@ mod support;
 
 mod bounds;
 mod cli;
+mod cli_decisions;
 mod cli_tables;
 mod compare;
 mod crash;
