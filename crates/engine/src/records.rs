@@ -217,3 +217,26 @@ impl Engine {
         Ok(writes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn heads_round_trip_and_expire_after_an_hour() {
+        let head = Head { total: 1_234, created: 5_000, request: vec![1, 2, 3] };
+        let back = Head::decode(&head.encode()).unwrap();
+        assert_eq!((back.total, back.created, back.request), (1_234, 5_000, vec![1, 2, 3]));
+        assert!(Head::decode(&[0; 7]).is_none());
+        let hour = SNAPSHOT_TTL.as_nanos() as i64;
+        assert!(!head.expired(5_000 + hour) && head.expired(5_001 + hour));
+    }
+
+    #[test]
+    fn keys_stop_at_the_bound() {
+        let mut keys = Keys(vec![EventKey::default(); MAX_RECORDS - 1]);
+        assert!(keys.push(EventKey::default()).is_ok());
+        assert!(matches!(keys.push(EventKey::default()), Err(Error::TooLarge(_))));
+    }
+}
