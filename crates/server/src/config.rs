@@ -33,7 +33,10 @@ pub(crate) struct Args {
     /// sled page cache in MiB [default: 128].
     #[arg(long, env = "CXM_CACHE_MB")]
     cache_mb: Option<u64>,
-    /// Load sample survey data into an empty data dir, for a first look.
+    /// Address of the web dashboard (HTTP); off unless given, or 127.0.0.1:8080 with --demo.
+    #[arg(long, env = "CXM_HTTP_LISTEN")]
+    http_listen: Option<SocketAddr>,
+    /// Load sample survey data into an empty data dir, for a first look (and serve the dashboard).
     #[arg(long, env = "CXM_DEMO", num_args = 0..=1, default_missing_value = "true")]
     demo: Option<bool>,
     /// Log format: `text` or `json` [default: text].
@@ -94,6 +97,7 @@ struct File {
     reporting_currency: Option<String>,
     cache_mb: Option<u64>,
     demo: Option<bool>,
+    http_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -111,6 +115,18 @@ pub(crate) struct Tls {
     pub(crate) client_ca: Option<PathBuf>,
 }
 
+/// Where the dashboard listens.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HttpListen {
+    pub(crate) addr: SocketAddr,
+    /// Asked for (flag, environment or file): failing to bind it stops cxmd. The `--demo` default
+    /// is not: when its port is taken, cxmd serves without the dashboard and says so.
+    pub(crate) required: bool,
+}
+
+/// The dashboard's address under `--demo` when none is given.
+const DEMO_HTTP_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
 /// The checked configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -120,6 +136,8 @@ pub(crate) struct Config {
     pub(crate) reporting_currency: String,
     pub(crate) cache_bytes: u64,
     pub(crate) demo: bool,
+    /// Where the dashboard listens, if anywhere.
+    pub(crate) http: Option<HttpListen>,
     pub(crate) log_format: LogFormat,
     pub(crate) tls: Option<Tls>,
     pub(crate) max_concurrent_requests: usize,
@@ -169,6 +187,12 @@ impl Config {
                     .to_owned(),
             ));
         }
+        let demo = args.demo.or(file.demo).unwrap_or(false);
+        let http = match args.http_listen.or(file.http_listen) {
+            Some(addr) => Some(HttpListen { addr, required: true }),
+            None if demo => Some(HttpListen { addr: DEMO_HTTP_LISTEN, required: false }),
+            None => None,
+        };
         Ok(Self {
             listen: args.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
             data_dir: args.data_dir.take().or(file.data_dir).unwrap_or_else(|| PathBuf::from("cxm-data")),
@@ -179,7 +203,8 @@ impl Config {
             plugin_dirs,
             reporting_currency,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
-            demo: args.demo.or(file.demo).unwrap_or(false),
+            demo,
+            http,
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         })
     }

@@ -90,11 +90,12 @@ fn no_delay(
 fn key_ring(config: &Config) -> Result<Arc<cxm_auth::KeyRing>, StartError> {
     let keys = cxm_auth::KeyRing::open(&config.data_dir);
     let none = keys.is_empty().map_err(|e| StartError::Config(e.to_string()))?;
-    if none && !config.listen.ip().is_loopback() {
+    let open =
+        std::iter::once(config.listen).chain(config.http.map(|http| http.addr)).find(|addr| !addr.ip().is_loopback());
+    if let Some(addr) = open.filter(|_| none) {
         return Err(StartError::Config(format!(
-            "refusing to listen on {} without API keys: anyone could read and write your data. Create a key first \
+            "refusing to listen on {addr} without API keys: anyone could read and write your data. Create a key first \
              (cxmd keys create --role admin --name ops --data-dir {}), or listen on 127.0.0.1",
-            config.listen,
             config.data_dir.display()
         )));
     }
@@ -142,6 +143,7 @@ async fn run(config: Config) -> Result<(), StartError> {
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let dashboard_listener = dashboard_listener(&config).await?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<IngestServiceServer<ingest::Ingest>>().await;
     health.set_serving::<MetricsServiceServer<metrics::Metrics>>().await;
@@ -159,15 +161,32 @@ async fn run(config: Config) -> Result<(), StartError> {
 
     let ingest = IngestServiceServer::new(ingest::Ingest { engine: Arc::clone(&engine) })
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let metrics = MetricsServiceServer::new(metrics::Metrics { engine: Arc::clone(&engine) });
+    // One metrics service, answering gRPC calls and the dashboard's alike.
+    let metrics_api = Arc::new(metrics::Metrics { engine: Arc::clone(&engine) });
+    let metrics = MetricsServiceServer::from_arc(Arc::clone(&metrics_api));
     let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors });
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
     // The one line on stdout: tests and scripts read the bound address from it.
     println!("cxmd listening on {addr}");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let dashboard = match dashboard_listener {
+        Some(listener) => {
+            let http_addr = listener.local_addr()?;
+            tracing::info!(url = %format!("http://{http_addr}/"), "dashboard serving");
+            // The second stdout line (when the dashboard is on): its address.
+            println!("cxmd dashboard on {http_addr}");
+            let dashboard = cxm_web::Dashboard { metrics: metrics_api, keys: Arc::clone(&keys) };
+            let mut stop = stop_rx.clone();
+            let stopped = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            Some(tokio::spawn(dashboard.serve(listener, stopped)))
+        }
+        None => None,
+    };
     let _ = std::io::stdout().flush();
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let gate = gate::Gate {
         keys: Arc::clone(&keys),
         admission: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests)),
@@ -212,6 +231,14 @@ async fn run(config: Config) -> Result<(), StartError> {
             }
         }
     }
+    if let Some(dashboard) = dashboard {
+        let _ = stop_tx.send(true);
+        match tokio::time::timeout(SHUTDOWN_GRACE, dashboard).await {
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "dashboard"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("dashboard: grace period over; closing its connections"),
+        }
+    }
     let flushed = tokio::task::spawn_blocking(move || engine.flush()).await;
     match flushed {
         Ok(Ok(())) => tracing::info!("stopped; data flushed"),
@@ -219,6 +246,20 @@ async fn run(config: Config) -> Result<(), StartError> {
         Err(e) => tracing::error!(error = %e, "final flush did not run"),
     }
     Ok(())
+}
+
+/// Binds the dashboard's address, if it has one. The `--demo` default gives way when its port
+/// is taken; an address asked for does not.
+async fn dashboard_listener(config: &Config) -> Result<Option<tokio::net::TcpListener>, StartError> {
+    let Some(http) = config.http else { return Ok(None) };
+    match tokio::net::TcpListener::bind(http.addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if !http.required => {
+            tracing::warn!(addr = %http.addr, error = %e, "demo: the dashboard's address is taken; serving without it (set --http-listen)");
+            Ok(None)
+        }
+        Err(e) => Err(StartError::Config(format!("cannot listen on {} for the dashboard: {e}", http.addr))),
+    }
 }
 
 async fn seed_demo(engine: &Arc<Engine>) -> Result<(), StartError> {
