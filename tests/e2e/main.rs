@@ -9,6 +9,7 @@ mod support;
 mod cli;
 mod cli_tables;
 mod crash;
+mod dashboard;
 mod docs;
 mod file_plugin;
 mod hubspot_plugin;

@@ -201,6 +201,17 @@ impl Chart<'_> {
                 bucket.cover.note(),
             );
         }
+        // Buckets where no series has a value: a gap, said in words.
+        for (i, _) in self.buckets.iter().enumerate() {
+            if self.series.iter().all(|s| s.points.get(i).is_none_or(|p| p.value.is_none())) {
+                let _ = write!(
+                    svg,
+                    r##"<text class="empty" x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle" fill="#57606a">no data</text>"##,
+                    self.x(i),
+                    HEIGHT - BOTTOM - 6.0
+                );
+            }
+        }
         // Grid and value axis.
         for tick in &ticks {
             let weight = if tick.abs() < 1e-9 { "#8c959f" } else { "#e1e4e8" };
@@ -496,6 +507,7 @@ mod tests {
         assert_eq!(svg.matches("opacity=\"0.16\"").count(), 1);
         assert_eq!(svg.matches("class=\"partial\"").count(), 2);
         assert!(svg.contains(">partial</text>") && svg.contains(">to date</text>"));
+        assert_eq!(svg.matches(">no data</text>").count(), 1, "the empty bucket is named on the chart");
         assert_eq!(svg.matches("fill=\"#fff\"").count(), 2, "hollow markers on the partial buckets");
         let table = chart.table();
         assert!(table.contains(r##"data-group="support" data-start="2026-01-19T00:00:00Z" data-value="-20.5" data-ci-low="-40" data-ci-high="-1" data-count="12""##));
