@@ -170,6 +170,19 @@ async fn keys_are_required_when_configured() {
     screenshot(&format!("http://{addr}/"), "sign-in");
 }
 
+#[test]
+fn without_keys_a_non_loopback_dashboard_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cxmd"))
+        .args(["--listen", "127.0.0.1:0", "--http-listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing to listen on 0.0.0.0:0 without API keys"), "{stderr}");
+}
+
 #[tokio::test]
 async fn the_demo_opens_on_a_touchpoint_that_drags_nps() {
     let dir = tempfile::tempdir().unwrap();

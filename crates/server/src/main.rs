@@ -167,15 +167,16 @@ async fn run(config: Config) -> Result<(), StartError> {
     let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors });
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
-    // The one line on stdout: tests and scripts read the bound address from it.
-    println!("cxmd listening on {addr}");
+    // stdout says where to connect: `cxmd listening on ADDR`, then `cxmd dashboard on ADDR` when
+    // the dashboard is on. Tests and scripts read it; both lines go out in one write, and a reader
+    // that has gone away does not stop the server.
+    let mut banner = format!("cxmd listening on {addr}\n");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let dashboard = match dashboard_listener {
         Some(listener) => {
             let http_addr = listener.local_addr()?;
             tracing::info!(url = %format!("http://{http_addr}/"), "dashboard serving");
-            // The second stdout line (when the dashboard is on): its address.
-            println!("cxmd dashboard on {http_addr}");
+            banner.push_str(&format!("cxmd dashboard on {http_addr}\n"));
             let dashboard = cxm_web::Dashboard { metrics: metrics_api, keys: Arc::clone(&keys) };
             let mut stop = stop_rx.clone();
             let stopped = async move {
@@ -185,7 +186,9 @@ async fn run(config: Config) -> Result<(), StartError> {
         }
         None => None,
     };
-    let _ = std::io::stdout().flush();
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
+    drop(stdout);
 
     let gate = gate::Gate {
         keys: Arc::clone(&keys),
