@@ -56,6 +56,12 @@ pub(crate) struct Chart<'a> {
     pub(crate) series: &'a [Series],
 }
 
+/// Above this many buckets markers would overlap: only points without neighbours keep theirs.
+const MOST_MARKED: usize = 120;
+
+/// Above this many buckets "no data" labels would overlap: gaps are left to speak for themselves.
+const MOST_NAMED_GAPS: usize = 60;
+
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 380.0;
 const LEFT: f64 = 60.0;
@@ -202,7 +208,7 @@ impl Chart<'_> {
             );
         }
         // Buckets where no series has a value: a gap, said in words.
-        for (i, _) in self.buckets.iter().enumerate() {
+        for (i, _) in self.buckets.iter().enumerate().filter(|_| self.buckets.len() <= MOST_NAMED_GAPS) {
             if self.series.iter().all(|s| s.points.get(i).is_none_or(|p| p.value.is_none())) {
                 let _ = write!(
                     svg,
@@ -284,6 +290,11 @@ impl Chart<'_> {
             );
             for (i, point) in series.points.iter().enumerate() {
                 let Some(v) = point.value else { continue };
+                let isolated =
+                    |j: Option<usize>| j.and_then(|j| series.points.get(j)).is_none_or(|p| p.value.is_none());
+                if self.buckets.len() > MOST_MARKED && !(isolated(i.checked_sub(1)) && isolated(Some(i + 1))) {
+                    continue;
+                }
                 let hollow = self.buckets.get(i).is_some_and(|b| b.cover != Cover::Whole);
                 let shape = marker.svg(self.x(i), y(v), colour, hollow);
                 let label = self.buckets.get(i).map_or("", |b| b.day.as_str());
@@ -516,6 +527,19 @@ mod tests {
         let legend = chart.legend(|s| format!("/?only={}", s.group));
         assert!(legend.contains(r##"<a href="/?only=support" title="Only support">support</a>"##));
         assert!(legend.contains("solid line, circles"));
+    }
+
+    #[test]
+    fn long_series_keep_markers_only_on_lone_points() {
+        let mut points: Vec<Point> = (0..200).map(|i| point(Some(f64::from(i % 7)), None, 1)).collect();
+        points[100] = point(None, None, 0);
+        points[102] = point(None, None, 0);
+        let series = [Series { group: String::new(), points }];
+        let buckets = (0..200).map(|i| bucket(&format!("day-{i}"), Cover::Whole)).collect();
+        let chart = Chart { title: String::new(), unit: String::new(), group_by: "", buckets, series: &series };
+        let svg = chart.svg().unwrap();
+        assert_eq!(svg.matches("<circle").count(), 1, "only the point between two gaps keeps its marker");
+        assert!(!svg.contains(">no data</text>"), "gaps are not labelled when there are many buckets");
     }
 
     #[test]

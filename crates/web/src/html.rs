@@ -116,7 +116,10 @@ thead th { background: var(--bg); }
 dl.definition { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: .5rem 0 0; }
 dl.definition dt { font-weight: 600; color: var(--muted); }
 dl.definition dd { margin: 0; }
-.metric-list { list-style: none; padding: 0; }
+.metric-list { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 1rem; }
+.metric-list .card { margin: 0; }
+.card h2 { margin-top: 0; }
+.card:target { outline: 3px solid var(--accent); }
 input.key { max-width: 36rem; }
 .unavailable { max-width: 70ch; }
 footer { max-width: 1180px; margin: 0 auto; padding: 0 1.5rem 2rem; color: var(--muted); font-size: .8rem; }

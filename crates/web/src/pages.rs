@@ -17,6 +17,9 @@ use crate::html::{STYLE, escape, page};
 use crate::question::{Fields, Question};
 use crate::time::{GRANULARITIES, SUGGESTED_ZONES, axis_label, bucket_end, date_of, granularity_name};
 
+/// Most series drawn on one chart.
+const MOST_SERIES: usize = 12;
+
 /// Every route of the dashboard.
 pub(crate) fn router(dashboard: Dashboard) -> axum::Router {
     axum::Router::new()
@@ -261,17 +264,32 @@ fn figure(question: &Question, info: Option<&MetricInfo>, answer: &QueryResponse
     if !question.filters.is_empty() {
         let _ = write!(title, ", where {}", question.filters_text());
     }
+    // Many groups make an unreadable chart and a huge page: the largest by count are drawn.
+    let mut series = answer.series.clone();
+    let all = series.len();
+    if all > MOST_SERIES {
+        series.sort_by_key(|s| std::cmp::Reverse(s.points.iter().map(|p| p.count).sum::<u64>()));
+        series.truncate(MOST_SERIES);
+        series.sort_by(|a, b| a.group.cmp(&b.group));
+    }
     let chart = Chart {
         title,
         unit: info.map(|i| i.unit.clone()).unwrap_or_default(),
         group_by: &question.group_by,
         buckets: buckets(question, answer, now),
-        series: &answer.series,
+        series: &series,
     };
     let mut out = format!(
         r##"<div class="card"><figure aria-labelledby="caption"><figcaption id="caption">{}</figcaption>"##,
         escape(&chart.title)
     );
+    if all > MOST_SERIES {
+        let _ = write!(
+            out,
+            r##"<p class="notice">Showing the {MOST_SERIES} largest of {all} groups by count; filter by {} to see the others.</p>"##,
+            escape(&question.group_by)
+        );
+    }
     match chart.svg() {
         Some(svg) => {
             out.push_str(&svg);
