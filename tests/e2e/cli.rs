@@ -148,7 +148,7 @@ async fn ingest_reports_counts_and_the_lines_of_bad_rows() {
     let run = cxm(&http(&server), &["ingest", "--batch", "2", "--stream-window-ms", "0", path]);
     assert_eq!(run.code, 1, "rows not stored make the exit code 1: {run:?}");
     assert!(
-        run.stdout.contains("accepted 3 · updated 0 · duplicates 0 · stale 0 · rejected 1 · unreadable 1"),
+        run.stdout.contains("accepted 3 · updated 0 · duplicates 0 · stale 0 · rejected 2 · skipped 0"),
         "{}",
         run.stdout
     );

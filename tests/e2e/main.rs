@@ -11,6 +11,8 @@ mod cli_tables;
 mod crash;
 mod dashboard;
 mod docs;
+mod exports;
+mod exports_plugin;
 mod file_plugin;
 mod hubspot_plugin;
 mod ingest;

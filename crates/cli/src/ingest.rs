@@ -1,11 +1,13 @@
-//! `cxm ingest`: event files streamed over `IngestStream` in batches, with a progress bar and a
-//! summary that names each refused row by file and line.
+//! `cxm ingest`: event files mapped by the `cxm-mapping` engine (options and vendor presets, as
+//! in the file plugin) and streamed over `IngestStream` in batches, with a progress bar and a
+//! summary that names each rejected row by file and line; `--dry-run` shows the mapping instead.
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use cxm_mapping::{Mapping, Outcome};
 use cxm_proto::v1::{IngestRequest, IngestResponse};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
@@ -13,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::connection::{CliError, Connection};
 use crate::render::number;
-use crate::rows::{self, EventKind, FileFormat, RowDefaults};
+use crate::rows::{self, EventKind, FileFormat};
 use crate::style::{self, Style};
 
 /// `cxm ingest`.
@@ -22,15 +24,26 @@ pub(crate) struct IngestArgs {
     /// CSV, TSV or JSON Lines files (format from the extension, or --format).
     #[arg(required = true, value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
-    /// The type of rows without a `type` column (default: survey_response).
+    /// A vendor export layout: qualtrics, surveymonkey, typeform, delighted, zendesk,
+    /// hubspot-deals (docs/mapping.md). Applies to every file.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) preset: Option<String>,
+    /// What every file's rows are (default: the preset's, else told from each file's columns).
     #[arg(long = "type", value_enum, value_name = "TYPE")]
     pub(crate) kind: Option<EventKind>,
-    /// The source of rows without a `source` column.
-    #[arg(long, default_value = "file")]
-    pub(crate) source: String,
+    /// The source of every event (default: the preset's name, else `file`).
+    #[arg(long)]
+    pub(crate) source: Option<String>,
+    /// A mapping option, repeatable, e.g. --set time_zone=America/New_York --set
+    /// 'mapping=id=Response ID' (the file plugin's config keys; docs/mapping.md).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
     /// The format of every file, whatever its extension.
     #[arg(long, value_enum)]
     pub(crate) format: Option<FileFormat>,
+    /// Shows the first rows as mapped events and a summary of every field; sends nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
     /// Events per request on the stream (at most 10,000).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) batch: u32,
@@ -38,9 +51,61 @@ pub(crate) struct IngestArgs {
     /// go on a fresh stream (cxmd times out long requests).
     #[arg(long, default_value_t = 10_000, hide = true)]
     pub(crate) stream_window_ms: u64,
-    /// How many refused rows to list.
+    /// How many rejected rows (with --dry-run: mapped rows) to list.
     #[arg(long, default_value_t = 10)]
     pub(crate) show: usize,
+}
+
+#[path = "ingest_dry_run.rs"]
+mod dry_run;
+
+/// Shows what the files map to, sending nothing.
+pub(crate) fn dry_run(args: &IngestArgs, files: &[Prepared]) -> Result<(), CliError> {
+    dry_run::run(args, files)
+}
+
+/// One file, its format and its mapping, checked against its header and first rows.
+pub(crate) struct Prepared {
+    path: PathBuf,
+    format: FileFormat,
+    mapping: Mapping,
+}
+
+/// Builds and checks the mapping of every file before anything is sent: a file whose header
+/// lacks a required column, or whose first rows are all rejected, fails the whole command.
+pub(crate) fn prepare(args: &IngestArgs) -> Result<Vec<Prepared>, CliError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(preset) = &args.preset {
+        pairs.push(("preset".into(), preset.clone()));
+    }
+    if let Some(kind) = args.kind {
+        pairs.push(("event_type".into(), kind.name().into()));
+    }
+    if let Some(source) = &args.source {
+        pairs.push(("source".into(), source.clone()));
+    }
+    for set in &args.set {
+        let (key, value) = set
+            .split_once('=')
+            .ok_or_else(|| CliError::usage(format!("--set {set:?} is not KEY=VALUE, e.g. --set time_zone=UTC")))?;
+        pairs.push((key.trim().to_owned(), value.trim().to_owned()));
+    }
+    let mut files = Vec::new();
+    for path in &args.files {
+        let format = args.format.or_else(|| FileFormat::from_path(path)).ok_or_else(|| {
+            CliError::usage(format!(
+                "cannot tell the format of {}: name it .csv, .tsv or .jsonl, or pass --format",
+                path.display()
+            ))
+        })?;
+        if !path.is_file() {
+            return Err(CliError::failure(format!("{} is not a readable file", path.display())));
+        }
+        let mapping = rows::mapping_for(path, format, &pairs)?;
+        rows::probe(path, format, &mapping).map_err(CliError::failure)?;
+        files.push(Prepared { path: path.clone(), format, mapping });
+    }
+    Ok(files)
 }
 
 /// Where each event sent on the stream came from: `lines[i]` is event i's line, in the file that
@@ -65,17 +130,24 @@ impl Origins {
 #[derive(Default, Debug)]
 struct ReadOutcome {
     origins: Origins,
-    /// Rows cxm could not read: (file, line, reason); the first `show` of them.
+    /// Rows cxm could not map, so not sent: (file, line, reason); the first `show` of them.
     unreadable: Vec<(usize, u64, String)>,
     unreadable_count: u64,
+    /// Rows a row filter skipped, and the first of them (file, line, reason).
+    skipped_count: u64,
+    first_skipped: Option<(usize, u64, String)>,
     /// A failure reading a file, which stopped the read.
     error: Option<String>,
 }
 
-fn count_rows(path: &PathBuf, format: FileFormat) -> u64 {
-    let Ok(bytes) = std::fs::read(path) else { return 0 };
+fn count_rows(file: &Prepared) -> u64 {
+    let Ok(bytes) = std::fs::read(&file.path) else { return 0 };
     let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64 + u64::from(!bytes.ends_with(b"\n"));
-    if format == FileFormat::Jsonl { lines } else { lines.saturating_sub(1) }
+    if file.format == FileFormat::Jsonl {
+        lines
+    } else {
+        lines.saturating_sub(file.mapping.options().header_rows() as u64)
+    }
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
@@ -97,8 +169,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 
 /// Reads every file in order, sending batches; runs on a blocking thread.
 fn read_all(
-    files: &[(PathBuf, FileFormat)],
-    defaults: &RowDefaults,
+    files: &[Prepared],
     batch: usize,
     show: usize,
     sender: &mpsc::Sender<IngestRequest>,
@@ -107,19 +178,23 @@ fn read_all(
     let mut outcome = ReadOutcome::default();
     let mut events = Vec::with_capacity(batch);
     let mut closed = false;
-    for (file, (path, format)) in files.iter().enumerate() {
-        outcome.origins.files.push((outcome.origins.lines.len(), file));
-        let read = rows::read_file(path, *format, defaults, |line, result| {
+    for (index, file) in files.iter().enumerate() {
+        outcome.origins.files.push((outcome.origins.lines.len(), index));
+        let read = rows::read_file(&file.path, file.format, &file.mapping, |line, result| {
             bar.inc(1);
             match result {
-                Ok(event) => {
+                Ok(Outcome::Event(event)) => {
                     events.push(event);
                     outcome.origins.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+                }
+                Ok(Outcome::Skipped(reason)) => {
+                    outcome.skipped_count += 1;
+                    outcome.first_skipped.get_or_insert((index, line, reason));
                 }
                 Err(reason) => {
                     outcome.unreadable_count += 1;
                     if outcome.unreadable.len() < show {
-                        outcome.unreadable.push((file, line, reason));
+                        outcome.unreadable.push((index, line, reason));
                     }
                 }
             }
@@ -146,30 +221,15 @@ fn read_all(
     outcome
 }
 
-/// Runs `cxm ingest`.
-pub(crate) async fn run(connection: &Connection, args: &IngestArgs) -> Result<(), CliError> {
-    let mut files = Vec::new();
-    for path in &args.files {
-        let format = args.format.or_else(|| FileFormat::from_path(path)).ok_or_else(|| {
-            CliError::usage(format!(
-                "cannot tell the format of {}: name it .csv, .tsv or .jsonl, or pass --format",
-                path.display()
-            ))
-        })?;
-        if !path.is_file() {
-            return Err(CliError::failure(format!("{} is not a readable file", path.display())));
-        }
-        files.push((path.clone(), format));
-    }
-    let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
-    let total: u64 = files.iter().map(|(p, f)| count_rows(p, *f)).sum();
-    let defaults = RowDefaults { kind: args.kind, source: args.source.clone() };
-
+/// Runs `cxm ingest` (the files were checked by [`prepare`]).
+pub(crate) async fn run(connection: &Connection, args: &IngestArgs, files: Vec<Prepared>) -> Result<(), CliError> {
+    let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+    let total: u64 = files.iter().map(count_rows).sum();
     let (sender, mut receiver) = mpsc::channel::<IngestRequest>(4);
     let bar = progress_bar(total);
     let started = Instant::now();
     let (batch, show, reader_bar) = (args.batch as usize, args.show, bar.clone());
-    let reader = tokio::task::spawn_blocking(move || read_all(&files, &defaults, batch, show, &sender, &reader_bar));
+    let reader = tokio::task::spawn_blocking(move || read_all(&files, batch, show, &sender, &reader_bar));
     let window = Duration::from_millis(args.stream_window_ms);
     let answer = send_all(connection, &mut receiver, window, &bar).await;
     drop(receiver); // stops the reader if the server gave up
@@ -180,11 +240,11 @@ pub(crate) async fn run(connection: &Connection, args: &IngestArgs) -> Result<()
     if let Some(error) = outcome.error {
         return Err(CliError::failure(format!("{error} (the rows before it were sent)")));
     }
-    let rejected = answer.rejections.len() as u64;
-    if rejected + outcome.unreadable_count > 0 {
+    let rejected = answer.rejections.len() as u64 + outcome.unreadable_count;
+    if rejected > 0 {
         return Err(CliError::failure(format!(
-            "{} rows were not stored: {rejected} rejected by cxmd, {} unreadable (listed above)",
-            rejected + outcome.unreadable_count,
+            "{rejected} rows were rejected and not stored: {} by cxmd, {} that cxm could not map (listed above)",
+            answer.rejections.len(),
             outcome.unreadable_count
         )));
     }
@@ -256,33 +316,32 @@ fn report(answer: &IngestResponse, outcome: &ReadOutcome, names: &[String], show
         elapsed.as_secs_f64(),
         number(rate.round())
     );
-    let rejected = answer.rejections.len();
+    let rejected = answer.rejections.len() as u64 + outcome.unreadable_count;
     let line = format!(
-        "accepted {} · updated {} · duplicates {} · stale {} · rejected {rejected} · unreadable {}",
-        answer.accepted, answer.updated, answer.duplicates, answer.stale, outcome.unreadable_count
+        "accepted {} · updated {} · duplicates {} · stale {} · rejected {rejected} · skipped {}",
+        answer.accepted, answer.updated, answer.duplicates, answer.stale, outcome.skipped_count
     );
-    println!(
-        "  {}",
-        if rejected as u64 + outcome.unreadable_count == 0 { style.green(&line) } else { style.yellow(&line) }
-    );
+    println!("  {}", if rejected == 0 { style.green(&line) } else { style.yellow(&line) });
     if rejected > 0 {
-        println!("{}", style.bold("rejected by cxmd:"));
+        println!("{}", style.bold("rejected (by cxmd, or not sent because cxm could not map them):"));
         for rejection in answer.rejections.iter().take(show) {
             let at = outcome.origins.locate(rejection.index as usize, names);
             println!("  {}  {}: {}", style.red(&at), rejection.field, rejection.reason);
         }
-        if rejected > show {
-            println!("  … and {} more", rejected - show);
-        }
-    }
-    if outcome.unreadable_count > 0 {
-        println!("{}", style.bold("not sent (cxm could not read them):"));
         for (file, line, reason) in &outcome.unreadable {
             println!("  {}  {reason}", style.red(&format!("{}:{line}", names[*file])));
         }
-        let listed = outcome.unreadable.len() as u64;
-        if outcome.unreadable_count > listed {
-            println!("  … and {} more", outcome.unreadable_count - listed);
+        let listed = answer.rejections.len().min(show) as u64 + outcome.unreadable.len() as u64;
+        if rejected > listed {
+            println!("  … and {} more", rejected - listed);
         }
+    }
+    if let Some((file, line, reason)) = &outcome.first_skipped {
+        println!(
+            "{} {} rows by a row filter (not errors), e.g. {}:{line}  {reason}",
+            style.bold("skipped"),
+            outcome.skipped_count,
+            names[*file]
+        );
     }
 }

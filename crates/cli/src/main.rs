@@ -84,16 +84,18 @@ The range is [from, to); bare dates (YYYY-MM-DD) are midnight in --tz.")]
     Query(query::QueryArgs),
     /// Pushes CSV / JSON Lines files of events to cxmd (streamed in batches).
     #[command(after_help = "Examples:
-  cxm ingest responses.csv
-  cxm ingest --type ticket --source zendesk tickets.jsonl
-  cxm ingest exports/*.csv
+  cxm ingest responses.csv tickets.jsonl --source typeform
+  cxm ingest --preset qualtrics nps_export.csv
+  cxm ingest --preset hubspot-deals --set time_zone=America/New_York deals.csv --dry-run
+  cxm ingest --type ticket --set 'mapping=created_at=Opened;id=Ticket #' tickets.csv
 
-Columns (JSON keys) are named like the fields of proto/cx/v1/events.proto (id, source, kind, score, \
-responded_at, created_at, mrr_minor, ...), matched ignoring case; `attributes.<key>` columns (or a \
-JSON `attributes` object) are attributes; a `type` column sets each row's event type. Times: \
-RFC 3339, YYYY-MM-DD[ HH:MM:SS] in UTC, or Unix seconds. Rows cxm cannot read are listed with their \
-line and not sent; rows cxmd rejects are listed with their line too. Exit code 1 when any row was \
-not stored.")]
+Without --preset, columns (JSON keys) named like the fields of proto/cx/v1/events.proto (id, kind, \
+score, responded_at, created_at, mrr_minor, ...) are read, ignoring case, `attributes.<key>` columns \
+are attributes, and each file's type is told from its columns (score: survey responses, mrr_minor: \
+subscriptions, created_at: tickets) unless --type is given. --set takes the file plugin's mapping \
+options (docs/mapping.md). A file whose header lacks a required field, or whose first rows are all \
+rejected, fails before anything is sent. Rows skipped by a row filter are counted, not errors; rows \
+rejected (by cxm or cxmd) are listed by file:line and make the exit code 1.")]
     Ingest(ingest::IngestArgs),
     /// The connector plugins cxmd loaded (and those it could not load).
     #[command(after_help = "Examples:\n  cxm plugins")]
@@ -155,12 +157,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         style::emit(&String::from_utf8_lossy(&script));
         return Ok(());
     }
+    if let Command::Ingest(args) = &cli.command {
+        // The files are checked (and a dry run shown) before connecting: nothing is sent unless
+        // every file fits its mapping.
+        let files = ingest::prepare(args)?;
+        if args.dry_run {
+            return ingest::dry_run(args, &files);
+        }
+        let connection = Connection::open(&cli.connection).await?;
+        return ingest::run(&connection, args, files).await;
+    }
     let connection = Connection::open(&cli.connection).await?;
     match &cli.command {
         Command::Health { service } => health(&connection, service).await,
         Command::Metrics { format } => catalog::run(&connection, *format).await,
         Command::Query(args) => query::run(&connection, args).await,
-        Command::Ingest(args) => ingest::run(&connection, args).await,
+        Command::Ingest(_) => Ok(()), // handled above
         Command::Plugins => connectors::plugins(&connection).await,
         Command::Connectors { command } => connectors::run(&connection, command).await,
         Command::Keys { command } => keys::run(&connection, command).await,

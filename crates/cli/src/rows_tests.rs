@@ -1,24 +1,38 @@
-//! Tests of the row reader.
+//! Tests of the row reader (the mapping itself is tested in `cxm-mapping`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use cxm_proto::v1::event::Payload;
+use cxm_proto::v1::{Event, SurveyKind, TicketStatus};
 
 use super::*;
 
-fn defaults() -> RowDefaults {
-    RowDefaults { kind: None, source: "file".into() }
-}
+/// Each row's line and outcome.
+type Rows = Vec<(u64, Result<Outcome, String>)>;
 
-fn read(format: FileFormat, text: &str) -> Vec<(u64, Result<Event, String>)> {
-    let dir = std::env::temp_dir().join(format!("cxm-rows-{}-{}", std::process::id(), text.len()));
-    std::fs::write(&dir, text).unwrap();
+fn read_with(format: FileFormat, text: &str, pairs: &[(&str, &str)]) -> Result<Rows, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rows");
+    std::fs::write(&path, text).unwrap();
+    let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mapping = mapping_for(&path, format, &pairs).map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
-    read_file(&dir, format, &defaults(), |line, result| {
+    read_file(&path, format, &mapping, |line, result| {
         rows.push((line, result));
         ControlFlow::Continue(())
-    })
-    .unwrap();
-    let _ = std::fs::remove_file(&dir);
-    rows
+    })?;
+    Ok(rows)
+}
+
+fn read(format: FileFormat, text: &str) -> Rows {
+    read_with(format, text, &[]).unwrap()
+}
+
+fn event(outcome: &Result<Outcome, String>) -> Event {
+    match outcome {
+        Ok(Outcome::Event(e)) => e.clone(),
+        other => panic!("not an event: {other:?}"),
+    }
 }
 
 #[test]
@@ -34,40 +48,49 @@ fn csv_rows_become_survey_responses_with_their_lines() {
     );
     let lines: Vec<u64> = rows.iter().map(|(l, _)| *l).collect();
     assert_eq!(lines, [2, 5, 6, 7]);
-    let Some(Payload::SurveyResponse(first)) = rows[0].1.as_ref().unwrap().payload.clone() else { panic!() };
+    let Some(Payload::SurveyResponse(first)) = event(&rows[0].1).payload else { panic!() };
     assert_eq!((first.id.as_str(), first.score, first.kind), ("r1", 9, SurveyKind::Nps as i32));
     assert_eq!(first.attributes.get("Region").map(String::as_str), Some("EMEA"));
     assert_eq!(first.source, "file");
     assert!(rows[1].1.is_ok());
     assert!(rows[2].1.as_ref().unwrap_err().contains("score"));
-    assert!(rows[3].1.as_ref().unwrap_err().contains("cells"));
+    assert!(rows[3].1.as_ref().unwrap_err().contains("columns"));
 }
 
 #[test]
-fn jsonl_rows_of_any_type() {
-    let rows = read(
+fn jsonl_tickets_with_a_type_and_source_given() {
+    let rows = read_with(
         FileFormat::Jsonl,
-        "{\"type\":\"ticket\",\"id\":101,\"source\":\"zendesk\",\"created_at\":\"2026-03-01T09:00:00Z\",\"status\":\"solved\",\"tags\":[\"billing\",\"refund\"],\"attributes\":{\"region\":\"emea\"}}\n\
+        "{\"id\":101,\"created_at\":\"2026-03-01T09:00:00Z\",\"status\":\"solved\",\"tags\":[\"billing\",\"refund\"],\"attributes\":{\"region\":\"emea\"}}\n\
          \n\
-         {\"type\":\"subscription\",\"id\":\"s1\",\"mrr_minor\":1000,\"currency\":\"usd\",\"started_at\":\"2026-01-01\"}\n\
-         [1,2]\n\
-         {\"type\":\"account\",\"id\":\"a1\",\"name\":\"Acme\"}\n",
-    );
-    assert_eq!(rows.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [1, 3, 4, 5]);
-    let Some(Payload::Ticket(ticket)) = rows[0].1.as_ref().unwrap().payload.clone() else { panic!() };
+         [1,2]\n",
+        &[("event_type", "ticket"), ("source", "zendesk")],
+    )
+    .unwrap();
+    assert_eq!(rows.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [1, 3]);
+    let Some(Payload::Ticket(ticket)) = event(&rows[0].1).payload else { panic!() };
     assert_eq!((ticket.id.as_str(), ticket.source.as_str()), ("101", "zendesk"));
     assert_eq!(ticket.tags, ["billing", "refund"]);
     assert_eq!(ticket.status, TicketStatus::Solved as i32);
-    let Some(Payload::Subscription(sub)) = rows[1].1.as_ref().unwrap().payload.clone() else { panic!() };
-    assert_eq!((sub.mrr_minor, sub.currency.as_str()), (1000, "USD"));
-    assert!(rows[2].1.is_err());
-    assert!(matches!(rows[3].1.as_ref().unwrap().payload, Some(Payload::Account(_))));
+    assert!(rows[1].1.is_err());
 }
 
 #[test]
-fn required_fields_are_named() {
-    let rows = read(FileFormat::Csv, "id,kind,score\nr1,nps,9\n");
-    assert!(rows[0].1.as_ref().unwrap_err().contains("responded_at"));
+fn the_type_is_told_from_the_columns_or_asked_for() {
+    let rows = read(
+        FileFormat::Jsonl,
+        "{\"id\":\"s1\",\"mrr_minor\":1000,\"currency\":\"usd\",\"started_at\":\"2026-01-01\"}\n",
+    );
+    let Some(Payload::Subscription(sub)) = event(&rows[0].1).payload else { panic!() };
+    assert_eq!((sub.mrr_minor, sub.currency.as_str()), (1000, "USD"));
+    let e = read_with(FileFormat::Csv, "Response,Answer\nx,y\n", &[]).unwrap_err();
+    assert!(e.contains("--type") && e.contains("Response, Answer"), "{e}");
+}
+
+#[test]
+fn a_file_the_mapping_does_not_fit_fails_with_its_header() {
+    let e = read_with(FileFormat::Csv, "id,kind,score\nr1,nps,9\n", &[]).unwrap_err();
+    assert!(e.contains("`responded_at`") && e.contains("id, kind, score"), "{e}");
 }
 
 #[test]
@@ -78,4 +101,19 @@ fn crlf_and_byte_order_mark_keep_line_numbers() {
     );
     assert_eq!(rows.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [2, 4]);
     assert!(rows[0].1.is_ok());
+}
+
+#[test]
+fn probing_refuses_a_file_whose_first_rows_all_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.csv");
+    std::fs::write(&path, "id,kind,score,responded_at\na,nps,9,01.11.2026\nb,nps,9,02.11.2026\n").unwrap();
+    let mapping = mapping_for(&path, FileFormat::Csv, &[]).unwrap();
+    let e = probe(&path, FileFormat::Csv, &mapping).unwrap_err();
+    assert!(
+        e.contains("01.11.2026") && e.contains("id, kind, score, responded_at") && e.contains("time_formats"),
+        "{e}"
+    );
+    std::fs::write(&path, "id,kind,score,responded_at\na,nps,9,01.11.2026\nb,nps,9,2026-11-02\n").unwrap();
+    assert!(probe(&path, FileFormat::Csv, &mapping).is_ok());
 }

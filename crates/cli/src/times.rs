@@ -1,4 +1,5 @@
-//! Reading and writing instants: the formats people type (`--from`) and files hold (ingest).
+//! Reading and writing instants: the formats people type (`--from`); times in files are the
+//! mapping engine's (`cxm-mapping`).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -60,37 +61,6 @@ pub(crate) fn parse_query_bound(text: &str, zone: Tz) -> Result<DateTime<Utc>, S
     Err(format!("{text:?} does not exist in {zone}"))
 }
 
-/// A time in a file row: RFC 3339, bare date or date-time (UTC), or Unix seconds.
-pub(crate) fn parse_row_time(text: &str) -> Result<DateTime<Utc>, String> {
-    let text = text.trim();
-    if let Some(t) = parse_rfc3339(text) {
-        return Ok(t);
-    }
-    if let Some(t) = parse_naive(text) {
-        return Ok(t.and_utc());
-    }
-    if let Some(d) = parse_date(text) {
-        return Ok(d.and_time(NaiveTime::MIN).and_utc());
-    }
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
-        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
-        if let Ok(seconds) = whole.parse::<i64>()
-            && fraction.bytes().all(|b| b.is_ascii_digit())
-            && fraction.len() <= 9
-        {
-            let nanos: u32 = if fraction.is_empty() { 0 } else { format!("{fraction:0<9}").parse().unwrap_or(0) };
-            // Past the year 9999 it is most likely milliseconds.
-            if (-62_135_596_800..=253_402_300_799).contains(&seconds)
-                && let Some(t) = DateTime::from_timestamp(seconds, nanos)
-            {
-                return Ok(t);
-            }
-            return Err(format!("{text:?} is past the year 9999 as Unix seconds (milliseconds?)"));
-        }
-    }
-    Err(format!("{text:?} is not a time (RFC 3339, YYYY-MM-DD[ HH:MM:SS] in UTC, or Unix seconds)"))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -102,17 +72,5 @@ mod tests {
         assert_eq!(parse_query_bound("2026-01-01", paris).unwrap().to_rfc3339(), "2025-12-31T23:00:00+00:00");
         assert_eq!(parse_query_bound("2026-01-01T00:00:00Z", paris).unwrap().to_rfc3339(), "2026-01-01T00:00:00+00:00");
         assert!(parse_query_bound("yesterday", paris).is_err());
-    }
-
-    #[test]
-    fn row_times_in_every_convention() {
-        let utc = |s: &str| parse_row_time(s).unwrap().to_rfc3339();
-        assert_eq!(utc("2026-03-01 10:00:00"), "2026-03-01T10:00:00+00:00");
-        assert_eq!(utc("2026-03-01T11:30:00+01:00"), "2026-03-01T10:30:00+00:00");
-        assert_eq!(utc("2026-03-01"), "2026-03-01T00:00:00+00:00");
-        assert_eq!(utc("1772359200"), "2026-03-01T10:00:00+00:00");
-        assert_eq!(parse_row_time("1772359200.25").unwrap().timestamp_subsec_millis(), 250);
-        assert!(parse_row_time("1772359200000").is_err());
-        assert!(parse_row_time("soon").is_err());
     }
 }

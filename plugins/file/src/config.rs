@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use cxm_plugin::error;
 use cxm_proto::v1::{ConfigKey, PluginError, PluginErrorCode};
 
-use crate::mapping::{EventType, Target};
+use cxm_mapping::Options;
 
 /// The file format (config key `format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,18 +24,10 @@ pub(crate) struct Config {
     pub(crate) path: PathBuf,
     /// CSV or JSON Lines.
     pub(crate) format: Format,
-    /// What every row becomes.
-    pub(crate) event_type: EventType,
-    /// The `source` of every event.
-    pub(crate) source: String,
-    /// Explicit `field=column` pairs, in config order.
-    pub(crate) mapping: Vec<(Target, String)>,
-    /// Fixed `field=value` pairs, in config order.
-    pub(crate) constants: Vec<(Target, String)>,
     /// The CSV field delimiter.
     pub(crate) delimiter: u8,
-    /// What separates tags in one text value.
-    pub(crate) tag_separator: String,
+    /// How rows become events (every other key; see `cxm_mapping::KEYS`).
+    pub(crate) options: Options,
 }
 
 fn key(name: &str, required: bool, default: &str, description: &str) -> ConfigKey {
@@ -48,9 +40,13 @@ fn key(name: &str, required: bool, default: &str, description: &str) -> ConfigKe
     }
 }
 
-/// The configuration keys, for `describe()`.
+/// The keys this plugin reads itself; every other key is a mapping option.
+const FILE_KEYS: [&str; 3] = ["path", "format", "delimiter"];
+
+/// The configuration keys, for `describe()`: the file's own, then the mapping options, which
+/// are the same as `cxm ingest --set` takes (docs/mapping.md).
 pub(crate) fn keys() -> Vec<ConfigKey> {
-    vec![
+    let mut keys = vec![
         key(
             "path",
             true,
@@ -66,42 +62,24 @@ pub(crate) fn keys() -> Vec<ConfigKey> {
              extension (.csv, .tsv, .jsonl, .ndjson).",
         ),
         key(
-            "event_type",
-            false,
-            "survey_response",
-            "What each row is: `survey_response`, `ticket`, `subscription` or `account`.",
-        ),
-        key(
-            "source",
-            false,
-            "file",
-            "The `source` of every event, e.g. `typeform`; with the id it identifies an event.",
-        ),
-        key(
-            "mapping",
-            false,
-            "",
-            "Which column (CSV header, or JSON key; `a.b` reaches into nested objects) feeds \
-             which field: `field=Column Name` pairs separated by `;` or newlines, e.g. \
-             `id=Response ID;responded_at=Submitted At;attributes.region=Region`. A field \
-             left out is read from a column named like it (`responded_at`).",
-        ),
-        key(
-            "constants",
-            false,
-            "",
-            "Fixed values for fields the file lacks (also used where a mapped cell is empty), \
-             same syntax, e.g. `kind=nps;touchpoint=onboarding`.",
-        ),
-        key(
             "delimiter",
             false,
             "",
             "The CSV delimiter: one character such as `,` `;` `|`, or `tab`. Empty: `,` \
              (tab for .tsv files).",
         ),
-        key("tag_separator", false, ",", "What separates ticket tags within one cell, e.g. `,` or `|`."),
-    ]
+    ];
+    // No default values here: cxmd passes a key's default as if it were set, and a set option
+    // replaces a preset's (a default `time_zone=UTC` would override a preset that needs a zone).
+    keys.extend(cxm_mapping::KEYS.iter().map(|k| {
+        let description = if k.default.is_empty() {
+            k.description.to_owned()
+        } else {
+            format!("{} Default without a preset: `{}`.", k.description, k.default)
+        };
+        key(k.name, false, "", &description)
+    }));
+    keys
 }
 
 fn invalid(message: String) -> PluginError {
@@ -132,35 +110,13 @@ impl Config {
                 return Err(invalid(format!("`format` is `{other}`; expected `csv` or `jsonl`")));
             }
         };
-        let event_type = match get("event_type") {
-            "" => EventType::SurveyResponse,
-            text => EventType::parse(text).ok_or_else(|| {
-                invalid(format!(
-                    "`event_type` is `{text}`; expected survey_response, ticket, subscription \
-                     or account"
-                ))
-            })?,
-        };
-        let source = match get("source") {
-            "" => "file".to_owned(),
-            s => s.to_owned(),
-        };
         let tsv = extension == "tsv" || get("format").eq_ignore_ascii_case("tsv");
         let delimiter = delimiter(get("delimiter"), tsv)?;
-        let tag_separator = match values.get("tag_separator").map(String::as_str) {
-            None | Some("") => ",".to_owned(),
-            Some(s) => s.to_owned(),
-        };
-        Ok(Self {
-            path,
-            format,
-            event_type,
-            source,
-            mapping: pairs(get("mapping"), "mapping", event_type)?,
-            constants: pairs(get("constants"), "constants", event_type)?,
-            delimiter,
-            tag_separator,
-        })
+        let options = Options::from_pairs(
+            values.iter().filter(|(k, _)| !FILE_KEYS.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        Ok(Self { path, format, delimiter, options })
     }
 }
 
@@ -174,31 +130,6 @@ fn delimiter(text: &str, tsv: bool) -> Result<u8, PluginError> {
             _ => Err(invalid(format!("`delimiter` is `{text}`; expected one ASCII character (not a quote) or `tab`"))),
         },
     }
-}
-
-/// Splits `field=value` pairs separated by `;` or newlines; blank pieces are ignored. A field
-/// may appear only once.
-fn pairs(text: &str, key: &str, ty: EventType) -> Result<Vec<(Target, String)>, PluginError> {
-    let mut out: Vec<(Target, String)> = Vec::new();
-    for piece in text.split([';', '\n']) {
-        let piece = piece.trim();
-        if piece.is_empty() {
-            continue;
-        }
-        let Some((field, value)) = piece.split_once('=') else {
-            return Err(invalid(format!("`{key}`: `{piece}` is not a `field=value` pair")));
-        };
-        let target = Target::parse(field, ty).map_err(|e| invalid(format!("`{key}`: {e}")))?;
-        let value = value.trim();
-        if value.is_empty() {
-            return Err(invalid(format!("`{key}`: `{}` has an empty value", target.name())));
-        }
-        if out.iter().any(|(t, _)| *t == target) {
-            return Err(invalid(format!("`{key}`: `{}` is given twice", target.name())));
-        }
-        out.push((target, value.to_owned()));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -242,20 +173,12 @@ mod tests {
     }
 
     #[test]
-    fn pairs_split_on_semicolons_and_newlines() {
-        let c = config(&[
-            ("path", "a.csv"),
-            ("mapping", "id = Response ID;\n score=How likely?\nattributes.region=Region;"),
-        ])
-        .unwrap();
-        let names: Vec<(String, &str)> = c.mapping.iter().map(|(t, v)| (t.name(), v.as_str())).collect();
-        assert_eq!(
-            names,
-            [
-                ("id".to_owned(), "Response ID"),
-                ("score".to_owned(), "How likely?"),
-                ("attributes.region".to_owned(), "Region"),
-            ]
-        );
+    fn every_other_key_is_a_mapping_option() {
+        let c = config(&[("path", "a.csv"), ("preset", "zendesk"), ("source", "support")]).unwrap();
+        assert_eq!(c.options.event_type, cxm_mapping::EventType::Ticket);
+        assert_eq!((c.options.source.as_str(), c.options.preset), ("support", Some("zendesk")));
+        let typo = config(&[("path", "a.csv"), ("time_zome", "UTC")]).unwrap_err();
+        assert!(typo.message.contains("time_zome"), "{}", typo.message);
+        assert!(keys().iter().all(|k| k.name == "path" || k.default_value.is_empty()));
     }
 }

@@ -1,5 +1,6 @@
 //! The `file` connector plugin: imports CSV and JSON Lines exports of any cxm event type
-//! (survey responses, tickets, subscriptions, accounts) through a column mapping.
+//! (survey responses, tickets, subscriptions, accounts) through the `cxm-mapping` engine — the
+//! same options and vendor presets as `cxm ingest`.
 //!
 //! Each pull reads whole lines from the cursor (`OFFSET:LINE`), turns each row into an event
 //! and reports rows it cannot read as problems with their line number; rows appended to the
@@ -9,7 +10,6 @@
 
 mod config;
 mod cursor;
-mod mapping;
 mod page;
 #[cfg(test)]
 mod tests;
@@ -18,7 +18,7 @@ use cxm_plugin::{Logger, Plugin, export_plugin};
 use cxm_proto::v1::{PluginConfig, PluginError, PluginInfo, PluginKind, PullRequest, PullResponse};
 
 use config::Config;
-use mapping::Mapping;
+use cxm_mapping::Mapping;
 
 /// The `file` plugin: one instance reads one file for one connector.
 pub struct FilePlugin {
@@ -45,7 +45,8 @@ impl Plugin for FilePlugin {
 
     fn open(config: &PluginConfig, log: Logger) -> Result<Self, PluginError> {
         let config = Config::from_values(&config.values)?;
-        let mapping = Mapping::new(&config)?;
+        let mapping = Mapping::new(config.options.clone())
+            .map_err(|e| cxm_plugin::error(cxm_proto::v1::PluginErrorCode::InvalidConfig, e.to_string()))?;
         Ok(Self { config, mapping, log })
     }
 

@@ -4,12 +4,12 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
 use cxm_plugin::{Logger, error};
-use cxm_proto::v1::{Event, PluginError, PluginErrorCode, PullProblem, PullRequest, PullResponse};
+use cxm_proto::v1::{PluginError, PluginErrorCode, PullProblem, PullRequest, PullResponse};
 use serde_json::Value as Json;
 
 use crate::config::{Config, Format};
 use crate::cursor::{Cursor, Item, Next, Reader};
-use crate::mapping::{CsvPlan, Mapping};
+use cxm_mapping::{Mapping, Outcome, Plan};
 
 /// Rows per page when the host leaves it to the plugin (`max_events` 0).
 pub(crate) const DEFAULT_PAGE: u32 = 1_000;
@@ -49,13 +49,14 @@ pub(crate) fn pull(
     }
 
     let delimiter = (config.format == Format::Csv).then_some(config.delimiter);
-    let plan = match delimiter {
-        None => None,
-        Some(delimiter) => {
-            let header_file = file.try_clone().map_err(unavailable)?;
-            let mut header = Reader::new(header_file, Cursor::START, Some(delimiter)).map_err(unavailable)?;
-            let names = match header.next().map_err(unavailable)? {
-                Next::Item(Item::Record { bytes, .. }) => header_names(&bytes, delimiter, &name)?,
+    let mut header = Vec::new();
+    let mut data_start = Cursor::START;
+    if let Some(delimiter) = delimiter {
+        let header_file = file.try_clone().map_err(unavailable)?;
+        let mut reader = Reader::new(header_file, Cursor::START, Some(delimiter)).map_err(unavailable)?;
+        while header.len() < mapping.options().header_rows() {
+            match reader.next().map_err(unavailable)? {
+                Next::Item(Item::Record { bytes, .. }) => header.push(header_names(&bytes, delimiter, &name)?),
                 Next::Item(Item::Unclosed { line }) => {
                     return Err(error(
                         PluginErrorCode::BadData,
@@ -65,22 +66,31 @@ pub(crate) fn pull(
                 Next::End { .. } => {
                     return Ok(PullResponse {
                         next_cursor: request.cursor.clone(),
-                        message: format!("{name} has no complete header line yet"),
+                        message: format!("{name} has no complete header yet"),
                         ..PullResponse::default()
                     });
                 }
-            };
-            let after_header = header.position();
-            if cursor.offset < after_header.offset {
-                cursor = after_header;
             }
-            Some((mapping.plan(&names, &name)?, delimiter))
         }
+        data_start = reader.position();
+        if cursor.offset < data_start.offset {
+            cursor = data_start;
+        }
+    }
+    let plan = match delimiter {
+        None => None,
+        Some(delimiter) => Some((
+            mapping.plan(&header, &name).map_err(|e| error(PluginErrorCode::InvalidConfig, e.to_string()))?,
+            delimiter,
+        )),
     };
+    let from_start = cursor == data_start;
 
     let mut reader = Reader::new(file, cursor, delimiter).map_err(unavailable)?;
     let mut page = PullResponse::default();
     let mut rows = 0;
+    let mut skipped = Vec::new();
+    let mut unclosed = false;
     let mut pending = None;
     while rows < max {
         let (line, result) = match reader.next().map_err(unavailable)? {
@@ -89,13 +99,15 @@ pub(crate) fn pull(
                 break;
             }
             Next::Item(Item::Unclosed { line }) => {
+                unclosed = true;
                 (line, Err("a quoted field is not closed within 1 MiB; this line is skipped".to_owned()))
             }
             Next::Item(Item::Record { line, bytes }) => (line, row(mapping, plan.as_ref(), &bytes)),
         };
         rows += 1;
         match result {
-            Ok(event) => page.events.push(event),
+            Ok(Outcome::Event(event)) => page.events.push(event),
+            Ok(Outcome::Skipped(reason)) => skipped.push(reason),
             Err(reason) => page.problems.push(PullProblem { location: format!("line {line}"), reason }),
         }
     }
@@ -108,8 +120,24 @@ pub(crate) fn pull(
              open); a later sync reads it"
         ));
     }
+    // A first page whose rows were all rejected by the mapping (not by a broken quote) means the
+    // mapping does not fit the file: fail the pull, storing nothing, rather than drop every row.
+    if from_start
+        && !unclosed
+        && page.events.is_empty()
+        && skipped.is_empty()
+        && let Some(first) = page.problems.first()
+    {
+        let line = first.location.trim_start_matches("line ").parse().unwrap_or(0);
+        let names = header.first().cloned().unwrap_or_else(|| vec!["(JSON Lines: no header)".to_owned()]);
+        let misfit = cxm_mapping::misfit(&name, &names, page.problems.len(), line, &first.reason);
+        return Err(error(PluginErrorCode::BadData, misfit.to_string()));
+    }
     if !page.problems.is_empty() {
-        notes.push(format!("{} rows skipped", page.problems.len()));
+        notes.push(format!("{} rows rejected", page.problems.len()));
+    }
+    if let Some(first) = skipped.first() {
+        notes.push(format!("{} rows skipped ({first})", skipped.len()));
     }
     page.message = notes.join("; ");
     log.debug(&format!(
@@ -168,10 +196,18 @@ fn csv_record(bytes: &[u8], delimiter: u8) -> Result<csv::ByteRecord, String> {
     }
 }
 
-/// Turns one whole record into an event (CSV when `plan` is set, else JSON Lines).
-fn row(mapping: &Mapping, plan: Option<&(CsvPlan, u8)>, bytes: &[u8]) -> Result<Event, String> {
+/// Turns one whole record into an event, or skips it (CSV when `plan` is set, else JSON Lines).
+fn row(mapping: &Mapping, plan: Option<&(Plan<'_>, u8)>, bytes: &[u8]) -> Result<Outcome, String> {
     match plan {
-        Some((plan, delimiter)) => mapping.csv_row(plan, &csv_record(bytes, *delimiter)?),
+        Some((plan, delimiter)) => {
+            let record = csv_record(bytes, *delimiter)?;
+            let mut cells = Vec::with_capacity(record.len());
+            for (index, cell) in record.iter().enumerate() {
+                let name = plan.names().get(index).map_or("?", String::as_str);
+                cells.push(std::str::from_utf8(cell).map_err(|_| format!("column `{name}` is not UTF-8 text"))?);
+            }
+            plan.row(&cells)
+        }
         None => {
             let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
             match serde_json::from_slice::<Json>(bytes) {

@@ -30,7 +30,7 @@ fn bad_rows_are_reported_with_their_line_and_skipped() {
     assert!(found[3].1.contains("promoter"));
     assert!(found[4].1.contains("`Response ID` (id) is empty"), "{}", found[4].1);
     assert!(found[5].1.contains("`Score` (score) is empty"), "{}", found[5].1);
-    assert!(page.message.contains("6 rows skipped"));
+    assert!(page.message.contains("6 rows rejected"), "{}", page.message);
 }
 
 #[test]

@@ -63,7 +63,8 @@ fn pull(plugin: &mut FilePlugin, cursor: &str, max_events: u32) -> PullResponse 
 }
 
 fn at(text: &str) -> Option<Timestamp> {
-    Some(crate::mapping::parse_time(text).unwrap())
+    let utc = cxm_mapping::TimeReader { formats: Vec::new(), zone: Some(cxm_mapping::parse_zone("UTC").unwrap()) };
+    Some(utc.read(text, None).unwrap())
 }
 
 fn survey(event: &Event) -> &SurveyResponse {
