@@ -215,3 +215,27 @@ fn read_file(path: &Path) -> Result<File, StartError> {
         .map_err(|e| StartError::Config(format!("cannot read config file {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| StartError::Config(format!("config file {}: {e}", path.display())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(args: &[&str]) -> Config {
+        let mut args = Args::try_parse_from(std::iter::once("cxmd").chain(args.iter().copied())).unwrap();
+        Config::load(&mut args).unwrap()
+    }
+
+    #[test]
+    fn the_dashboard_is_off_unless_asked_for_or_the_demo_runs() {
+        assert!(load(&[]).http.is_none());
+        let demo = load(&["--demo"]).http.unwrap();
+        assert_eq!((demo.addr, demo.required), (DEMO_HTTP_LISTEN, false));
+        let asked = load(&["--demo", "--http-listen", "127.0.0.1:9090"]).http.unwrap();
+        assert_eq!((asked.addr.port(), asked.required), (9090, true));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cxm.toml");
+        std::fs::write(&file, "http_listen = \"127.0.0.1:9191\"\n").unwrap();
+        let from_file = load(&["--config", file.to_str().unwrap()]).http.unwrap();
+        assert_eq!((from_file.addr.port(), from_file.required), (9191, true));
+    }
+}
