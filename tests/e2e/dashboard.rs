@@ -103,6 +103,15 @@ async fn the_page_shows_the_api_numbers_and_filters_change_them() {
     assert_eq!(api.series.len(), 2);
     assert_same(&dom, &api);
     assert_eq!(total(&dom), in_range(None), "the page counts every seeded response in the range");
+    // Above the chart, each group over the whole range: the API's answer without buckets.
+    let whole = server.query(request("nps", RANGE, Granularity::Unspecified, "Europe/Paris", &[], "touchpoint")).await;
+    for series in &whole.series {
+        let point = &series.points[0];
+        let value = point.value.map(|v| v.to_string()).unwrap_or_default();
+        let card =
+            format!(r#"<li data-total-group="{}" data-value="{value}" data-count="{}">"#, series.group, point.count);
+        assert!(dom.contains(&card), "{card}");
+    }
     // The chart has its text alternatives; the empty week is a gap, the cut first week partial.
     assert!(dom.contains(r#"<title id="chart-title">nps by week, 2026-03-04 through 2026-05-31 (Europe/Paris), one line per touchpoint</title>"#));
     assert!(

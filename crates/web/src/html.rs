@@ -100,6 +100,11 @@ button.primary { padding: .4rem 1.1rem; border: 0; border-radius: 6px; backgroun
 .hint { font-size: .78rem; color: var(--muted); margin: .15rem 0 0; }
 .error { border-left: 5px solid #b42318; background: #fff3f2; padding: .7rem 1rem; border-radius: 6px; }
 .notice { border-left: 5px solid #9a6700; background: #fff8e5; padding: .8rem 1rem; border-radius: 6px; }
+.totals h2 { font-size: .95rem; margin: 0 0 .4rem; color: var(--muted); }
+.totals ul { display: flex; flex-wrap: wrap; gap: .6rem; list-style: none; padding: 0; margin: 0 0 1rem; }
+.totals li { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: .5rem .9rem; min-width: 150px; display: flex; flex-direction: column; }
+.totals .name { font-size: .82rem; font-weight: 600; color: var(--muted); }
+.totals .value { font-size: 1.45rem; font-weight: 700; font-variant-numeric: tabular-nums; }
 figure { margin: 0; }
 figcaption { font-weight: 600; margin-bottom: .4rem; }
 svg.chart { width: 100%; height: auto; display: block; }

@@ -12,7 +12,7 @@ use tonic::Request;
 
 use crate::Dashboard;
 use crate::access::{self, Login, admit, page_headers};
-use crate::chart::{Bucket, Chart, Cover};
+use crate::chart::{Bucket, Chart, Cover, group_name, shown};
 use crate::html::{STYLE, escape, page};
 use crate::question::{Fields, Question};
 use crate::time::{GRANULARITIES, SUGGESTED_ZONES, axis_label, bucket_end, date_of, granularity_name};
@@ -123,7 +123,15 @@ async fn trend(
         status = StatusCode::BAD_REQUEST;
     }
     match dashboard.metrics.query(Request::new(question.request())).await {
-        Ok(answer) => main.push_str(&figure(&question, info, &answer.into_inner(), now)),
+        Ok(answer) => {
+            // The same question over the whole range: one number per group, with its interval.
+            let mut whole = question.request();
+            whole.granularity = Granularity::Unspecified as i32;
+            if let Ok(totals) = dashboard.metrics.query(Request::new(whole)).await {
+                main.push_str(&totals_list(&question, &totals.into_inner()));
+            }
+            main.push_str(&figure(&question, info, &answer.into_inner(), now));
+        }
         Err(refused) => {
             main.push_str(&problem(refused.message()));
             status = status_code(&refused);
@@ -243,6 +251,37 @@ fn buckets(question: &Question, answer: &QueryResponse, now: i64) -> Vec<Bucket>
             Bucket { start: rfc3339(start), day: day.to_string(), label: axis_label(day, question.granularity), cover }
         })
         .collect()
+}
+
+/// Each group's value over the whole range (at most as many as a chart draws, the largest).
+fn totals_list(question: &Question, totals: &QueryResponse) -> String {
+    let mut series: Vec<_> = totals.series.iter().filter_map(|s| Some((s, s.points.first()?))).collect();
+    series.sort_by_key(|(_, p)| std::cmp::Reverse(p.count));
+    series.truncate(MOST_SERIES);
+    series.sort_by(|a, b| a.0.group.cmp(&b.0.group));
+    let mut out = format!(
+        r##"<section class="totals" aria-labelledby="totals-title"><h2 id="totals-title">{} over the whole range</h2><ul>"##,
+        escape(&question.metric)
+    );
+    for (series, point) in series {
+        let name = if question.group_by.is_empty() { "all".to_owned() } else { group_name(series).to_owned() };
+        let interval = match (point.ci_low, point.ci_high) {
+            (Some(low), Some(high)) => format!("95% CI {} to {} · ", shown(low), shown(high)),
+            _ => String::new(),
+        };
+        let _ = write!(
+            out,
+            r##"<li data-total-group="{}" data-value="{}" data-count="{}"><span class="name">{}</span><span class="value">{}</span><span class="hint">{interval}count {}</span></li>"##,
+            escape(&series.group),
+            point.value.map(|v| v.to_string()).unwrap_or_default(),
+            point.count,
+            escape(&name),
+            point.value.map_or_else(|| "no data".to_owned(), shown),
+            point.count,
+        );
+    }
+    out.push_str("</ul></section>");
+    out
 }
 
 /// The chart, its legend, notes and data table.
