@@ -177,7 +177,8 @@ async fn run(config: Config) -> Result<(), StartError> {
             let http_addr = listener.local_addr()?;
             tracing::info!(url = %format!("http://{http_addr}/"), "dashboard serving");
             banner.push_str(&format!("cxmd dashboard on {http_addr}\n"));
-            let dashboard = cxm_web::Dashboard { metrics: metrics_api, keys: Arc::clone(&keys) };
+            let dashboard =
+                cxm_web::Dashboard { metrics: metrics_api, keys: Arc::clone(&keys), timeout: config.request_timeout };
             let mut stop = stop_rx.clone();
             let stopped = async move {
                 let _ = stop.wait_for(|stop| *stop).await;

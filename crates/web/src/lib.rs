@@ -32,6 +32,8 @@ pub struct Dashboard {
     pub metrics: Arc<dyn MetricsService>,
     /// The API keys of the data dir (the same ring the gRPC gate checks).
     pub keys: Arc<KeyRing>,
+    /// How long a page's query may take (the server's default request deadline).
+    pub timeout: std::time::Duration,
 }
 
 impl Dashboard {

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, SecondsFormat};
-use cxm_proto::v1::{EventType, Granularity, ListMetricsRequest, MetricInfo, QueryResponse};
+use cxm_proto::v1::{EventType, Granularity, ListMetricsRequest, MetricInfo, QueryRequest, QueryResponse};
 use tonic::Request;
 
 use crate::Dashboard;
@@ -67,6 +67,17 @@ async fn catalog(dashboard: &Dashboard) -> Result<Vec<MetricInfo>, tonic::Status
     Ok(dashboard.metrics.list_metrics(Request::new(ListMetricsRequest {})).await?.into_inner().metrics)
 }
 
+/// One query through the metrics service, within the request deadline gRPC calls get.
+async fn ask(dashboard: &Dashboard, request: QueryRequest) -> Result<tonic::Response<QueryResponse>, tonic::Status> {
+    match tokio::time::timeout(dashboard.timeout, dashboard.metrics.query(Request::new(request))).await {
+        Ok(answer) => answer,
+        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+            "the query did not finish within {} s",
+            dashboard.timeout.as_secs()
+        ))),
+    }
+}
+
 fn path_of(uri: &Uri) -> &str {
     uri.path_and_query().map_or("/", |p| p.as_str())
 }
@@ -77,6 +88,8 @@ fn status_code(status: &tonic::Status) -> StatusCode {
         | tonic::Code::NotFound
         | tonic::Code::FailedPrecondition
         | tonic::Code::OutOfRange => StatusCode::BAD_REQUEST,
+        tonic::Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        tonic::Code::Unavailable | tonic::Code::ResourceExhausted => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -122,12 +135,12 @@ async fn trend(
         main.push_str(&problem(&text));
         status = StatusCode::BAD_REQUEST;
     }
-    match dashboard.metrics.query(Request::new(question.request())).await {
+    match ask(&dashboard, question.request()).await {
         Ok(answer) => {
             // The same question over the whole range: one number per group, with its interval.
             let mut whole = question.request();
             whole.granularity = Granularity::Unspecified as i32;
-            if let Ok(totals) = dashboard.metrics.query(Request::new(whole)).await {
+            if let Ok(totals) = ask(&dashboard, whole).await {
                 main.push_str(&totals_list(&question, &totals.into_inner()));
             }
             main.push_str(&figure(&question, info, &answer.into_inner(), now));
