@@ -96,3 +96,39 @@ async fn a_survey_export_syncs_to_the_right_nps_and_appended_rows_arrive_once() 
     let last = server.sync("nps-export").await.pop().unwrap();
     assert_eq!((last.accepted, last.duplicates, last.rejected), (0, 0, 0));
 }
+
+/// A connector on an endless line (`/dev/zero`) or a 10 MiB line ends its sync with an error
+/// naming the line, and cxmd's memory stays far below what reading the line whole would take.
+#[tokio::test]
+async fn an_endless_or_huge_line_fails_the_sync_with_bounded_memory() {
+    plugins::build();
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.jsonl");
+    let good = "{\"id\":\"r1\",\"kind\":\"nps\",\"score\":9,\"responded_at\":\"2026-03-01T10:00:00Z\"}\n";
+    std::fs::write(&huge, format!("{good}{{\"id\":\"{}\"}}\n{good}", "x".repeat(10 << 20))).unwrap();
+    let server = Cxmd::start();
+    let before = server.peak_rss();
+    for (name, path, line) in [("zero", "/dev/zero", "line 1"), ("huge", huge.to_str().unwrap(), "line 2")] {
+        let config = [("path", path), ("format", "jsonl"), ("source", "test")];
+        let request = CreateConnectorRequest {
+            name: name.into(),
+            plugin: "file".into(),
+            config: config.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+            sync_interval_seconds: 0,
+        };
+        server.connector_client().await.create_connector(request).await.unwrap();
+        // A hang guard only: the old reader never finished on /dev/zero.
+        let progress =
+            tokio::time::timeout(std::time::Duration::from_secs(120), server.sync(name)).await.expect("the sync ends");
+        let last = progress.last().unwrap();
+        assert!(last.done);
+        assert!(
+            last.error.contains(line) && last.error.contains("max_line_bytes") && last.error.contains(path),
+            "{name}: {progress:?}"
+        );
+    }
+    // The good row before the 10 MiB line was stored; the one after it waits for a fix.
+    assert_eq!(server.responses_between("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z").await, 1);
+    let grown = server.peak_rss().saturating_sub(before);
+    assert!(grown < 64 << 20, "peak RSS grew by {} MiB", grown >> 20);
+}

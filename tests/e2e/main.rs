@@ -6,14 +6,19 @@
 
 mod support;
 
+mod bounds;
 mod cli;
 mod cli_tables;
 mod crash;
+mod damage;
 mod dashboard;
+mod definitions;
+mod disk_full;
 mod docs;
 mod exports;
 mod exports_plugin;
 mod file_plugin;
+mod hostile;
 mod hubspot_plugin;
 mod ingest;
 mod plugins;

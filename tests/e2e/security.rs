@@ -237,38 +237,48 @@ async fn tls_with_and_without_client_certificates() {
 #[tokio::test]
 async fn a_flood_is_shed_with_resource_exhausted_while_health_checks_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Cxmd::start_with(dir.path(), &["--max-concurrent-requests", "2"], &[]);
+    let server =
+        Cxmd::start_with(dir.path(), &["--max-concurrent-requests", "2", "--max-concurrent-streams", "2"], &[]);
     let channel = server.channel().await;
-    // Two ingest streams that stay open hold both places.
+    // Two ingest streams that stay open hold both stream places (each has sent a batch, so it
+    // is admitted and being served).
     let mut held = Vec::new();
-    for _ in 0..2 {
+    for i in 0..2 {
         let (feed, batches) = tokio::sync::mpsc::channel::<IngestRequest>(1);
         let mut client = IngestServiceClient::new(channel.clone());
         let call =
             tokio::spawn(
                 async move { client.ingest_stream(tokio_stream::wrappers::ReceiverStream::new(batches)).await },
             );
-        feed.send(batch()).await.unwrap();
+        let mut first = batch();
+        first.events[0] = event(response(&format!("held{i}"), SurveyKind::Nps, 9, ts("2026-01-05T00:00:00Z")));
+        feed.send(first).await.unwrap();
         held.push((feed, call));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut metrics = MetricsServiceClient::new(channel.clone());
-    let mut shed = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.responses_between("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z").await < 2 {
+        assert!(std::time::Instant::now() < deadline, "the two streams were not served");
+        tokio::task::yield_now().await;
+    }
+    // Every further stream is shed; unary calls have their own budget.
     for _ in 0..20 {
-        match metrics.query(query()).await {
-            Err(status) if status.code() == Code::ResourceExhausted => shed += 1,
-            other => panic!("expected RESOURCE_EXHAUSTED, got {other:?}"),
-        }
+        let mut client = IngestServiceClient::new(channel.clone());
+        let status = client.ingest_stream(tokio_stream::iter(vec![batch()])).await.expect_err("shed");
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+        assert!(status.message().contains("streams"), "{status:?}");
+        assert!(metrics.query(query()).await.is_ok(), "unary calls are not starved by streams");
         let health = HealthClient::new(channel.clone()).check(HealthCheckRequest { service: String::new() }).await;
         assert!(health.is_ok(), "health checks are never shed");
     }
-    assert_eq!(shed, 20);
-    // Close the streams: the server takes requests again and kept what the streams sent.
+    // Close the streams: the server takes streams again and kept what the held ones sent.
     for (feed, call) in held {
         drop(feed);
         call.await.unwrap().unwrap();
     }
-    assert_eq!(metrics.query(query()).await.unwrap().into_inner().series[0].points[0].count, 1);
+    let mut client = IngestServiceClient::new(channel.clone());
+    assert_eq!(client.ingest_stream(tokio_stream::iter(vec![batch()])).await.unwrap().into_inner().accepted, 1);
+    assert_eq!(metrics.query(query()).await.unwrap().into_inner().series[0].points[0].count, 3);
 }
 
 #[tokio::test]

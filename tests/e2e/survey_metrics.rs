@@ -128,7 +128,10 @@ async fn empty_buckets_have_no_value_but_counts_report_zero() {
     let points = &nps.series[0].points;
     assert_eq!(points.iter().map(|p| p.count).collect::<Vec<_>>(), vec![0, 1, 0]);
     assert_eq!(points.iter().map(|p| p.value).collect::<Vec<_>>(), vec![None, Some(100.0), None]);
-    assert_eq!((points[1].ci_low, points[1].ci_high), (Some(100.0), Some(100.0)));
+    // Definition version 2 (adjusted Wald) never collapses at N = 1: N' = 4, p'P = 1.75/4,
+    // p'D = 0.75/4, centre 25, half-width 196·√(0.5625/4) = 73.5.
+    assert!((points[1].ci_low.unwrap() - -48.5).abs() < 1e-9, "{:?}", points[1]);
+    assert!((points[1].ci_high.unwrap() - 98.5).abs() < 1e-9, "{:?}", points[1]);
     let counts = server.query(query("response_count")).await;
     assert_eq!(
         counts.series[0].points.iter().map(|p| p.value).collect::<Vec<_>>(),
@@ -164,16 +167,19 @@ async fn confidence_intervals_follow_the_definitions() {
         case(metric, "2026-07-01T00:00:00Z", "2026-07-02T00:00:00Z", Granularity::Unspecified, "").request()
     };
     let nps = &server.query(whole("nps")).await.series[0].points[0];
-    let half = 196.0 * ((0.6 + 0.1 - 0.25_f64) / 10.0).sqrt();
+    // Adjusted Wald: N' = 13, p'P = 6.75/13, p'D = 1.75/13, centre 100·5/13.
+    let (pp, pd) = (6.75 / 13.0, 1.75 / 13.0);
+    let (center, half) = (100.0 * (pp - pd), 196.0 * ((pp + pd - (pp - pd) * (pp - pd)) / 13.0_f64).sqrt());
     assert_eq!(nps.value, Some(50.0));
-    assert!((nps.ci_low.unwrap() - (50.0 - half)).abs() < 1e-9 && (nps.ci_high.unwrap() - (50.0 + half)).abs() < 1e-9);
+    assert!((nps.ci_low.unwrap() - (center - half)).abs() < 1e-9, "{nps:?}");
+    assert!((nps.ci_high.unwrap() - (center + half)).abs() < 1e-9, "{nps:?}");
     let csat = &server.query(whole("csat")).await.series[0].points[0];
     assert_eq!(csat.value, Some(80.0));
     // Wilson 8/10 is (49.02%, 94.33%).
     assert!((csat.ci_low.unwrap() - 49.016).abs() < 1e-3 && (csat.ci_high.unwrap() - 94.332).abs() < 1e-3, "{csat:?}");
     let ces = &server.query(whole("ces")).await.series[0].points[0];
-    // Mean 4, sample sd √(24/7).
-    let spread = 1.96 * (24.0_f64 / 7.0).sqrt() / 8.0_f64.sqrt();
+    // Mean 4, sample sd √(24/7), Student's t with 7 degrees of freedom: 2.364624251592785.
+    let spread = 2.364_624_251_592_785 * (24.0_f64 / 7.0).sqrt() / 8.0_f64.sqrt();
     assert_eq!(ces.value, Some(4.0));
     assert!((ces.ci_low.unwrap() - (4.0 - spread)).abs() < 1e-9, "{ces:?}");
     assert_eq!(ces.components["easy"], 3.0);

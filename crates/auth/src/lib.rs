@@ -137,8 +137,8 @@ fn random_hex(bytes: usize) -> Result<String, Error> {
 /// The keys of one data dir.
 pub struct KeyRing {
     path: PathBuf,
-    /// Set once any key was seen: from then on an empty ring refuses every call instead of
-    /// reopening the server.
+    /// Set once a key exists or has existed (the key file exists: only creating a key writes
+    /// it): from then on an empty ring refuses every call instead of reopening the server.
     closed: std::sync::atomic::AtomicBool,
     /// The keys as last read, with the file version they were read at (`Some(None)`: no file);
     /// `None` until first read.
@@ -166,9 +166,10 @@ fn stamp(path: &Path) -> Option<Stamp> {
 impl KeyRing {
     /// The key ring of `data_dir` (the file need not exist yet).
     pub fn open(data_dir: &Path) -> Self {
+        let path = data_dir.join("keys.json");
         Self {
-            path: data_dir.join("keys.json"),
-            closed: std::sync::atomic::AtomicBool::new(false),
+            closed: std::sync::atomic::AtomicBool::new(path.exists()),
+            path,
             cache: RwLock::new((None, Vec::new())),
             writer: Mutex::new(()),
         }
@@ -189,6 +190,9 @@ impl KeyRing {
     /// The current keys, re-read when the file changed.
     pub fn keys(&self) -> Result<Vec<Key>, Error> {
         let now = stamp(&self.path);
+        if now.is_some() {
+            self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         {
             let cache = self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             if cache.0 == Some(now) {
@@ -201,9 +205,15 @@ impl KeyRing {
         Ok(keys)
     }
 
-    /// Whether any key exists (no keys: the server runs open, on loopback only).
+    /// Whether any key exists.
     pub fn is_empty(&self) -> Result<bool, Error> {
         Ok(self.keys()?.is_empty())
+    }
+
+    /// Whether calls need no key: no key exists and none ever did in this data dir (the
+    /// server then runs open, on loopback only).
+    pub fn is_open(&self) -> Result<bool, Error> {
+        Ok(self.keys()?.is_empty() && !self.closed.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     fn write_file(&self, keys: &[Key]) -> Result<(), Error> {
@@ -260,11 +270,9 @@ impl KeyRing {
         let keys = self
             .keys()
             .map_err(|e| Refusal::Unauthenticated(format!("API keys cannot be read ({e}); ask the operator")))?;
-        let closed = &self.closed;
-        if keys.is_empty() && !closed.load(std::sync::atomic::Ordering::SeqCst) {
+        if keys.is_empty() && !self.closed.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(None);
         }
-        closed.store(true, std::sync::atomic::Ordering::SeqCst);
         let secret = authorization
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| {
@@ -332,6 +340,18 @@ mod tests {
             Err(Refusal::Unauthenticated(_))
         ));
         assert!(matches!(ring.revoke("nope"), Err(Error::NotFound(_))));
+    }
+
+    #[test]
+    fn a_ring_opened_after_every_key_was_revoked_stays_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, _) = KeyRing::open(dir.path()).create("ops", Role::Admin).unwrap();
+        let ring = KeyRing::open(dir.path());
+        KeyRing::open(dir.path()).revoke(&key.id).unwrap();
+        assert!(!ring.is_open().unwrap());
+        assert!(matches!(ring.authorize("/cx.v1.MetricsService/Query", None), Err(Refusal::Unauthenticated(_))));
+        let reopened = KeyRing::open(dir.path());
+        assert!(matches!(reopened.authorize("/cx.v1.MetricsService/Query", None), Err(Refusal::Unauthenticated(_))));
     }
 
     #[cfg(unix)]

@@ -54,7 +54,10 @@ fn check_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid("name", format!("{name:?} is not a connector name: use 1 to 64 of a-z, 0-9, '-' and '_'")))
+        Err(Error::invalid(
+            "name",
+            format!("{} is not a connector name: use 1 to 64 of a-z, 0-9, '-' and '_'", cxm_proto::clip::quote(name)),
+        ))
     }
 }
 
@@ -83,7 +86,7 @@ impl Connectors {
 
     fn record(&self, name: &str) -> Result<ConnectorRecord> {
         ConnectorRecord::load(self.inner.engine.store(), name)?
-            .ok_or_else(|| Error::NotFound(format!("no connector named {name:?}")))
+            .ok_or_else(|| Error::NotFound(format!("no connector named {}", cxm_proto::clip::quote(name))))
     }
 
     fn view(&self, record: &ConnectorRecord) -> Result<Connector> {
@@ -118,14 +121,17 @@ impl Connectors {
     pub fn create(&self, request: CreateConnectorRequest) -> Result<Connector> {
         check_name(&request.name)?;
         let library = self.library(&request.plugin).ok_or_else(|| {
-            let known: Vec<_> = self.inner.plugins.iter().map(|p| p.info.name.as_str()).collect();
-            Error::NotFound(format!("no plugin named {:?}; loaded plugins: {}", request.plugin, known.join(", ")))
+            let known = cxm_proto::clip::names(self.inner.plugins.iter().map(|p| p.info.name.as_str()));
+            Error::NotFound(format!(
+                "no plugin named {}; loaded plugins: {known}",
+                cxm_proto::clip::quote(&request.plugin)
+            ))
         })?;
         let keys = &library.info.config_keys;
-        let key_names = || keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", ");
+        let key_names = || cxm_proto::clip::names(keys.iter().map(|k| k.name.as_str()));
         if let Some(unknown) = request.config.keys().find(|k| !keys.iter().any(|key| &key.name == *k)) {
             return Err(Error::invalid(
-                format!("config.{unknown}"),
+                format!("config.{}", cxm_proto::clip::quote(unknown).trim_matches('"')),
                 format!("plugin {:?} has no such key; its keys are: {}", request.plugin, key_names()),
             ));
         }

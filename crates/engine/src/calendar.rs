@@ -30,7 +30,10 @@ pub fn zone(name: &str) -> Result<Tz> {
     name.parse::<Tz>().map_err(|_| {
         Error::invalid(
             "time_zone",
-            format!("{name:?} is not an IANA time zone name (for example \"Europe/Paris\" or \"UTC\")"),
+            format!(
+                "{} is not an IANA time zone name (for example \"Europe/Paris\" or \"UTC\")",
+                cxm_proto::clip::quote(name)
+            ),
         )
     })
 }

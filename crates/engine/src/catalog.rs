@@ -2,8 +2,8 @@
 
 use cxm_proto::v1::{EventType, MetricInfo};
 
-/// The version of the metric definitions (SPEC §4), returned on every answer.
-pub const DEFINITION_VERSION: &str = "1";
+/// The version of the metric definitions (SPEC §4, changed by §8), returned on every answer.
+pub const DEFINITION_VERSION: &str = "2";
 
 /// The family a metric belongs to (which events and index feed it), with the metric itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,8 +186,9 @@ pub const METRICS: &[MetricDef] = &[
         name: "ces",
         family: Family::Survey(SurveyMetric::Ces),
         description: "Customer effort score: the mean CES score after rescaling each to 1..7 \
-                      (s' = 1 + (s-1)*6/(scale_max-1)); higher is easier. CI: mean ± 1.96·sd/√N \
-                      (sample sd, N ≥ 2). Component `easy`: responses with s' ≥ 5.",
+                      (s' = 1 + (s-1)*6/(scale_max-1)); higher is easier. CI: mean ± t·sd/√N \
+                      (sample sd, t the 0.975 quantile of Student's t with N − 1 degrees of \
+                      freedom, N ≥ 2). Component `easy`: responses with s' ≥ 5.",
         unit: "score (1-7)",
         event_type: EventType::SurveyResponse,
         components: &["easy"],
@@ -212,8 +213,9 @@ pub const METRICS: &[MetricDef] = &[
         name: "nps",
         family: Family::Survey(SurveyMetric::Nps),
         description: "Net Promoter Score: 100·(P−D)/N over NPS responses, promoters P scoring 9-10, \
-                      detractors D 0-6. CI: value ± 196·√((pP + pD − (pP − pD)²)/N), clamped to \
-                      [−100, 100].",
+                      detractors D 0-6. CI: adjusted Wald (Rocks 2016): N' = N + 3, \
+                      p'P = (P + ¾)/N', p'D = (D + ¾)/N', 100·(p'P − p'D) ± \
+                      196·√((p'P + p'D − (p'P − p'D)²)/N'), clamped to [−100, 100].",
         unit: "score (-100..100)",
         event_type: EventType::SurveyResponse,
         components: &["promoters", "passives", "detractors"],
@@ -328,7 +330,14 @@ pub fn find(name: &str) -> crate::Result<&'static MetricDef> {
     METRICS.iter().find(|m| m.name == name).ok_or_else(|| {
         let mut known: Vec<_> = METRICS.iter().map(|m| m.name).collect();
         known.sort_unstable();
-        crate::Error::invalid("metric", format!("unknown metric {name:?}; known metrics: {}", known.join(", ")))
+        crate::Error::invalid(
+            "metric",
+            format!(
+                "unknown metric {}; known metrics: {}",
+                cxm_proto::clip::quote(name),
+                cxm_proto::clip::names(known)
+            ),
+        )
     })
 }
 

@@ -17,9 +17,19 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] cxm_store::Error),
-    /// A blocking task did not finish (the runtime is shutting down).
-    #[error("the engine is shutting down")]
-    ShuttingDown,
+    /// The caller gave up (client gone, or its deadline passed while waiting).
+    #[error("{0}")]
+    Cancelled(String),
+    /// The work ran past its deadline and stopped.
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    /// The in-memory rollups could not be trusted nor rebuilt (details are logged).
+    #[error("the in-memory rollups are damaged: {0}")]
+    Rollups(String),
+    /// Stored events were replaced while a query read in steps; the engine runs such a query
+    /// again and never returns this.
+    #[error("stored events changed while the query read them; retry")]
+    Moved,
 }
 
 impl Error {

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bounds;
 pub mod calendar;
 pub mod catalog;
 mod error;
@@ -13,6 +14,7 @@ pub mod query;
 pub mod revenue;
 pub mod rollup;
 pub mod stats;
+mod steps;
 pub mod support;
 pub mod survey;
 
@@ -24,6 +26,7 @@ use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Event, IngestResponse, QueryRequest, QueryResponse, Rejection};
 use cxm_store::{EventType, MetaWrite, Options, Outcome, Rules, Store};
 
+pub use bounds::Stop;
 pub use error::{Error, Result};
 pub use query::Query;
 
@@ -41,15 +44,36 @@ pub struct Settings {
 
 /// Derived state kept in memory: one index per metric family.
 #[derive(Default)]
-struct Rollups {
-    surveys: survey::SurveyIndex,
-    revenue: revenue::RevenueIndex,
-    support: support::SupportIndex,
+pub(crate) struct Rollups {
+    pub(crate) surveys: survey::SurveyIndex,
+    pub(crate) revenue: revenue::RevenueIndex,
+    pub(crate) support: support::SupportIndex,
+    /// How many stored versions were replaced (or the rollups rebuilt) since start: a query
+    /// reading in steps starts again when this changed under it (see `steps`).
+    pub(crate) moves: u64,
 }
 
 impl Rollups {
+    /// The rollups of everything in `store`.
+    fn rebuild(store: &Store) -> Result<Self> {
+        let mut rollups = Rollups::default();
+        let started = std::time::Instant::now();
+        let mut events = 0_u64;
+        for kind in INDEXED_TYPES {
+            for payload in store.scan_all(kind) {
+                rollups.load(&payload?);
+                events += 1;
+            }
+        }
+        tracing::info!(events, elapsed_ms = started.elapsed().as_millis() as u64, "rollups rebuilt from the store");
+        Ok(rollups)
+    }
+
     /// Follows one stored change: the replaced version leaves, the new one enters.
     fn apply(&mut self, change: &cxm_store::Change) {
+        if change.old.is_some() {
+            self.moves += 1;
+        }
         if let Some(Payload::SurveyResponse(old)) = &change.old {
             self.surveys.remove(old);
         }
@@ -100,7 +124,6 @@ impl Engine {
     /// Opens the data dir and rebuilds the rollups from the stored events.
     pub fn open(dir: &Path, settings: Settings) -> Result<Self> {
         let store = Store::open(dir, &settings.store)?;
-        let mut rollups = Rollups::default();
         let currency = &settings.rules.reporting_currency;
         if revenue::known_exponent(currency).is_none() {
             tracing::warn!(
@@ -109,24 +132,37 @@ impl Engine {
                 revenue::DEFAULT_EXPONENT
             );
         }
-        let started = std::time::Instant::now();
-        let mut events = 0_u64;
-        for kind in INDEXED_TYPES {
-            for payload in store.scan_all(kind) {
-                rollups.load(&payload?);
-                events += 1;
-            }
-        }
-        tracing::info!(events, elapsed_ms = started.elapsed().as_millis() as u64, "rollups rebuilt from the store");
+        let rollups = Rollups::rebuild(&store)?;
         Ok(Self { store, rules: settings.rules, rollups: RwLock::new(rollups) })
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Rollups> {
-        self.rollups.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The rollups, read-locked. A lock poisoned by a panic half-way through an update is
+    /// never read as it is: the rollups are rebuilt from the store first.
+    fn read(&self) -> Result<RwLockReadGuard<'_, Rollups>> {
+        if let Ok(rollups) = self.rollups.read() {
+            return Ok(rollups);
+        }
+        drop(self.write()?);
+        self.rollups.read().map_err(|_| Error::Rollups("the rollups lock stays poisoned".to_owned()))
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Rollups> {
-        self.rollups.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The rollups, write-locked; rebuilt from the store when a panic poisoned the lock. When
+    /// the rebuild fails, the lock stays poisoned and every call fails (closed) until restart.
+    fn write(&self) -> Result<RwLockWriteGuard<'_, Rollups>> {
+        let poisoned = match self.rollups.write() {
+            Ok(rollups) => return Ok(rollups),
+            Err(poisoned) => poisoned,
+        };
+        let mut rollups = poisoned.into_inner();
+        tracing::error!("a panic interrupted an update of the rollups: rebuilding them from the store");
+        let moves = rollups.moves;
+        *rollups = Rollups::rebuild(&self.store).map_err(|e| {
+            tracing::error!(error = %e, "rebuilding the rollups failed: refusing queries and ingest until restart");
+            Error::Rollups("rebuilding them from the store failed; restart cxmd".to_owned())
+        })?;
+        rollups.moves = moves + 1;
+        self.rollups.clear_poison();
+        Ok(rollups)
     }
 
     /// Validates and stores `events`, returning what happened to each; returns only after every
@@ -164,7 +200,11 @@ impl Engine {
         }
 
         {
-            let mut rollups = self.write();
+            // The write lock is held across the store write, so that a query (which reads the
+            // store and the rollups step by step under the read lock) never sees events stored
+            // but not yet in the rollups. The write is durable when it returns; a failed write
+            // leaves nothing behind, so the rollups never see it.
+            let mut rollups = self.write()?;
             let applied = self.store.apply_with(valid, |outcomes| {
                 let mut counts = IngestResponse::default();
                 for outcome in outcomes {
@@ -186,21 +226,31 @@ impl Engine {
                 rollups.apply(change);
             }
         }
-        self.store.flush()?;
         Ok(response)
     }
 
-    /// Answers a query.
+    /// Answers a query, however long it takes.
     pub fn query(&self, request: &QueryRequest) -> Result<QueryResponse> {
+        self.query_until(request, &Stop::default())
+    }
+
+    /// Answers a query, stopping with an error once `stop` says so. The rollups lock is held
+    /// one bounded step at a time (see `steps`).
+    pub fn query_until(&self, request: &QueryRequest, stop: &Stop) -> Result<QueryResponse> {
         let query = Query::parse(request)?;
-        let series = {
-            let rollups = self.read();
-            match query.metric.family {
-                catalog::Family::Survey(metric) => survey::answer(metric, &rollups.surveys, &self.store, &query)?,
-                catalog::Family::Support(metric) => support::answer(metric, &rollups.support, &self.store, &query)?,
+        let mut attempt = 0;
+        let series = loop {
+            let mut steps = steps::Steps::new(self, stop, attempt == steps::STEPPED_ATTEMPTS)?;
+            let answered = match query.metric.family {
+                catalog::Family::Survey(metric) => survey::answer(metric, &mut steps, &query),
+                catalog::Family::Support(metric) => support::answer(metric, &mut steps, &query),
                 catalog::Family::Revenue(metric) => {
-                    revenue::answer(metric, &rollups.revenue, &query, &request.params, &self.rules.reporting_currency)?
+                    revenue::answer(metric, &mut steps, &query, &request.params, &self.rules.reporting_currency)
                 }
+            };
+            match answered {
+                Err(Error::Moved) if attempt < steps::STEPPED_ATTEMPTS => attempt += 1,
+                answered => break answered?,
             }
         };
         Ok(QueryResponse {
@@ -220,3 +270,6 @@ impl Engine {
         Ok(self.store.flush()?)
     }
 }
+
+#[cfg(test)]
+mod tests;

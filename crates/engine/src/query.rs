@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use cxm_proto::clip;
 use cxm_proto::v1::{Granularity, QueryRequest};
 use cxm_store::nanos;
 
@@ -47,10 +48,10 @@ impl Query {
             filters.push((filter.dimension.clone(), filter.values.iter().cloned().collect()));
         }
         if let Some(param) = request.params.keys().find(|p| !metric.params.contains(&p.as_str())) {
-            let takes = if metric.params.is_empty() { "none".to_owned() } else { metric.params.join(", ") };
+            let takes = if metric.params.is_empty() { "none".to_owned() } else { clip::names(metric.params) };
             return Err(Error::invalid(
                 "params",
-                format!("{} does not take {param:?}; it takes: {takes}", metric.name),
+                format!("{} does not take {}; it takes: {takes}", metric.name, clip::quote(param)),
             ));
         }
         let group_by = (!request.group_by.is_empty()).then(|| request.group_by.clone());
@@ -76,7 +77,11 @@ impl Query {
             if !knows(dimension) {
                 return Err(Error::invalid(
                     field,
-                    format!("unknown dimension {dimension:?}; {family} dimensions are: {}", dimensions().join(", ")),
+                    format!(
+                        "unknown dimension {}; {family} dimensions are: {}",
+                        clip::quote(dimension),
+                        clip::names(dimensions())
+                    ),
                 ));
             }
         }
@@ -85,20 +90,27 @@ impl Query {
 }
 
 /// One series per group and one point per bucket, from per-group bucket totals; when grouped,
-/// groups none of whose buckets `feeds` the metric are left out.
+/// groups none of whose buckets `feeds` the metric are left out. The answer is bounded by
+/// [`crate::bounds::MAX_RESPONSE_BYTES`].
 pub fn series<T>(
     query: &Query,
     totals: impl IntoIterator<Item = (String, Vec<T>)>,
     feeds: impl Fn(&T) -> bool,
     point: impl Fn(&T, i64) -> cxm_proto::v1::Point,
-) -> Vec<cxm_proto::v1::Series> {
+) -> Result<Vec<cxm_proto::v1::Series>> {
     let grouped = query.group_by.is_some();
-    totals
-        .into_iter()
-        .filter(|(_, buckets)| !grouped || buckets.iter().any(&feeds))
-        .map(|(group, buckets)| cxm_proto::v1::Series {
+    let mut bytes = 0;
+    let mut out = Vec::new();
+    for (group, buckets) in totals {
+        if grouped && !buckets.iter().any(&feeds) {
+            continue;
+        }
+        let series = cxm_proto::v1::Series {
             group,
             points: query.buckets.iter().zip(&buckets).map(|(bucket, totals)| point(totals, bucket.start)).collect(),
-        })
-        .collect()
+        };
+        crate::bounds::add_response_bytes(&mut bytes, cxm_proto::prost::Message::encoded_len(&series) + 5)?;
+        out.push(series);
+    }
+    Ok(out)
 }

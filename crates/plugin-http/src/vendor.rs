@@ -95,6 +95,13 @@ impl Attributes {
     }
 }
 
+/// A vendor property key as a survey attribute key: a key equal to a built-in survey
+/// dimension (`source`, `touchpoint`, `channel`, `kind`, `account_id`), which cxmd rejects as
+/// an attribute, gets `prefix` (e.g. `channel` → `hidden_channel`), so the event is kept.
+pub fn survey_attribute_key(key: String, prefix: &str) -> String {
+    if cxm_proto::dimensions::SURVEY_RESPONSE.contains(&key.as_str()) { format!("{prefix}{key}") } else { key }
+}
+
 fn nth_key(map: &BTreeMap<String, String>, n: usize) -> String {
     map.keys().nth(n).cloned().unwrap_or_default()
 }
@@ -115,6 +122,13 @@ mod tests {
         assert_eq!(number(&values, "n", 1, 1, 10).unwrap(), 7);
         assert_eq!(number(&values, "m", 3, 1, 10).unwrap(), 3);
         assert!(number(&values, "n", 1, 8, 10).unwrap_err().message.contains("from 8 to 10"));
+    }
+
+    #[test]
+    fn built_in_dimension_names_are_prefixed() {
+        assert_eq!(survey_attribute_key("channel".into(), "hidden_"), "hidden_channel");
+        assert_eq!(survey_attribute_key("account_id".into(), "property_"), "property_account_id");
+        assert_eq!(survey_attribute_key("plan".into(), "hidden_"), "plan");
     }
 
     #[test]

@@ -11,6 +11,17 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/cx.v1.rs"));
 }
 
+pub mod clip;
+
+/// The built-in dimensions of each event type: an attribute key may not take one of these names
+/// (SPEC §8), so no dimension ever counts an event twice.
+pub mod dimensions {
+    /// Of survey responses.
+    pub const SURVEY_RESPONSE: [&str; 5] = ["source", "touchpoint", "channel", "kind", "account_id"];
+    /// Of tickets.
+    pub const TICKET: [&str; 5] = ["source", "channel", "priority", "tag", "account_id"];
+}
+
 /// The encoded `FileDescriptorSet` of `proto/cx/v1`, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/cx_v1_descriptor.bin"));
 

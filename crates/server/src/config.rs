@@ -36,6 +36,14 @@ pub(crate) struct Args {
     /// Address of the web dashboard (HTTP); off unless given, or 127.0.0.1:8080 with --demo.
     #[arg(long, env = "CXM_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
+    /// Start even if the event store holds fewer events than the data dir's store.json records
+    /// (e.g. none, after sled's files were removed or truncated), serving what is there.
+    #[arg(long, env = "CXM_ALLOW_EMPTY", num_args = 0..=1, default_missing_value = "true")]
+    allow_empty: Option<bool>,
+    /// Remove event blocks that fail their checksum at start (their events are lost) instead of
+    /// refusing to start.
+    #[arg(long, env = "CXM_DISCARD_DAMAGED", num_args = 0..=1, default_missing_value = "true")]
+    discard_damaged: Option<bool>,
     /// Load sample survey data into an empty data dir, for a first look (and serve the dashboard).
     #[arg(long, env = "CXM_DEMO", num_args = 0..=1, default_missing_value = "true")]
     demo: Option<bool>,
@@ -60,6 +68,13 @@ pub(crate) struct Args {
     /// Most concurrent HTTP/2 streams per connection [default: 128].
     #[arg(long, env = "CXM_MAX_STREAMS_PER_CONNECTION")]
     max_streams_per_connection: Option<u32>,
+    /// Most streaming calls (IngestStream, SyncConnector) served at once, apart from
+    /// --max-concurrent-requests; more are refused with RESOURCE_EXHAUSTED [default: 64].
+    #[arg(long, env = "CXM_MAX_CONCURRENT_STREAMS")]
+    max_concurrent_streams: Option<usize>,
+    /// How long an IngestStream may send nothing before it is closed, in seconds [default: 60].
+    #[arg(long, env = "CXM_STREAM_IDLE_TIMEOUT_SECONDS")]
+    stream_idle_timeout_seconds: Option<u64>,
     /// Offline commands instead of serving.
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
@@ -96,6 +111,8 @@ struct File {
     plugin_dir: Vec<PathBuf>,
     reporting_currency: Option<String>,
     cache_mb: Option<u64>,
+    allow_empty: Option<bool>,
+    discard_damaged: Option<bool>,
     demo: Option<bool>,
     http_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
@@ -105,6 +122,8 @@ struct File {
     max_concurrent_requests: Option<usize>,
     request_timeout_seconds: Option<u64>,
     max_streams_per_connection: Option<u32>,
+    max_concurrent_streams: Option<usize>,
+    stream_idle_timeout_seconds: Option<u64>,
 }
 
 /// TLS files.
@@ -135,6 +154,8 @@ pub(crate) struct Config {
     pub(crate) plugin_dirs: Vec<PathBuf>,
     pub(crate) reporting_currency: String,
     pub(crate) cache_bytes: u64,
+    pub(crate) allow_empty: bool,
+    pub(crate) discard_damaged: bool,
     pub(crate) demo: bool,
     /// Where the dashboard listens, if anywhere.
     pub(crate) http: Option<HttpListen>,
@@ -143,6 +164,8 @@ pub(crate) struct Config {
     pub(crate) max_concurrent_requests: usize,
     pub(crate) request_timeout: std::time::Duration,
     pub(crate) max_streams_per_connection: u32,
+    pub(crate) max_concurrent_streams: usize,
+    pub(crate) stream_idle_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -181,9 +204,17 @@ impl Config {
         let max_concurrent_requests = args.max_concurrent_requests.or(file.max_concurrent_requests).unwrap_or(256);
         let timeout = args.request_timeout_seconds.or(file.request_timeout_seconds).unwrap_or(30);
         let streams = args.max_streams_per_connection.or(file.max_streams_per_connection).unwrap_or(128);
-        if max_concurrent_requests == 0 || timeout == 0 || streams == 0 {
+        let max_concurrent_streams = args.max_concurrent_streams.or(file.max_concurrent_streams).unwrap_or(64);
+        let stream_idle = args.stream_idle_timeout_seconds.or(file.stream_idle_timeout_seconds).unwrap_or(60);
+        if max_concurrent_requests == 0
+            || timeout == 0
+            || streams == 0
+            || max_concurrent_streams == 0
+            || stream_idle == 0
+        {
             return Err(StartError::Config(
-                "max_concurrent_requests, request_timeout_seconds and max_streams_per_connection must be at least 1"
+                "max_concurrent_requests, request_timeout_seconds, max_streams_per_connection, \
+                 max_concurrent_streams and stream_idle_timeout_seconds must be at least 1"
                     .to_owned(),
             ));
         }
@@ -200,9 +231,13 @@ impl Config {
             max_concurrent_requests,
             request_timeout: std::time::Duration::from_secs(timeout),
             max_streams_per_connection: streams,
+            max_concurrent_streams,
+            stream_idle_timeout: std::time::Duration::from_secs(stream_idle),
             plugin_dirs,
             reporting_currency,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+            allow_empty: args.allow_empty.or(file.allow_empty).unwrap_or(false),
+            discard_damaged: args.discard_damaged.or(file.discard_damaged).unwrap_or(false),
             demo,
             http,
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),

@@ -29,7 +29,7 @@ impl ConnectorApi {
         let connectors = self.connectors.clone();
         tokio::task::spawn_blocking(move || work(connectors))
             .await
-            .map_err(|_| Status::unavailable("cxmd is shutting down"))?
+            .map_err(crate::error::join_status)?
             .map_err(connect_status)
     }
 }
@@ -75,9 +75,14 @@ impl ConnectorService for ConnectorApi {
         &self,
         request: Request<SyncConnectorRequest>,
     ) -> Result<Response<Self::SyncConnectorStream>, Status> {
+        // The stream keeps its admission slot until it ends.
+        let admission = crate::gate::Admission::of(&request);
         let name = request.into_inner().name;
         let progress = self.connectors.sync(&name).map_err(connect_status)?;
-        let stream = tokio_stream::StreamExt::map(ReceiverStream::new(progress), Ok);
+        let stream = tokio_stream::StreamExt::map(ReceiverStream::new(progress), move |progress| {
+            let _slot = &admission;
+            Ok(progress)
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 }

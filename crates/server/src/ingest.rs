@@ -7,7 +7,8 @@ use cxm_proto::v1::ingest_service_server::IngestService;
 use cxm_proto::v1::{Event, IngestRequest, IngestResponse};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::error::status;
+use crate::error::{join_status, status};
+use crate::gate::Admission;
 
 /// Takes events pushed over gRPC.
 pub(crate) struct Ingest {
@@ -15,12 +16,23 @@ pub(crate) struct Ingest {
 }
 
 impl Ingest {
-    async fn store(&self, events: Vec<Event>, first_index: u32) -> Result<IngestResponse, Status> {
+    /// Stores one batch; the work keeps the call's admission slot until it is done.
+    async fn store(
+        &self,
+        events: Vec<Event>,
+        first_index: u32,
+        admission: &Admission,
+    ) -> Result<IngestResponse, Status> {
         let engine = Arc::clone(&self.engine);
-        tokio::task::spawn_blocking(move || engine.ingest(events, first_index))
-            .await
-            .map_err(|_| status(cxm_engine::Error::ShuttingDown))?
-            .map_err(status)
+        let admission = admission.clone();
+        tokio::task::spawn_blocking(move || {
+            let stored = engine.ingest(events, first_index);
+            drop(admission);
+            stored
+        })
+        .await
+        .map_err(join_status)?
+        .map_err(status)
     }
 }
 
@@ -35,21 +47,32 @@ fn add(total: &mut IngestResponse, part: IngestResponse) {
 #[tonic::async_trait]
 impl IngestService for Ingest {
     async fn ingest(&self, request: Request<IngestRequest>) -> Result<Response<IngestResponse>, Status> {
+        let admission = Admission::of(&request);
         let events = request.into_inner().events;
-        Ok(Response::new(self.store(events, 0).await?))
+        Ok(Response::new(self.store(events, 0, &admission).await?))
     }
 
     async fn ingest_stream(
         &self,
         request: Request<Streaming<IngestRequest>>,
     ) -> Result<Response<IngestResponse>, Status> {
+        let admission = Admission::of(&request);
+        let idle = admission.stream_idle;
         let mut stream = request.into_inner();
         let mut total = IngestResponse::default();
         let mut seen: u32 = 0;
-        while let Some(batch) = stream.message().await.map_err(crate::error::stream_status)? {
+        loop {
+            let next = tokio::time::timeout(idle, stream.message()).await.map_err(|_| {
+                Status::deadline_exceeded(format!(
+                    "IngestStream sent nothing for {} s (stream_idle_timeout_seconds); the batches acknowledged \
+                     before are stored",
+                    idle.as_secs()
+                ))
+            })?;
+            let Some(batch) = next.map_err(crate::error::stream_status)? else { break };
             let events = batch.events;
             let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
-            add(&mut total, self.store(events, seen).await?);
+            add(&mut total, self.store(events, seen, &admission).await?);
             seen = seen.saturating_add(count);
         }
         Ok(Response::new(total))

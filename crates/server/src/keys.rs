@@ -32,7 +32,7 @@ fn api_key(key: &Key) -> ApiKey {
 fn status(error: cxm_auth::Error) -> Status {
     match error {
         cxm_auth::Error::Invalid(message) => Status::invalid_argument(message),
-        cxm_auth::Error::NotFound(id) => Status::not_found(format!("no key with id {id:?}")),
+        cxm_auth::Error::NotFound(id) => Status::not_found(format!("no key with id {}", cxm_proto::clip::quote(&id))),
         cxm_auth::Error::File { .. } => {
             tracing::error!(%error, "key file");
             Status::internal("the key file cannot be written; see the server log")
@@ -98,8 +98,10 @@ pub(crate) fn run(data_dir: &std::path::Path, command: KeysCommand) -> std::proc
             println!("secret (shown once; cxm keeps only a hash): {secret}");
         }),
         KeysCommand::List => keys.keys().map(|all| {
-            if all.is_empty() {
+            if all.is_empty() && keys.is_open().unwrap_or(false) {
                 println!("no keys: cxmd serves on loopback only, without authentication");
+            } else if all.is_empty() {
+                println!("no keys left: every call but health checks is refused until a key is created");
             }
             for key in all {
                 println!(

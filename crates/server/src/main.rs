@@ -13,6 +13,7 @@ mod gate;
 mod ingest;
 mod keys;
 mod metrics;
+mod store_health;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -89,7 +90,7 @@ fn no_delay(
 /// Loads the API keys and applies the safe default: without keys, loopback only.
 fn key_ring(config: &Config) -> Result<Arc<cxm_auth::KeyRing>, StartError> {
     let keys = cxm_auth::KeyRing::open(&config.data_dir);
-    let none = keys.is_empty().map_err(|e| StartError::Config(e.to_string()))?;
+    let none = keys.is_open().map_err(|e| StartError::Config(e.to_string()))?;
     let open =
         std::iter::once(config.listen).chain(config.http.map(|http| http.addr)).find(|addr| !addr.ip().is_loopback());
     if let Some(addr) = open.filter(|_| none) {
@@ -101,6 +102,8 @@ fn key_ring(config: &Config) -> Result<Arc<cxm_auth::KeyRing>, StartError> {
     }
     if none {
         tracing::warn!("no API keys configured: serving on loopback only, without authentication");
+    } else if keys.is_empty().map_err(|e| StartError::Config(e.to_string()))? {
+        tracing::warn!("every API key was revoked: calls but health checks are refused until a key is created");
     } else {
         tracing::info!("API keys required on every call but health checks and reflection");
     }
@@ -123,12 +126,16 @@ async fn run(config: Config) -> Result<(), StartError> {
     let keys = key_ring(&config)?;
     let settings = Settings {
         rules: cxm_store::Rules { reporting_currency: config.reporting_currency.clone() },
-        store: cxm_store::Options { cache_bytes: config.cache_bytes },
+        store: cxm_store::Options {
+            cache_bytes: config.cache_bytes,
+            allow_empty: config.allow_empty,
+            discard_damaged: config.discard_damaged,
+        },
     };
     let dir = config.data_dir.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, settings))
         .await
-        .map_err(|e| StartError::Config(format!("opening the data dir panicked: {e}")))??;
+        .map_err(|e| StartError::Open(config.data_dir.display().to_string(), e.to_string()))??;
     let engine = Arc::new(engine);
     if config.demo {
         seed_demo(&engine).await?;
@@ -148,6 +155,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     health.set_serving::<IngestServiceServer<ingest::Ingest>>().await;
     health.set_serving::<MetricsServiceServer<metrics::Metrics>>().await;
     health.set_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
+    let watch = tokio::spawn(store_health::watch(Arc::clone(&engine), health.clone()));
     // Reflection in both versions: v1 for current tools (grpcurl), v1alpha for those that only
     // speak it (the Python reflection client, Postman, Evans, older grpcurl).
     let reflection_builder = || {
@@ -193,9 +201,10 @@ async fn run(config: Config) -> Result<(), StartError> {
 
     let gate = gate::Gate {
         keys: Arc::clone(&keys),
-        admission: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests)),
-        limit: config.max_concurrent_requests,
+        unary: gate::Budget::new(config.max_concurrent_requests),
+        streams: gate::Budget::new(config.max_concurrent_streams),
         timeout: config.request_timeout,
+        stream_idle: config.stream_idle_timeout,
     };
     let mut builder = tonic::transport::Server::builder()
         .max_concurrent_streams(config.max_streams_per_connection)
@@ -207,7 +216,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         tracing::info!(client_certificates = files.client_ca.is_some(), "serving TLS");
     }
     let serve = builder
-        .layer(tower::util::MapResponseLayer::new(error::oversize_is_resource_exhausted))
+        .layer(tower::util::MapResponseLayer::new(error::contract_status))
         .layer(gate)
         .add_service(health_service)
         .add_service(reflection)
@@ -224,6 +233,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     tokio::select! {
         served = &mut serve => served?,
         () = shutdown_signal() => {
+            watch.abort();
             health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;
             health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
             health.set_not_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;

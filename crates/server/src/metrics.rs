@@ -7,7 +7,8 @@ use cxm_proto::v1::metrics_service_server::MetricsService;
 use cxm_proto::v1::{ListMetricsRequest, ListMetricsResponse, QueryRequest, QueryResponse};
 use tonic::{Request, Response, Status};
 
-use crate::error::status;
+use crate::error::{join_status, status};
+use crate::gate::Admission;
 
 /// Answers metric queries.
 pub(crate) struct Metrics {
@@ -22,11 +23,21 @@ impl MetricsService for Metrics {
 
     async fn query(&self, request: Request<QueryRequest>) -> Result<Response<QueryResponse>, Status> {
         let engine = Arc::clone(&self.engine);
+        let admission = Admission::of(&request);
         let request = request.into_inner();
-        let answer = tokio::task::spawn_blocking(move || engine.query(&request))
-            .await
-            .map_err(|_| status(cxm_engine::Error::ShuttingDown))?
-            .map_err(status)?;
+        // The work keeps the admission slot until it has stopped; it stops at the deadline
+        // or when the gate stops waiting for it.
+        let answer = tokio::task::spawn_blocking(move || {
+            let answer = engine.query_until(&request, &admission.stop);
+            if let Err(cxm_engine::Error::Cancelled(_) | cxm_engine::Error::DeadlineExceeded(_)) = &answer {
+                tracing::info!(metric = %cxm_proto::clip::quote(&request.metric), "query stopped unfinished: its deadline passed or its client left");
+            }
+            drop(admission);
+            answer
+        })
+        .await
+        .map_err(join_status)?
+        .map_err(status)?;
         Ok(Response::new(answer))
     }
 }

@@ -5,7 +5,10 @@
 //! holds entries in time order: per entry the main time as an unsigned varint offset from the
 //! hour's start, the payload length as a varint, and the encoded payload (e.g. a
 //! `SurveyResponse`). The entries are stored zstd-compressed (level 1) after a format byte 2, or
-//! as they are after a format byte 1 when that is not smaller. Payloads of one hour share most
+//! as they are after a format byte 1 when that is not smaller. That is wrapped in a checked
+//! block: a format byte 3 and the CRC-32 (little-endian) of everything after it, verified on
+//! every read, so that damage to the bytes on disk is an error instead of fewer or other events.
+//! (Blocks written before checksums, without the wrapper, are still read.) Payloads of one hour share most
 //! of their strings (sources, touchpoints, attribute keys), so blocks shrink several times:
 //! less disk, and less memory, since sled keeps what a scan reads (the rebuild at start reads
 //! everything) in its page cache.
@@ -20,6 +23,26 @@ pub const TARGET_BYTES: usize = 32 * 1024;
 
 const RAW: u8 = 1;
 const ZSTD: u8 = 2;
+const CHECKED: u8 = 3;
+
+/// Why a block cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    /// Its bytes do not match their checksum.
+    Checksum,
+    /// It does not decode (a format without a checksum, or bytes that passed the checksum
+    /// but were written wrong).
+    Malformed,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Checksum => "its bytes do not match their checksum",
+            Self::Malformed => "it does not decode",
+        })
+    }
+}
 /// zstd level: the fastest, which already takes most of the gain on these payloads.
 const LEVEL: i32 = 1;
 
@@ -66,7 +89,7 @@ pub fn encode<'a>(start: Nanos, entries: impl IntoIterator<Item = (Nanos, &'a [u
         put_varint(&mut raw, bytes.len() as u64);
         raw.extend_from_slice(bytes);
     }
-    match zstd::bulk::compress(&raw[1..], LEVEL) {
+    let inner = match zstd::bulk::compress(&raw[1..], LEVEL) {
         Ok(packed) if packed.len() + 1 < raw.len() => {
             let mut out = Vec::with_capacity(packed.len() + 1);
             out.push(ZSTD);
@@ -74,12 +97,31 @@ pub fn encode<'a>(start: Nanos, entries: impl IntoIterator<Item = (Nanos, &'a [u
             out
         }
         _ => raw,
-    }
+    };
+    let mut out = Vec::with_capacity(inner.len() + 5);
+    out.push(CHECKED);
+    out.extend_from_slice(&crc32fast::hash(&inner).to_le_bytes());
+    out.extend_from_slice(&inner);
+    out
 }
 
-/// Calls `f` with each entry of a block (time and payload bytes), in stored order; `None` if
-/// the block is malformed.
-pub fn each(start: Nanos, block: &[u8], mut f: impl FnMut(Nanos, &[u8])) -> Option<()> {
+/// Calls `f` with each entry of a block (time and payload bytes), in stored order, after
+/// checking the block's checksum. On damage `f` may have seen some entries.
+pub fn each(start: Nanos, block: &[u8], f: impl FnMut(Nanos, &[u8])) -> Result<(), Damage> {
+    let block = match block.split_first() {
+        Some((&CHECKED, rest)) => {
+            let (sum, inner) = rest.split_at_checked(4).ok_or(Damage::Checksum)?;
+            if crc32fast::hash(inner).to_le_bytes() != sum {
+                return Err(Damage::Checksum);
+            }
+            inner
+        }
+        _ => block,
+    };
+    entries(start, block, f).ok_or(Damage::Malformed)
+}
+
+fn entries(start: Nanos, block: &[u8], mut f: impl FnMut(Nanos, &[u8])) -> Option<()> {
     let unpacked;
     let block = match block.split_first()? {
         (&RAW, rest) => rest,
@@ -101,10 +143,10 @@ pub fn each(start: Nanos, block: &[u8], mut f: impl FnMut(Nanos, &[u8])) -> Opti
 }
 
 /// Decodes every entry of a block.
-pub fn decode(start: Nanos, block: &[u8]) -> Option<Vec<Entry>> {
+pub fn decode(start: Nanos, block: &[u8]) -> Result<Vec<Entry>, Damage> {
     let mut out = Vec::new();
     each(start, block, |time, bytes| out.push(Entry { time, bytes: bytes.to_vec() }))?;
-    Some(out)
+    Ok(out)
 }
 
 /// The `source` (field 2) and `id` (field 1) of an encoded payload, read without decoding the
@@ -151,15 +193,32 @@ mod tests {
             let expected: Vec<Entry> = entries.iter().map(|(t, b)| Entry { time: *t, bytes: b.to_vec() }).collect();
             assert_eq!(back, expected);
         }
-        assert_eq!(decode(0, &[9]), None);
-        assert_eq!(decode(0, &[RAW, 1, 5, 0]), None);
-        assert_eq!(decode(0, &[ZSTD, 1, 5, 0]), None);
+        assert_eq!(decode(0, &[9]), Err(Damage::Malformed));
+        assert_eq!(decode(0, &[RAW, 1, 5, 0]), Err(Damage::Malformed));
+        assert_eq!(decode(0, &[ZSTD, 1, 5, 0]), Err(Damage::Malformed));
         // Repetitive payloads are stored compressed.
         let payload = b"source=delighted touchpoint=onboarding channel=email".repeat(4);
         let block = encode(0, (0..100).map(|i| (i, payload.as_slice())));
-        assert_eq!(block[0], ZSTD);
+        assert_eq!((block[0], block[5]), (CHECKED, ZSTD));
         assert!(block.len() < 100 * payload.len() / 5);
-        assert_eq!(decode(0, &block).map(|e| e.len()), Some(100));
+        assert_eq!(decode(0, &block).map(|e| e.len()), Ok(100));
+        // Blocks written before checksums still read.
+        let legacy = [RAW, 0, 1, b'x'];
+        assert_eq!(decode(0, &legacy), Ok(vec![Entry { time: 0, bytes: b"x".to_vec() }]));
+    }
+
+    #[test]
+    fn any_flipped_bit_fails_the_checksum() {
+        let payload = b"source=delighted touchpoint=onboarding".repeat(3);
+        let block = encode(HOUR, (0..20).map(|i| (HOUR + i, payload.as_slice())));
+        for at in 1..block.len() {
+            for bit in [0, 3, 7] {
+                let mut bad = block.clone();
+                bad[at] ^= 1 << bit;
+                assert_eq!(decode(HOUR, &bad), Err(Damage::Checksum), "byte {at} bit {bit}");
+            }
+        }
+        assert_eq!(decode(HOUR, &block[..block.len() - 1]), Err(Damage::Checksum));
     }
 
     #[test]

@@ -14,6 +14,17 @@ pub enum Error {
         /// Why it does not decode.
         reason: String,
     },
+    /// The store cannot be opened as it is: damaged or missing files. The message names the
+    /// file, what is wrong and what to do.
+    #[error("{0}")]
+    Damaged(String),
+    /// A write failed because the disk is full; nothing of it is stored. Writes work again
+    /// once there is space.
+    #[error("disk full: {0}")]
+    DiskFull(String),
+    /// A write failed for another I/O reason; nothing of it is stored. The store retries.
+    #[error("the store cannot write: {0}")]
+    Unavailable(String),
 }
 
 /// Result with the store's error.

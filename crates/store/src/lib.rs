@@ -3,22 +3,31 @@
 //! Every event has an identity (type, source, id) and a version (`updated_at`, else its main
 //! time). [`Store::apply`] decides per event whether it is new, an update, a duplicate or stale,
 //! writes the new versions of a batch in one atomic sled batch, and returns the [`Change`]s so
-//! that derived state (the metric rollups) can follow exactly. [`Store::flush`] makes them
-//! durable; callers acknowledge only after it returns.
+//! that derived state (the metric rollups) can follow exactly. A write returns once it is
+//! durable (flushed); one that fails leaves nothing of it stored, and the store recovers on its
+//! own once the disk takes writes again (see `fault`).
+//!
+//! Opening checks the data dir: every block's checksum, and the event count against
+//! `store.json` (see `marker`); damage or a missing store is refused with a message saying what
+//! to do.
 
 #![forbid(unsafe_code)]
 
 pub mod block;
 mod error;
+mod fault;
 mod index;
 pub mod key;
+mod marker;
 mod migrate;
+mod open;
 mod scan;
 pub mod validate;
 mod write;
 
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
@@ -74,21 +83,33 @@ pub enum MetaWrite {
 pub struct Options {
     /// sled's page cache size in bytes.
     pub cache_bytes: u64,
+    /// Open a store that holds fewer events than `store.json` records (none at all, e.g. after
+    /// its sled files were removed or truncated) instead of refusing.
+    pub allow_empty: bool,
+    /// Remove blocks that fail their checksum at open (their events are lost) instead of
+    /// refusing to open.
+    pub discard_damaged: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { cache_bytes: 128 * 1024 * 1024 }
+        Self { cache_bytes: 128 * 1024 * 1024, allow_empty: false, discard_damaged: false }
     }
 }
 
 /// The event store.
 pub struct Store {
-    db: sled::Db,
-    tree: sled::Tree,
-    /// The identity index; its lock serialises the read-decide-write sequence of
+    dir: PathBuf,
+    options: Options,
+    /// sled, and what reads must not see of a failed write; `None` only while sled is being
+    /// (or could not be) reopened after a failed write.
+    view: RwLock<Option<Arc<View>>>,
+    /// The identity index; its lock serialises the read-decide-write-flush sequence of
     /// [`Store::apply`].
     state: Mutex<State>,
+    /// Whether a failed write is not yet undone (mirrors `State::fault`, readable without
+    /// waiting for a write).
+    faulty: AtomicBool,
 }
 
 /// The main time of an event: the instant it is bucketed by (Account: none of its own).
@@ -160,64 +181,93 @@ fn version_of(payload: &Payload, time: Nanos) -> Nanos {
     names(payload).2.and_then(nanos).unwrap_or(time)
 }
 
+/// What reads see.
+#[derive(Clone)]
+pub(crate) struct View {
+    handle: open::Handle,
+    /// After a failed write: its keys, with the values they had before it.
+    hidden: Option<fault::Hidden>,
+}
+
 /// What [`Store::apply_with`] keeps between writes.
 struct State {
     identities: index::Identities,
     /// The sequence number of the next block written.
     sequence: u64,
+    /// Events stored (durably).
+    events: u64,
+    marker: marker::Marker,
+    /// A failed write not yet undone: writes are refused until it is.
+    fault: Option<fault::Fault>,
 }
 
 impl Store {
     /// Opens (or creates) the store in `dir`. The directory is created with mode 0700. Stores
-    /// written with one key per event are converted to blocks first.
+    /// written with one key per event are converted to blocks first. Refuses (with
+    /// [`Error::Damaged`]) a store whose blocks fail their checksums, or that holds fewer events
+    /// than `store.json` records, unless `options` say otherwise.
     pub fn open(dir: &Path, options: &Options) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(sled::Error::Io)?;
         restrict(dir).map_err(sled::Error::Io)?;
-        let db = sled::Config::new().path(dir.join("sled")).cache_capacity(options.cache_bytes).open()?;
-        let tree = db.open_tree("events")?;
+        let recorded = marker::read(dir);
+        let handle = open::sled(dir, options)?;
         // sled created its files with the process umask; tighten them now.
         restrict(dir).map_err(sled::Error::Io)?;
-        if tree.scan_prefix([key::EVENT]).next().is_some() {
-            let (_, sequence) = Self::read_index(&tree)?;
-            migrate::run(&tree, sequence)?;
-            db.flush()?;
+        if handle.tree.scan_prefix([key::EVENT]).next().is_some() {
+            let found = open::index(&handle, dir, options)?;
+            migrate::run(&handle.tree, found.sequence)?;
+            handle.db.flush()?;
         }
-        let (identities, sequence) = Self::read_index(&tree)?;
-        Ok(Self { db, tree, state: Mutex::new(State { identities, sequence }) })
+        let found = open::index(&handle, dir, options)?;
+        open::check_count(dir, &recorded, &found, options)?;
+        let written = match recorded {
+            marker::Recorded::Events(n) => Some(n),
+            _ => None,
+        };
+        let mut marker = marker::Marker::new(dir, written);
+        marker.update(found.events, true);
+        let state =
+            State { identities: found.identities, sequence: found.sequence, events: found.events, marker, fault: None };
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            options: options.clone(),
+            view: RwLock::new(Some(Arc::new(View { handle, hidden: None }))),
+            state: Mutex::new(state),
+            faulty: AtomicBool::new(false),
+        })
     }
 
-    /// Rebuilds the identity index from every block, and the next block sequence number.
-    fn read_index(tree: &sled::Tree) -> Result<(index::Identities, u64)> {
-        let mut identities = index::Identities::default();
-        let mut sequence = 0;
-        for entry in tree.scan_prefix(key::BLOCK_PREFIX) {
-            let (k, v) = entry?;
-            let (kind, hour, seq) = key::parse_block(&k).ok_or_else(|| corrupt(&k, "bad block key"))?;
-            sequence = sequence.max(seq + 1);
-            let mut bad = false;
-            let walked = block::each(hour, &v, |_, bytes| match block::names(bytes) {
-                Some((source, id)) => identities.set(index::fingerprint(kind, source, id), None, hour),
-                None => bad = true,
-            });
-            if walked.is_none() || bad {
-                return Err(corrupt(&k, "bad block"));
-            }
-        }
-        Ok((identities, sequence))
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Applies already-validated events in order, in one atomic write. Does not flush.
+    /// What reads see: sled, and the keys of a failed write with their values before it.
+    fn view(&self) -> Result<Arc<View>> {
+        let slot = self.view.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.clone().ok_or_else(|| Error::Unavailable("the store is being reopened after a failed write".to_owned()))
+    }
+
+    /// The open sled database.
+    fn handle(&self) -> Result<open::Handle> {
+        Ok(self.view()?.handle.clone())
+    }
+
+    /// Applies already-validated events in order, in one atomic, durable write.
     pub fn apply(&self, events: Vec<Payload>) -> Result<Applied> {
         self.apply_with(events, |_| Vec::new())
     }
 
-    /// Applies events and metadata writes together, in one atomic write: after a crash either
-    /// all of them are stored or none. `meta` sees the events' outcomes before the write (e.g.
-    /// to count what a page stored next to its cursor). Does not flush.
+    /// Applies events and metadata writes together, in one atomic write, and flushes it: after a
+    /// crash either all of them are stored or none. `meta` sees the events' outcomes before the
+    /// write (e.g. to count what a page stored next to its cursor). If the write or its flush
+    /// fails ([`Error::DiskFull`], [`Error::Unavailable`]), nothing of it is stored or indexed,
+    /// and later writes fail the same way until the store has recovered.
     pub fn apply_with(&self, events: Vec<Payload>, meta: impl FnOnce(&[Outcome]) -> Vec<MetaWrite>) -> Result<Applied> {
-        let mut guard = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.lock();
         let state = &mut *guard;
-        let mut write = write::Write::new(&self.tree, &state.identities);
+        self.recover(state)?;
+        let handle = self.handle()?;
+        let mut write = write::Write::new(&handle.tree, &state.identities);
         let mut applied = Applied::default();
         for mut payload in events {
             normalize(&mut payload);
@@ -243,63 +293,107 @@ impl Store {
             applied.changes.push(Change { old: existing.and_then(|c| c.payload), new: payload });
         }
         let mut batch = sled::Batch::default();
+        let mut keys = Vec::new();
         let mut sequence = state.sequence;
-        let moved = write.finish(&mut batch, &mut sequence);
+        let moved = write.finish(&mut batch, &mut keys, &mut sequence);
         for write in meta(&applied.outcomes) {
-            match write {
-                MetaWrite::Put(k, v) => batch.insert(key::meta(&k), v),
-                MetaWrite::Delete(k) => batch.remove(key::meta(&k)),
+            let (k, v) = match write {
+                MetaWrite::Put(k, v) => (key::meta(&k), Some(v)),
+                MetaWrite::Delete(k) => (key::meta(&k), None),
+            };
+            keys.push(k.clone());
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
             }
         }
-        self.tree.apply_batch(batch)?;
+        let undo = fault::Undo::record(&handle.tree, keys)?;
+        if let Err(e) = handle.tree.apply_batch(batch).and_then(|()| handle.db.flush().map(drop)) {
+            return Err(self.fail(state, handle, undo, e));
+        }
+        let accepted = applied.outcomes.iter().filter(|o| **o == Outcome::Accepted).count() as u64;
         state.sequence = sequence;
+        state.events += accepted;
+        state.marker.update(state.events, false);
         for (fingerprint, old, hour) in moved {
             state.identities.set(fingerprint, old, hour);
         }
         Ok(applied)
     }
 
-    /// Makes everything applied so far durable.
+    /// Flushes sled and records the event count in `store.json` (at a clean stop). Writes are
+    /// durable when they return already.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
+        let mut state = self.lock();
+        if state.fault.is_some() {
+            return Err(state.fault.as_ref().map_or_else(|| Error::Unavailable(String::new()), fault::Fault::error));
+        }
+        self.handle()?.db.flush()?;
+        let events = state.events;
+        state.marker.update(events, true);
         Ok(())
+    }
+
+    /// Whether the store takes writes: `false` after a failed write (e.g. a full disk) until it
+    /// has been undone on disk.
+    pub fn writable(&self) -> bool {
+        !self.faulty.load(Ordering::Acquire)
+    }
+
+    /// Tries to recover from a failed write now (a no-op when there is none); `Ok` once the
+    /// store takes writes again.
+    pub fn recover_now(&self) -> Result<()> {
+        let mut state = self.lock();
+        self.recover(&mut state)
     }
 
     /// The stored events of `kind` whose main time is in `[from, to)`, in time order.
     pub fn scan(&self, kind: EventType, from: Nanos, to: Nanos) -> impl Iterator<Item = Result<Payload>> + '_ {
-        scan::Scan::new(&self.tree, kind, from, Some(to))
+        scan::Scan::new(self.view(), kind, from, Some(to))
     }
 
     /// Every stored event of `kind`, in time order.
     pub fn scan_all(&self, kind: EventType) -> impl Iterator<Item = Result<Payload>> + '_ {
-        scan::Scan::new(&self.tree, kind, Nanos::MIN, None)
+        scan::Scan::new(self.view(), kind, Nanos::MIN, None)
     }
 
     /// Reads a metadata record.
     pub fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.tree.get(key::meta(key))?.map(|v| v.to_vec()))
+        let view = self.view()?;
+        let key = key::meta(key);
+        if let Some(old) = view.hidden.as_ref().and_then(|hidden| hidden.get(&key)) {
+            return Ok(old.as_ref().map(|v| v.to_vec()));
+        }
+        Ok(view.handle.tree.get(key)?.map(|v| v.to_vec()))
     }
 
     /// Every metadata record whose key starts with `prefix`, in key order.
     pub fn meta_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.tree
-            .scan_prefix(key::meta(prefix))
-            .map(|entry| {
-                let (k, v) = entry?;
-                Ok((k[1..].to_vec(), v.to_vec()))
-            })
-            .collect()
+        let view = self.view()?;
+        let prefix = key::meta(prefix);
+        let mut found = std::collections::BTreeMap::new();
+        for entry in view.handle.tree.scan_prefix(&prefix) {
+            let (k, v) = entry?;
+            found.insert(k.to_vec(), v.to_vec());
+        }
+        for (k, old) in view.hidden.iter().flat_map(|hidden| hidden.iter()).filter(|(k, _)| k.starts_with(&prefix)) {
+            match old {
+                Some(v) => found.insert(k.clone(), v.to_vec()),
+                None => found.remove(k),
+            };
+        }
+        Ok(found.into_iter().map(|(k, v)| (k[1..].to_vec(), v)).collect())
     }
 
-    /// Applies metadata writes atomically and flushes them.
+    /// Applies metadata writes atomically and durably.
     pub fn write_meta(&self, writes: Vec<MetaWrite>) -> Result<()> {
         self.apply_with(Vec::new(), |_| writes)?;
-        self.flush()
+        Ok(())
     }
 
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
-        Ok(self.db.size_on_disk()?)
+        Ok(self.handle()?.db.size_on_disk()?)
     }
 }
 

@@ -5,11 +5,15 @@ use cxm_proto::v1::event::Payload;
 
 use crate::block;
 use crate::key::{self, EventType};
-use crate::{Nanos, Result, corrupt, decode, names};
+use crate::{Nanos, Result, View, corrupt, decode, names};
 
 /// An iterator over the stored events of one type in a time range.
 pub(crate) struct Scan {
     iter: Option<sled::Iter>,
+    /// The next block from `iter`, not yet merged with `hidden`.
+    peeked: Option<(sled::IVec, sled::IVec)>,
+    /// Keys in range of a failed write, with their values before it: read instead of sled's.
+    hidden: std::iter::Peekable<std::vec::IntoIter<(Vec<u8>, Option<sled::IVec>)>>,
     kind: EventType,
     from: Nanos,
     /// Exclusive end; `None` reads to the last event.
@@ -17,31 +21,84 @@ pub(crate) struct Scan {
     ready: std::vec::IntoIter<Payload>,
     /// The first block of the next hour, read ahead.
     ahead: Option<(sled::IVec, sled::IVec)>,
+    /// An error to report before anything else (the store could not be read at all).
+    failed: Option<crate::Error>,
+    /// Held while the scan lasts, so that sled is not reopened under it.
+    _view: Option<std::sync::Arc<View>>,
 }
 
 impl Scan {
-    /// Events of `kind` in `[from, to)` (`to` `None`: no end).
-    pub(crate) fn new(tree: &sled::Tree, kind: EventType, from: Nanos, to: Option<Nanos>) -> Self {
-        let iter = match to {
-            None => Some(tree.scan_prefix(key::block_prefix(kind))),
-            Some(to) if to <= from => None,
+    /// Events of `kind` in `[from, to)` (`to` `None`: no end), or just `view`'s error.
+    pub(crate) fn new(view: Result<std::sync::Arc<View>>, kind: EventType, from: Nanos, to: Option<Nanos>) -> Self {
+        let mut scan = Self {
+            iter: None,
+            peeked: None,
+            hidden: Vec::new().into_iter().peekable(),
+            kind,
+            from,
+            to,
+            ready: Vec::new().into_iter(),
+            ahead: None,
+            failed: None,
+            _view: None,
+        };
+        let view = match view {
+            Ok(view) => view,
+            Err(e) => {
+                scan.failed = Some(e);
+                return scan;
+            }
+        };
+        let end_of_kind = vec![key::block_prefix(kind)[0], kind as u8 + 1];
+        let (low, high) = match to {
+            None => (key::block_prefix(kind).to_vec(), end_of_kind),
+            Some(to) if to <= from => return scan,
             Some(to) => {
                 let low = key::block_bound(kind, block::hour(from));
                 let high = match block::hour(to - 1).checked_add(block::HOUR) {
                     Some(next) => key::block_bound(kind, next),
-                    None => vec![key::block_prefix(kind)[0], kind as u8 + 1],
+                    None => end_of_kind,
                 };
-                Some(tree.range(low..high))
+                (low, high)
             }
         };
-        Self { iter, kind, from, to, ready: Vec::new().into_iter(), ahead: None }
+        if let Some(hidden) = &view.hidden {
+            let inside: Vec<_> = hidden.range(low.clone()..high.clone()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            scan.hidden = inside.into_iter().peekable();
+        }
+        scan.iter = Some(view.handle.tree.range(low..high));
+        scan._view = Some(view);
+        scan
     }
 
     fn read(&mut self) -> Option<Result<(sled::IVec, sled::IVec)>> {
         if let Some(next) = self.ahead.take() {
             return Some(Ok(next));
         }
-        Some(self.iter.as_mut()?.next()?.map_err(Into::into))
+        loop {
+            if self.peeked.is_none() {
+                match self.iter.as_mut().and_then(Iterator::next) {
+                    Some(Ok(next)) => self.peeked = Some(next),
+                    Some(Err(e)) => return Some(Err(e.into())),
+                    None => {}
+                }
+            }
+            let order = match (&self.peeked, self.hidden.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((k, _)), Some((h, _))) => k.as_ref().cmp(h.as_slice()),
+            };
+            if order == std::cmp::Ordering::Less {
+                return self.peeked.take().map(Ok);
+            }
+            if order == std::cmp::Ordering::Equal {
+                self.peeked = None;
+            }
+            if let Some((k, Some(old))) = self.hidden.next() {
+                return Some(Ok((sled::IVec::from(k), old)));
+            }
+        }
     }
 
     /// Reads the next hour's blocks into `ready`; `false` when nothing is left.
@@ -81,7 +138,7 @@ impl Scan {
         if let Some(e) = failed {
             return Err(corrupt(k, e));
         }
-        walked.ok_or_else(|| corrupt(k, "bad block"))
+        walked.map_err(|damage| corrupt(k, damage))
     }
 }
 
@@ -89,6 +146,9 @@ impl Iterator for Scan {
     type Item = Result<Payload>;
 
     fn next(&mut self) -> Option<Result<Payload>> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
         loop {
             if let Some(payload) = self.ready.next() {
                 return Some(Ok(payload));
@@ -100,6 +160,8 @@ impl Iterator for Scan {
                     // Stop after reporting the error.
                     self.iter = None;
                     self.ahead = None;
+                    self.peeked = None;
+                    self.hidden = Vec::new().into_iter().peekable();
                     return Some(Err(e));
                 }
             }

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use std::path::PathBuf;
 
 fn ts(seconds: i64) -> Option<Timestamp> {
     Some(Timestamp { seconds, nanos: 0 })
@@ -202,6 +203,246 @@ fn a_store_with_one_key_per_event_is_converted_to_blocks() {
     assert_eq!(store.meta(b"cursor").unwrap(), Some(b"7".to_vec()));
     let again = store.apply(legacy.to_vec()).unwrap();
     assert_eq!(again.outcomes, vec![Outcome::Duplicate, Outcome::Duplicate]);
-    assert!(store.tree.scan_prefix([key::EVENT]).next().is_none());
-    assert!(store.tree.scan_prefix(b"i").next().is_none());
+    assert!(store.handle().unwrap().tree.scan_prefix([key::EVENT]).next().is_none());
+    assert!(store.handle().unwrap().tree.scan_prefix(b"i").next().is_none());
+}
+
+/// Events at a minute apart from `first`, with comments that do not compress away.
+fn many(first: usize, n: usize) -> Vec<Payload> {
+    (first..first + n)
+        .map(|i| {
+            let mut p = at(&format!("r{i}"), 1_700_000_000 + i as i64 * 60);
+            if let Payload::SurveyResponse(r) = &mut p {
+                r.comment = format!("{:x}", (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).repeat(4);
+            }
+            p
+        })
+        .collect()
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(files(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+/// Flips a byte inside every checked zstd block found in sled's files (format byte 3, four
+/// checksum bytes, format byte 2, the zstd magic); returns how many were hit.
+fn flip_blocks(sled_dir: &Path) -> usize {
+    let mut hit = 0;
+    for path in files(sled_dir) {
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mut at = 0;
+        while let Some(found) = bytes[at..].windows(5).position(|w| w == [2, 0x28, 0xb5, 0x2f, 0xfd]) {
+            let start = at + found;
+            if start >= 5 && bytes[start - 5] == 3 && start + 40 < bytes.len() {
+                bytes[start + 30] ^= 0x55;
+                hit += 1;
+            }
+            at = start + 5;
+        }
+        std::fs::write(&path, bytes).unwrap();
+    }
+    hit
+}
+
+#[test]
+fn flipped_bytes_in_a_block_refuse_the_open_naming_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        for chunk in many(0, 5_000).chunks(500) {
+            store.apply(chunk.to_vec()).unwrap();
+        }
+        store.flush().unwrap();
+    }
+    assert!(flip_blocks(&dir.path().join("sled")) > 0);
+    let Err(Error::Damaged(message)) = Store::open(dir.path(), &Options::default()) else {
+        panic!("a damaged store opened");
+    };
+    let sled = dir.path().join("sled");
+    assert!(message.contains(&sled.display().to_string()) && message.contains("backup"), "{message}");
+    eprintln!("{message}");
+}
+
+#[test]
+fn a_truncated_or_removed_sled_db_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        store.apply(many(0, 300)).unwrap();
+        store.flush().unwrap();
+    }
+    std::fs::OpenOptions::new().write(true).open(dir.path().join("sled/db")).unwrap().set_len(0).unwrap();
+    let Err(Error::Damaged(message)) = Store::open(dir.path(), &Options::default()) else {
+        panic!("a truncated store opened");
+    };
+    assert!(
+        message.contains("store.json") && message.contains("300") && message.contains("--allow-empty"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(dir.path().join("sled")).unwrap();
+    assert!(matches!(Store::open(dir.path(), &Options::default()), Err(Error::Damaged(_))));
+    let allowed = Options { allow_empty: true, ..Options::default() };
+    let store = Store::open(dir.path(), &allowed).unwrap();
+    assert_eq!(store.scan_all(EventType::SurveyResponse).count(), 0);
+    store.apply(many(0, 10)).unwrap();
+    drop(store);
+    // Starting anyway records what is there: the next start needs no flag.
+    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    assert_eq!(store.scan_all(EventType::SurveyResponse).count(), 10);
+}
+
+#[test]
+fn a_fresh_data_dir_and_one_from_before_the_marker_open() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), &Options::default()).unwrap());
+    assert_eq!(marker::read(dir.path()), marker::Recorded::Events(0));
+    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    store.apply(many(0, 20)).unwrap();
+    drop(store);
+    // A data dir written before store.json existed: the marker is written from what is there.
+    std::fs::remove_file(dir.path().join(marker::FILE)).unwrap();
+    drop(Store::open(dir.path(), &Options::default()).unwrap());
+    assert_eq!(marker::read(dir.path()), marker::Recorded::Events(20));
+}
+
+#[test]
+fn a_block_failing_its_checksum_is_named_and_can_be_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let damaged_key;
+    {
+        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        store.apply(many(0, 200)).unwrap();
+        // Damage one block behind sled's back: sled's own checksums then pass, ours must not.
+        let tree = store.handle().unwrap().tree;
+        let (k, v) = tree.scan_prefix(key::BLOCK_PREFIX).next().unwrap().unwrap();
+        let mut bad = v.to_vec();
+        let middle = bad.len() / 2;
+        bad[middle] ^= 0x10;
+        tree.insert(&k, bad).unwrap();
+        store.flush().unwrap();
+        damaged_key = k;
+    }
+    let Err(Error::Damaged(message)) = Store::open(dir.path(), &Options::default()) else {
+        panic!("a store with a damaged block opened");
+    };
+    let (_, hour, _) = key::parse_block(&damaged_key).unwrap();
+    let hour = chrono::DateTime::from_timestamp_nanos(hour).format("%Y-%m-%dT%H:00:00Z").to_string();
+    assert!(
+        message.contains("checksum") && message.contains("survey_response") && message.contains(&hour),
+        "{message}"
+    );
+    assert!(message.contains("--discard-damaged") && message.contains("sled"), "{message}");
+    // Discarding drops that block's events and keeps the rest.
+    let discard = Options { discard_damaged: true, ..Options::default() };
+    let store = Store::open(dir.path(), &discard).unwrap();
+    let left = store.scan_all(EventType::SurveyResponse).count();
+    assert!(left > 0 && left < 200, "{left}");
+    drop(store);
+    assert_eq!(Store::open(dir.path(), &Options::default()).unwrap().scan_all(EventType::SurveyResponse).count(), left);
+}
+
+/// A small tmpfs mounted for one test (unmounted when dropped), or `None` where mounting is
+/// not permitted.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(megabytes: u32) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status();
+        status.is_ok_and(|s| s.success()).then(|| Self(dir))
+    }
+
+    /// Fills the file system with `filler` until it is full.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write as _;
+        let path = self.0.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![7_u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        while file.write_all(&chunk[..512]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_write_whole_and_writes_resume_once_space_is_free() {
+    let Some(fs) = Tmpfs::mount(16) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let dir = fs.0.path().join("data");
+    let store = Store::open(&dir, &Options::default()).unwrap();
+    assert_eq!(store.apply(many(0, 500)).unwrap().outcomes.len(), 500);
+    let filler = fs.fill();
+    // Whatever sled still had room for, a few batches of incompressible events fill it.
+    // Each batch also updates the first event: the failed one rewrites a stored block.
+    let batch = |n: usize| {
+        let mut events = many(n * 500, 500);
+        let mut update = many(0, 1).remove(0);
+        if let Payload::SurveyResponse(r) = &mut update {
+            r.score = 0;
+            r.updated_at = ts(1_800_000_000 + n as i64);
+        }
+        events.push(update);
+        events
+    };
+    let score_of_first = |store: &Store| {
+        store.scan_all(EventType::SurveyResponse).find_map(|p| match p.unwrap() {
+            Payload::SurveyResponse(r) if r.id == "r0" => Some((r.score, r.updated_at)),
+            _ => None,
+        })
+    };
+    let mut failed = None;
+    for n in 1..20 {
+        let before = score_of_first(&store);
+        match store.apply(batch(n)) {
+            Ok(_) => continue,
+            Err(e) => {
+                failed = Some((n, e, before));
+                break;
+            }
+        }
+    }
+    let (n, error, before) = failed.expect("a write fails on a full disk");
+    assert!(matches!(error, Error::DiskFull(_)), "{error}");
+    assert!(error.to_string().starts_with("disk full"), "{error}");
+    assert!(!store.writable());
+    let stored = n * 500;
+    assert_eq!(store.scan_all(EventType::SurveyResponse).count(), stored, "the failed batch is not readable");
+    assert_eq!(score_of_first(&store), before, "the block the failed batch rewrote reads as before");
+    // Still full: refused at once, even a single event.
+    assert!(matches!(store.apply(many(0, 1)), Err(Error::DiskFull(_))));
+    std::fs::remove_file(filler).unwrap();
+    // sled is not reopened under a scan still reading it; once it is done, it is.
+    let mut reading = store.scan_all(EventType::SurveyResponse);
+    assert!(reading.next().is_some_and(|r| r.is_ok()));
+    assert!(matches!(store.recover_now(), Err(Error::DiskFull(_))));
+    assert_eq!(reading.count(), stored - 1);
+    store.recover_now().unwrap();
+    assert!(store.writable());
+    // The failed batch was never indexed: sent again, it is new.
+    let again = store.apply(batch(n)).unwrap();
+    assert!(again.outcomes[..500].iter().all(|o| *o == Outcome::Accepted));
+    assert_eq!(again.outcomes[500], Outcome::Updated);
+    assert_eq!(score_of_first(&store).map(|(score, _)| score), Some(0));
+    assert_eq!(store.scan_all(EventType::SurveyResponse).count(), stored + 500);
+    drop(store);
+    let store = Store::open(&dir, &Options::default()).unwrap();
+    assert_eq!(store.scan_all(EventType::SurveyResponse).count(), stored + 500);
 }

@@ -93,6 +93,21 @@ impl Path {
         Ok(())
     }
 
+    /// No attribute key may be one of the event type's `built_in` dimensions (SPEC §8).
+    fn no_clash(&self, attributes: &std::collections::BTreeMap<String, String>, built_in: &[&str]) -> Check {
+        match attributes.keys().find(|key| built_in.contains(&key.as_str())) {
+            Some(key) => Err(self.bad(
+                &format!("attributes.{key}"),
+                format!(
+                    "{key:?} is a built-in dimension of {}; an attribute of that name would count the event twice \
+                     under {key:?}: rename the attribute (e.g. \"attr_{key}\") or set the field itself",
+                    self.0
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn attributes(&self, attributes: &std::collections::BTreeMap<String, String>) -> Check {
         if attributes.len() > MAX_ATTRIBUTES {
             return Err(self
@@ -106,15 +121,15 @@ impl Path {
                 return Err(self.bad(
                     "attributes",
                     format!(
-                        "key {:?} is {} bytes long; at most {MAX_ATTRIBUTE_KEY_BYTES} are allowed",
-                        short(key),
+                        "key {} is {} bytes long; at most {MAX_ATTRIBUTE_KEY_BYTES} are allowed",
+                        cxm_proto::clip::quote(key),
                         key.len()
                     ),
                 ));
             }
             if value.len() > MAX_VALUE_BYTES {
                 return Err(self.bad(
-                    &format!("attributes[{}]", short(key)),
+                    &format!("attributes[{key}]"),
                     format!("value is {} bytes long; at most {MAX_VALUE_BYTES} are allowed", value.len()),
                 ));
             }
@@ -135,10 +150,6 @@ impl Path {
         self.time("updated_at", updated_at, false)?;
         Ok(())
     }
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(40).collect()
 }
 
 /// Checks one event against every rule; the first failure is returned.
@@ -170,6 +181,7 @@ pub fn effective_scale(kind: SurveyKind, scale_max: u32) -> u32 {
 
 fn survey(path: &Path, r: &SurveyResponse) -> Check {
     path.common(&r.id, &r.source, &r.attributes, r.updated_at.as_ref())?;
+    path.no_clash(&r.attributes, &cxm_proto::dimensions::SURVEY_RESPONSE)?;
     for (field, value) in [
         ("account_id", &r.account_id),
         ("respondent_id", &r.respondent_id),
@@ -205,6 +217,7 @@ fn survey(path: &Path, r: &SurveyResponse) -> Check {
 
 fn ticket(path: &Path, t: &Ticket) -> Check {
     path.common(&t.id, &t.source, &t.attributes, t.updated_at.as_ref())?;
+    path.no_clash(&t.attributes, &cxm_proto::dimensions::TICKET)?;
     for (field, value) in [
         ("account_id", &t.account_id),
         ("requester_id", &t.requester_id),
@@ -240,7 +253,11 @@ fn subscription(path: &Path, s: &Subscription, rules: &Rules) -> Check {
     if s.currency != rules.reporting_currency {
         return Err(path.bad(
             "currency",
-            format!("{:?} is not the reporting currency {}", short(&s.currency), rules.reporting_currency),
+            format!(
+                "{} is not the reporting currency {}",
+                cxm_proto::clip::quote(&s.currency),
+                rules.reporting_currency
+            ),
         ));
     }
     let started = path.time("started_at", s.started_at.as_ref(), true)?.unwrap_or_default();

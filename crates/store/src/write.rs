@@ -69,7 +69,7 @@ impl<'a> Write<'a> {
             for entry in self.tree.scan_prefix(key::block_bound(kind, hour)) {
                 let (k, v) = entry?;
                 let block_key: [u8; 18] = k.as_ref().try_into().map_err(|_| corrupt(&k, "bad block key"))?;
-                let entries = block::decode(hour, &v).ok_or_else(|| corrupt(&k, "bad block"))?;
+                let entries = block::decode(hour, &v).map_err(|damage| corrupt(&k, damage))?;
                 let b = loaded.blocks.len();
                 for (e, entry) in entries.iter().enumerate() {
                     let (source, id) = block::names(&entry.bytes).ok_or_else(|| corrupt(&k, "bad payload"))?;
@@ -151,9 +151,14 @@ impl<'a> Write<'a> {
         self.pending.insert(identity, current);
     }
 
-    /// The sled batch of this write (blocks rewritten and new) and the index changes to make
-    /// once it is applied: (fingerprint, hour before, hour now).
-    pub(crate) fn finish(self, batch: &mut sled::Batch, sequence: &mut u64) -> Vec<(u64, Option<Nanos>, Nanos)> {
+    /// The sled batch of this write (blocks rewritten and new, their keys added to `keys`) and
+    /// the index changes to make once it is durable: (fingerprint, hour before, hour now).
+    pub(crate) fn finish(
+        self,
+        batch: &mut sled::Batch,
+        keys: &mut Vec<Vec<u8>>,
+        sequence: &mut u64,
+    ) -> Vec<(u64, Option<Nanos>, Nanos)> {
         for ((_, hour), loaded) in &self.hours {
             for (block_key, entries, dirty) in &loaded.blocks {
                 if !dirty {
@@ -161,6 +166,7 @@ impl<'a> Write<'a> {
                 }
                 let kept: Vec<(Nanos, &[u8])> =
                     entries.iter().flatten().map(|e| (e.time, e.bytes.as_slice())).collect();
+                keys.push(block_key.to_vec());
                 if kept.is_empty() {
                     batch.remove(&block_key[..]);
                 } else {
@@ -182,10 +188,9 @@ impl<'a> Write<'a> {
                     size += entries[end].1.len() + 12;
                     end += 1;
                 }
-                batch.insert(
-                    &key::block(kind, hour, *sequence)[..],
-                    block::encode(hour, entries[start..end].iter().copied()),
-                );
+                let block_key = key::block(kind, hour, *sequence);
+                keys.push(block_key.to_vec());
+                batch.insert(&block_key[..], block::encode(hour, entries[start..end].iter().copied()));
                 *sequence += 1;
                 start = end;
             }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use cxm_plugin_http::vendor::{Attributes, json_text};
+use cxm_plugin_http::vendor::{Attributes, json_text, survey_attribute_key};
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::{Event, SurveyKind, SurveyResponse, event::Payload};
 use serde::Deserialize;
@@ -77,6 +77,10 @@ fn person_id(person: &Value) -> String {
     }
 }
 
+/// What a person property named like a built-in dimension (`channel`, `source`, ...) is
+/// renamed with as an attribute: `property_channel`.
+pub(crate) const PROPERTY_PREFIX: &str = "property_";
+
 /// Maps one response; `Err` is the reason it is skipped.
 pub(crate) fn map(config: &Config, r: &DelightedResponse) -> Result<Mapped, String> {
     let id = r.id_text();
@@ -97,7 +101,9 @@ pub(crate) fn map(config: &Config, r: &DelightedResponse) -> Result<Mapped, Stri
                 Some(wanted) => wanted.iter().any(|w| w == *key),
                 None => !special.contains(&Some(key.as_str())),
             })
-            .filter_map(|(key, value)| json_text(value).map(|v| (key.clone(), v))),
+            .filter_map(|(key, value)| {
+                json_text(value).map(|v| (survey_attribute_key(key.clone(), PROPERTY_PREFIX), v))
+            }),
     );
     let response = SurveyResponse {
         id,

@@ -113,3 +113,18 @@ fn open_checks_the_configuration() {
     }
     assert!(open(&[("api_key", "k")]).is_ok());
 }
+
+#[test]
+fn properties_named_like_built_in_dimensions_are_renamed_not_lost() {
+    let r = response(json!({
+        "id": "3", "person": "9", "survey_type": "nps", "score": 10, "created_at": 100,
+        "person_properties": {"channel": "web", "source": "ads", "account_id": "a1", "plan": "pro"}
+    }));
+    let s = survey(&mapping::map(&config(&[]), &r).unwrap().event).clone();
+    assert_eq!(s.channel, "", "a property never sets the built-in field");
+    assert_eq!(s.attributes["property_channel"], "web");
+    assert_eq!(s.attributes["property_source"], "ads");
+    assert_eq!(s.attributes["property_account_id"], "a1");
+    assert_eq!(s.attributes["plan"], "pro");
+    assert!(!s.attributes.contains_key("channel") && !s.attributes.contains_key("source"));
+}

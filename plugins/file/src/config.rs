@@ -28,6 +28,8 @@ pub(crate) struct Config {
     pub(crate) delimiter: u8,
     /// How rows become events (every other key; see `cxm_mapping::KEYS`).
     pub(crate) options: Options,
+    /// The longest line read, in bytes; a longer one fails the sync.
+    pub(crate) max_line_bytes: usize,
 }
 
 fn key(name: &str, required: bool, default: &str, description: &str) -> ConfigKey {
@@ -41,7 +43,7 @@ fn key(name: &str, required: bool, default: &str, description: &str) -> ConfigKe
 }
 
 /// The keys this plugin reads itself; every other key is a mapping option.
-const FILE_KEYS: [&str; 3] = ["path", "format", "delimiter"];
+const FILE_KEYS: [&str; 4] = ["path", "format", "delimiter", "max_line_bytes"];
 
 /// The configuration keys, for `describe()`: the file's own, then the mapping options, which
 /// are the same as `cxm ingest --set` takes (docs/mapping.md).
@@ -68,6 +70,14 @@ pub(crate) fn keys() -> Vec<ConfigKey> {
             "The CSV delimiter: one character such as `,` `;` `|`, or `tab`. Empty: `,` \
              (tab for .tsv files).",
         ),
+        key(
+            "max_line_bytes",
+            false,
+            "1048576",
+            "The longest line read, in bytes (its line break not counted). A longer line stops \
+             the sync with an error naming it, so that a damaged or endless file cannot exhaust \
+             memory.",
+        ),
     ];
     // No default values here: cxmd passes a key's default as if it were set, and a set option
     // replaces a preset's (a default `time_zone=UTC` would override a preset that needs a zone).
@@ -81,6 +91,9 @@ pub(crate) fn keys() -> Vec<ConfigKey> {
     }));
     keys
 }
+
+/// The largest `max_line_bytes` accepted: 256 MiB.
+const MAX_LINE_LIMIT: usize = 256 << 20;
 
 fn invalid(message: String) -> PluginError {
     error(PluginErrorCode::InvalidConfig, message)
@@ -112,11 +125,22 @@ impl Config {
         };
         let tsv = extension == "tsv" || get("format").eq_ignore_ascii_case("tsv");
         let delimiter = delimiter(get("delimiter"), tsv)?;
+        let max_line_bytes = match get("max_line_bytes") {
+            "" => crate::cursor::DEFAULT_MAX_LINE_BYTES,
+            text => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_LINE_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(invalid(format!(
+                        "`max_line_bytes` is `{text}`; expected a number of bytes from 1 to {MAX_LINE_LIMIT}"
+                    )));
+                }
+            },
+        };
         let options = Options::from_pairs(
             values.iter().filter(|(k, _)| !FILE_KEYS.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())),
         )
         .map_err(|e| invalid(e.to_string()))?;
-        Ok(Self { path, format, delimiter, options })
+        Ok(Self { path, format, delimiter, options, max_line_bytes })
     }
 }
 
@@ -166,6 +190,8 @@ mod tests {
             vec![("path", "a.csv"), ("mapping", "score=A;score=B")],
             vec![("path", "a.csv"), ("mapping", "tags=Tags")],
             vec![("path", "a.csv"), ("constants", "kind=")],
+            vec![("path", "a.csv"), ("max_line_bytes", "0")],
+            vec![("path", "a.csv"), ("max_line_bytes", "lots")],
         ] {
             let e = config(&bad).unwrap_err();
             assert_eq!(e.code, PluginErrorCode::InvalidConfig as i32, "{bad:?}");
@@ -179,6 +205,7 @@ mod tests {
         assert_eq!((c.options.source.as_str(), c.options.preset), ("support", Some("zendesk")));
         let typo = config(&[("path", "a.csv"), ("time_zome", "UTC")]).unwrap_err();
         assert!(typo.message.contains("time_zome"), "{}", typo.message);
-        assert!(keys().iter().all(|k| k.name == "path" || k.default_value.is_empty()));
+        // The mapping options declare no defaults (a set key replaces the preset's value).
+        assert!(keys().iter().filter(|k| !FILE_KEYS.contains(&k.name.as_str())).all(|k| k.default_value.is_empty()));
     }
 }

@@ -53,10 +53,13 @@ pub(crate) fn pull(
     let mut data_start = Cursor::START;
     if let Some(delimiter) = delimiter {
         let header_file = file.try_clone().map_err(unavailable)?;
-        let mut reader = Reader::new(header_file, Cursor::START, Some(delimiter)).map_err(unavailable)?;
+        let mut reader = Reader::new(header_file, Cursor::START, Some(delimiter))
+            .map_err(unavailable)?
+            .with_max_line(config.max_line_bytes);
         while header.len() < mapping.options().header_rows() {
             match reader.next().map_err(unavailable)? {
                 Next::Item(Item::Record { bytes, .. }) => header.push(header_names(&bytes, delimiter, &name)?),
+                Next::Item(Item::TooLong { line }) => return Err(too_long(config, line)),
                 Next::Item(Item::Unclosed { line }) => {
                     return Err(error(
                         PluginErrorCode::BadData,
@@ -86,12 +89,13 @@ pub(crate) fn pull(
     };
     let from_start = cursor == data_start;
 
-    let mut reader = Reader::new(file, cursor, delimiter).map_err(unavailable)?;
+    let mut reader = Reader::new(file, cursor, delimiter).map_err(unavailable)?.with_max_line(config.max_line_bytes);
     let mut page = PullResponse::default();
     let mut rows = 0;
     let mut skipped = Vec::new();
     let mut unclosed = false;
     let mut pending = None;
+    let mut stopped = false;
     while rows < max {
         let (line, result) = match reader.next().map_err(unavailable)? {
             Next::End { pending: p } => {
@@ -103,6 +107,12 @@ pub(crate) fn pull(
                 (line, Err("a quoted field is not closed within 1 MiB; this line is skipped".to_owned()))
             }
             Next::Item(Item::Record { line, bytes }) => (line, row(mapping, plan.as_ref(), &bytes)),
+            // Rows before the long line are delivered first; the next pull starts at it.
+            Next::Item(Item::TooLong { line }) if rows == 0 => return Err(too_long(config, line)),
+            Next::Item(Item::TooLong { .. }) => {
+                stopped = true;
+                break;
+            }
         };
         rows += 1;
         match result {
@@ -112,7 +122,7 @@ pub(crate) fn pull(
         }
     }
     let next = reader.position();
-    page.has_more = rows == max && matches!(reader.next().map_err(unavailable)?, Next::Item(_));
+    page.has_more = stopped || (rows == max && matches!(reader.next().map_err(unavailable)?, Next::Item(_)));
     page.next_cursor = next.to_string();
     if let (false, Some(line)) = (page.has_more, pending) {
         notes.push(format!(
@@ -148,6 +158,20 @@ pub(crate) fn pull(
         page.problems.len()
     ));
     Ok(page)
+}
+
+/// The error of a line over `max_line_bytes`: the sync stops before it (the pages before it
+/// are kept), and stops there again until the file or the setting changes.
+fn too_long(config: &Config, line: u64) -> PluginError {
+    error(
+        PluginErrorCode::BadData,
+        format!(
+            "line {line} of {} is longer than max_line_bytes ({} bytes); the sync stops before it. \
+             Fix the file, or raise max_line_bytes if such lines are expected",
+            config.path.display(),
+            config.max_line_bytes
+        ),
+    )
 }
 
 /// Whether `cursor` can belong to this file: within it, and just after a line break.

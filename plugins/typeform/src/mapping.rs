@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::DateTime;
-use cxm_plugin_http::vendor::{Attributes, json_text};
+use cxm_plugin_http::vendor::{Attributes, json_text, survey_attribute_key};
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::{Event, SurveyResponse, event::Payload};
 use serde::Deserialize;
@@ -107,6 +107,10 @@ fn score(answer: &Answer) -> Result<i32, Skip> {
     Ok(value as i32)
 }
 
+/// What a hidden field named like a built-in dimension (`channel`, `source`, ...) is renamed
+/// with as an attribute: `hidden_channel`.
+pub(crate) const HIDDEN_PREFIX: &str = "hidden_";
+
 /// Maps one response; the `Vec` names hidden fields left out of the attributes.
 pub(crate) fn map(config: &Config, item: &Item) -> Result<(Event, Vec<String>), Skip> {
     let answer =
@@ -115,7 +119,11 @@ pub(crate) fn map(config: &Config, item: &Item) -> Result<(Event, Vec<String>), 
     let submitted = item.submitted_at.as_deref().ok_or_else(|| Skip::Bad("no submitted_at".into()))?;
     let at = DateTime::parse_from_rfc3339(submitted)
         .map_err(|_| Skip::Bad(format!("submitted_at {submitted:?} is not RFC 3339")))?;
-    let hidden = item.hidden.iter().flatten().filter_map(|(k, v)| json_text(v).map(|v| (k.clone(), v)));
+    let hidden = item
+        .hidden
+        .iter()
+        .flatten()
+        .filter_map(|(k, v)| json_text(v).map(|v| (survey_attribute_key(k.clone(), HIDDEN_PREFIX), v)));
     let attributes = Attributes::limit(hidden);
     let response = SurveyResponse {
         id: item.id().to_owned(),

@@ -116,3 +116,17 @@ fn choice_and_decimal_scores() {
     let out = convert(&config, &Logger::discard(), "", &page);
     assert!(out.events.is_empty() && out.problems[0].reason.contains("whole number"));
 }
+
+#[test]
+fn hidden_fields_named_like_built_in_dimensions_are_renamed_not_lost() {
+    let mut raw = item("t9", Some(7));
+    raw["hidden"] = json!({"channel": "email", "kind": "promo", "touchpoint": "x", "plan": "pro"});
+    let page: Page = serde_json::from_value(json!({"total_items": 1, "page_count": 1, "items": [raw]})).unwrap();
+    let out = convert(&config(&[]), &Logger::discard(), "", &page);
+    let r = survey(&out.events[0]);
+    assert_eq!(r.attributes["hidden_channel"], "email");
+    assert_eq!(r.attributes["hidden_kind"], "promo");
+    assert_eq!(r.attributes["hidden_touchpoint"], "x");
+    assert_eq!(r.attributes["plan"], "pro");
+    assert!(r.attributes.keys().all(|k| !cxm_proto::dimensions::SURVEY_RESPONSE.contains(&k.as_str())));
+}

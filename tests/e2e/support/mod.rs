@@ -7,6 +7,7 @@ pub mod browser;
 pub mod cli;
 pub mod fake_http;
 pub mod plugins;
+pub mod raw;
 pub mod reference;
 pub mod revenue_reference;
 pub mod ticket_reference;
@@ -95,6 +96,19 @@ impl Cxmd {
                 .unwrap_or_else(|| panic!("no dashboard line: {line:?}\n{}", stderr_text.lock().expect("log lock")))
         });
         Self { child, addr, http_addr, data_dir: data_dir.to_path_buf(), _temp: None, stderr: stderr_text }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The most memory the process ever held (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("read /proc status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM line");
+        let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmHWM in kB");
+        kib * 1024
     }
 
     /// Everything the server logged so far.

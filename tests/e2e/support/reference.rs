@@ -1,6 +1,6 @@
 //! An independent reference for survey metrics: buckets each response by its local calendar
-//! date in the query's zone and computes every value straight from the SPEC §4 formulas,
-//! sharing no code with the engine.
+//! date in the query's zone and computes every value straight from the SPEC §4 formulas (with
+//! the intervals of definition version 2, SPEC §8), sharing no code with the engine.
 
 use std::collections::BTreeMap;
 
@@ -114,6 +114,66 @@ pub fn wilson_percent(k: f64, n: f64) -> (f64, f64) {
     (100.0 * (center - spread) / denominator, 100.0 * (center + spread) / denominator)
 }
 
+/// The NPS interval of definition version 2 (SPEC §8, adjusted Wald, Rocks 2016), written out
+/// from the formula: N' = N + 3, p'P = (P + ¾)/N', p'D = (D + ¾)/N',
+/// 100·(p'P − p'D) ± 196·√((p'P + p'D − (p'P − p'D)²)/N'), clamped to [−100, 100].
+pub fn nps_adjusted_wald(promoters: f64, detractors: f64, n: f64) -> (f64, f64) {
+    let n_adj = n + 3.0;
+    let pp = (promoters + 0.75) / n_adj;
+    let pd = (detractors + 0.75) / n_adj;
+    let center = 100.0 * (pp - pd);
+    let half = 196.0 * ((pp + pd - (pp - pd) * (pp - pd)) / n_adj).sqrt();
+    ((center - half).max(-100.0), (center + half).min(100.0))
+}
+
+/// ln Γ(x) by Stirling's series after shifting x above 10 (independent of the engine's
+/// Lanczos form): accurate to about 1e-15 relative.
+fn ln_gamma(x: f64) -> f64 {
+    let mut shift = 0.0;
+    let mut x = x;
+    while x < 10.0 {
+        shift -= x.ln();
+        x += 1.0;
+    }
+    let inv = 1.0 / x;
+    let inv2 = inv * inv;
+    let series =
+        inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 * (1.0 / 1260.0 - inv2 * (1.0 / 1680.0 - inv2 / 1188.0))));
+    shift + (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + series
+}
+
+/// The density of Student's t with `df` degrees of freedom.
+fn t_density(t: f64, df: f64) -> f64 {
+    (ln_gamma((df + 1.0) / 2.0) - ln_gamma(df / 2.0) - 0.5 * (df * std::f64::consts::PI).ln()).exp()
+        * (1.0 + t * t / df).powf(-(df + 1.0) / 2.0)
+}
+
+/// P(0 ≤ T ≤ t) by composite Simpson's rule (4,000 intervals).
+fn t_mass(t: f64, df: f64) -> f64 {
+    let steps = 4_000;
+    let h = t / steps as f64;
+    let inner: f64 = (1..steps).map(|i| t_density(i as f64 * h, df) * if i % 2 == 1 { 4.0 } else { 2.0 }).sum();
+    h / 3.0 * (t_density(0.0, df) + inner + t_density(t, df))
+}
+
+/// The 0.975 quantile of Student's t with `df` degrees of freedom: the t with
+/// P(0 ≤ T ≤ t) = 0.475, by Newton's method on the integrated density.
+pub fn student_t_975(df: f64) -> f64 {
+    if df == 1.0 {
+        // Cauchy: tan(π(0.975 − ½)).
+        return (0.475 * std::f64::consts::PI).tan();
+    }
+    let mut t: f64 = 2.0;
+    for _ in 0..50 {
+        let step = (t_mass(t, df) - 0.475) / t_density(t, df);
+        t -= step;
+        if step.abs() < 1e-14 {
+            break;
+        }
+    }
+    t
+}
+
 /// The expected bucket value of `metric` over `rs` (all already in the bucket and filtered).
 pub fn compute(metric: &str, rs: &[&SurveyResponse]) -> Expected {
     let n = rs.len() as f64;
@@ -129,11 +189,8 @@ pub fn compute(metric: &str, rs: &[&SurveyResponse]) -> Expected {
         "nps" => {
             let promoters = rs.iter().filter(|r| r.score >= 9).count() as f64;
             let detractors = rs.iter().filter(|r| r.score <= 6).count() as f64;
-            let (pp, pd) = (promoters / n, detractors / n);
-            let value = 100.0 * (promoters - detractors) / n;
-            let half = 196.0 * ((pp + pd - (pp - pd) * (pp - pd)) / n).sqrt();
-            e.value = Some(value);
-            e.ci = Some(((value - half).max(-100.0), (value + half).min(100.0)));
+            e.value = Some(100.0 * (promoters - detractors) / n);
+            e.ci = Some(nps_adjusted_wald(promoters, detractors, n));
             e.components.insert("promoters".into(), promoters);
             e.components.insert("passives".into(), n - promoters - detractors);
             e.components.insert("detractors".into(), detractors);
@@ -161,7 +218,8 @@ pub fn compute(metric: &str, rs: &[&SurveyResponse]) -> Expected {
             e.value = Some(mean);
             if rs.len() >= 2 {
                 let sd = (rescaled.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-                e.ci = Some((mean - 1.96 * sd / n.sqrt(), mean + 1.96 * sd / n.sqrt()));
+                let t = student_t_975(rs.len() as f64 - 1.0);
+                e.ci = Some((mean - t * sd / n.sqrt(), mean + t * sd / n.sqrt()));
             }
             e.components.insert("easy".into(), rescaled.iter().filter(|x| **x >= 5.0).count() as f64);
         }
@@ -245,7 +303,7 @@ impl Case<'_> {
         let expected = self.expected(responses);
         let groups: Vec<_> = answer.series.iter().map(|s| s.group.clone()).collect();
         assert_eq!(groups, expected.keys().cloned().collect::<Vec<_>>(), "groups of {label}");
-        assert_eq!(answer.definition_version, "1");
+        assert_eq!(answer.definition_version, "2");
         let tz = self.zone();
         for series in &answer.series {
             let want = &expected[&series.group];

@@ -274,7 +274,7 @@ impl RevenueCase<'_> {
             "{} {:?} {}..{} {:?} by {:?} in {:?}",
             self.metric, self.granularity, self.from, self.to, self.filters, self.group_by, self.zone
         );
-        assert_eq!(answer.definition_version, "1");
+        assert_eq!(answer.definition_version, "2");
         assert_eq!(answer.metric, self.metric);
         let expected = self.expected(book);
         let groups: Vec<_> = answer.series.iter().map(|s| s.group.clone()).collect();

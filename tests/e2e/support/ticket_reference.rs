@@ -249,7 +249,7 @@ impl TicketCase<'_> {
         let groups: Vec<_> = answer.series.iter().map(|s| s.group.clone()).collect();
         assert_eq!(groups, expected.keys().cloned().collect::<Vec<_>>(), "groups of {label}");
         assert_eq!(answer.metric, self.metric);
-        assert_eq!(answer.definition_version, "1");
+        assert_eq!(answer.definition_version, "2");
         for series in &answer.series {
             let want = &expected[&series.group];
             assert_eq!(series.points.len(), want.len(), "bucket count of {label}");

@@ -125,6 +125,11 @@ impl RevenueIndex {
         self.accounts.iter().map(|(id, a)| (id.as_str(), a))
     }
 
+    /// The account `id`, if it has subscriptions.
+    pub fn account(&self, id: &str) -> Option<&AccountRevenue> {
+        self.accounts.get(id)
+    }
+
     /// The current value of attribute `key` of account `id`; "" when no Account of that id
     /// has it. When Accounts of several sources share the id, the first source in byte order
     /// that has the key gives the value.

@@ -22,6 +22,11 @@ pub use index::{AccountRevenue, DIMENSIONS, RevenueIndex, SOURCE};
 pub use metric::{Context, MONTH_DAYS, RevenueTotals, count, evaluate};
 pub use steps::MrrSteps;
 
+use crate::bounds::{Rows, Ticker};
+use crate::steps::Steps;
+
+/// Accounts read in one step of the rollups' read lock.
+const STEP_ACCOUNTS: usize = 4_096;
 use crate::catalog::RevenueMetric;
 use crate::query::Query;
 use crate::{Error, Result};
@@ -38,7 +43,7 @@ pub fn gross_margin(params: &BTreeMap<String, String>) -> Result<f64> {
         Ok(margin) if (0.0..=1.0).contains(&margin) => Ok(margin),
         _ => Err(Error::invalid(
             format!("params.{GROSS_MARGIN}"),
-            format!("{text:?} is not a gross margin: give a number from 0 to 1, such as 0.8"),
+            format!("{} is not a gross margin: give a number from 0 to 1, such as 0.8", cxm_proto::clip::quote(text)),
         )),
     }
 }
@@ -67,33 +72,43 @@ impl<'q> Selection<'q> {
     }
 }
 
-/// Per group: whether any account in it is a customer at some instant read, and the totals of
-/// each bucket.
-type Groups = BTreeMap<String, (bool, Vec<RevenueTotals>)>;
+/// Per group, the totals of each bucket, and the groups in which some account is a customer
+/// at some instant read.
+struct Groups {
+    rows: Rows<RevenueTotals>,
+    seen: HashSet<String>,
+}
 
-/// Adds one account's MRR at each instant (`mrr[i]` at the start of bucket `i`, `mrr[i + 1]` at
-/// its end) to `group`.
-fn add_account(groups: &mut Groups, group: &str, buckets: usize, mrr: &[i128]) {
-    let (seen, totals) = match groups.get_mut(group) {
-        Some(entry) => entry,
-        None => groups.entry(group.to_owned()).or_insert_with(|| (false, vec![RevenueTotals::default(); buckets])),
-    };
-    *seen |= mrr.iter().any(|m| *m > 0);
-    for (total, ends) in totals.iter_mut().zip(mrr.windows(2)) {
-        total.add_account(ends[0], ends[1]);
+impl Groups {
+    /// Adds one account's MRR at each instant (`mrr[i]` at the start of bucket `i`, `mrr[i + 1]`
+    /// at its end) to `group`.
+    fn add_account(&mut self, group: &str, mrr: &[i128]) {
+        let Some(totals) = self.rows.row(group) else { return };
+        for (total, ends) in totals.iter_mut().zip(mrr.windows(2)) {
+            total.add_account(ends[0], ends[1]);
+        }
+        if !self.seen.contains(group) && mrr.iter().any(|m| *m > 0) {
+            self.seen.insert(group.to_owned());
+        }
     }
 }
 
 /// Answers a revenue query: one series per group, one point per bucket. `currency` is the
-/// reporting currency (ISO 4217) that money is reported in, in major units.
-pub fn answer(
+/// reporting currency (ISO 4217) that money is reported in, in major units. Reads memory only,
+/// a few thousand accounts per step.
+pub(crate) fn answer(
     metric: RevenueMetric,
-    index: &RevenueIndex,
+    steps: &mut Steps<'_>,
     query: &Query,
     params: &BTreeMap<String, String>,
     currency: &str,
 ) -> Result<Vec<Series>> {
-    query.check_dimensions("revenue", |d| index.knows(d), || index.dimensions())?;
+    // The account ids, copied in one step; then the accounts in steps of `STEP_ACCOUNTS`.
+    let ids = steps.step(|rollups| {
+        let index = &rollups.revenue;
+        query.check_dimensions("revenue", |d| index.knows(d), || index.dimensions())?;
+        Ok(index.accounts().map(|(id, _)| id.to_owned()).collect::<Vec<_>>())
+    })?;
     let context = Context { exponent: exponent(currency), gross_margin: gross_margin(params)? };
     // The buckets' effective intervals chain: bucket i runs from instants[i] to instants[i + 1].
     let instants: Vec<Nanos> =
@@ -101,43 +116,47 @@ pub fn answer(
     let buckets = query.buckets.len();
     let selection = Selection::of(query);
     let by_source = query.group_by.as_deref() == Some(SOURCE);
-    let mut groups = Groups::new();
+    let mut groups = Groups { rows: Rows::new(buckets), seen: HashSet::new() };
     if query.group_by.is_none() {
-        groups.insert(String::new(), (true, vec![RevenueTotals::default(); buckets]));
+        groups.rows.row("");
+        groups.seen.insert(String::new());
     }
     let mut mrr = vec![0_i128; instants.len()];
-    for (id, account) in index.accounts() {
-        if !selection.takes_account(index, id) {
-            continue;
-        }
-        let sources = account.by_source().filter(|(source, _)| selection.takes_source(source));
-        if by_source {
-            for (source, steps) in sources {
-                mrr.fill(0);
-                steps.add_at(&instants, &mut mrr);
-                add_account(&mut groups, source, buckets, &mrr);
+    let ticker = Ticker::new(steps.stop());
+    for chunk in ids.chunks(STEP_ACCOUNTS) {
+        steps.step(|rollups| {
+            let index = &rollups.revenue;
+            for id in chunk {
+                ticker.tick()?;
+                // An account gone since the ids were copied is left out, as if read later.
+                let Some(account) = index.account(id).filter(|_| selection.takes_account(index, id)) else {
+                    continue;
+                };
+                let sources = account.by_source().filter(|(source, _)| selection.takes_source(source));
+                if by_source {
+                    for (source, steps) in sources {
+                        mrr.fill(0);
+                        steps.add_at(&instants, &mut mrr);
+                        groups.add_account(source, &mrr);
+                    }
+                } else {
+                    mrr.fill(0);
+                    for (_, steps) in sources {
+                        steps.add_at(&instants, &mut mrr);
+                    }
+                    let group = query.group_by.as_deref().map_or("", |key| index.attribute(id, key));
+                    groups.add_account(group, &mrr);
+                }
             }
-        } else {
-            mrr.fill(0);
-            for (_, steps) in sources {
-                steps.add_at(&instants, &mut mrr);
-            }
-            let group = query.group_by.as_deref().map_or("", |key| index.attribute(id, key));
-            add_account(&mut groups, group, buckets, &mrr);
-        }
+            Ok(())
+        })?;
     }
-    let series = groups
-        .into_iter()
-        .filter(|(_, (seen, _))| *seen)
-        .map(|(group, (_, totals))| Series {
-            group,
-            points: query
-                .buckets
-                .iter()
-                .zip(&totals)
-                .map(|(bucket, t)| evaluate(metric, t, bucket.to - bucket.from, context).point(bucket.start))
-                .collect(),
-        })
-        .collect();
-    Ok(series)
+    let lengths: Vec<i64> = query.buckets.iter().map(|b| b.to - b.from).collect();
+    let seen = groups.seen;
+    let rows = groups.rows.finish()?;
+    let seen = rows.into_iter().filter(|(group, _)| seen.contains(group)).map(|(group, totals)| {
+        let totals: Vec<(RevenueTotals, i64)> = totals.into_iter().zip(lengths.iter().copied()).collect();
+        (group, totals)
+    });
+    crate::query::series(query, seen, |_| true, |(t, length), start| evaluate(metric, t, *length, context).point(start))
 }

@@ -77,12 +77,12 @@ impl TicketFacts {
 /// The counts one slot of a rollup holds. Durations live in separate sparse sketches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TicketCell {
-    created: u32,
-    solved: u32,
-    one_touch: u32,
-    reopened: u32,
-    good: u32,
-    bad: u32,
+    created: u64,
+    solved: u64,
+    one_touch: u64,
+    reopened: u64,
+    good: u64,
+    bad: u64,
 }
 
 impl TicketCell {
@@ -95,19 +95,19 @@ impl TicketCell {
     pub fn solved(facts: &TicketFacts) -> Self {
         Self {
             solved: 1,
-            one_touch: u32::from(facts.one_touch),
-            reopened: u32::from(facts.reopened),
-            good: u32::from(facts.good),
-            bad: u32::from(facts.bad),
+            one_touch: u64::from(facts.one_touch),
+            reopened: u64::from(facts.reopened),
+            good: u64::from(facts.good),
+            bad: u64::from(facts.bad),
             ..Self::default()
         }
     }
 
-    fn fields(&self) -> [u32; 6] {
+    fn fields(&self) -> [u64; 6] {
         [self.created, self.solved, self.one_touch, self.reopened, self.good, self.bad]
     }
 
-    fn from_fields(f: [u32; 6]) -> Self {
+    fn from_fields(f: [u64; 6]) -> Self {
         Self { created: f[0], solved: f[1], one_touch: f[2], reopened: f[3], good: f[4], bad: f[5] }
     }
 }
@@ -130,12 +130,12 @@ impl Cell for TicketCell {
     }
 
     fn add_to(&self, t: &mut TicketTotals) {
-        t.created += u64::from(self.created);
-        t.solved += u64::from(self.solved);
-        t.one_touch += u64::from(self.one_touch);
-        t.reopened += u64::from(self.reopened);
-        t.good += u64::from(self.good);
-        t.bad += u64::from(self.bad);
+        t.created += self.created;
+        t.solved += self.solved;
+        t.one_touch += self.one_touch;
+        t.reopened += self.reopened;
+        t.good += self.good;
+        t.bad += self.bad;
     }
 }
 
@@ -207,7 +207,7 @@ impl TicketTotals {
 }
 
 /// The built-in dimensions of support metrics.
-pub const DIMENSIONS: [&str; 5] = ["source", "channel", "priority", "tag", "account_id"];
+pub const DIMENSIONS: [&str; 5] = cxm_proto::dimensions::TICKET;
 
 /// The value of a single-valued `dimension` on a ticket ("" when it has none). Not for `tag`.
 pub(crate) fn dimension<'a>(ticket: &'a Ticket, dimension: &str) -> &'a str {

@@ -14,7 +14,6 @@ mod sketch;
 mod timeline;
 
 use cxm_proto::v1::Series;
-use cxm_store::Store;
 
 pub use cell::{DIMENSIONS, TicketCell, TicketFacts, TicketTotals, Timeline};
 pub use index::{MAX_VIEW_VALUES, Parts, SupportIndex, TicketRollup};
@@ -25,6 +24,7 @@ pub use timeline::{DurationRollup, Locator};
 use crate::Result;
 use crate::catalog::SupportMetric;
 use crate::query::Query;
+use crate::steps::Steps;
 
 /// Turns the backlog's per-bucket increments into the backlog at each bucket's end: the running
 /// sum of whole-slot increments plus the bucket's own unaligned end.
@@ -47,20 +47,22 @@ fn backlog_at_ends(increments: Vec<TicketTotals>, edges: Option<&Vec<TicketTotal
 }
 
 /// Answers a support query: one series per group, one point per bucket.
-pub fn answer(metric: SupportMetric, index: &SupportIndex, store: &Store, query: &Query) -> Result<Vec<Series>> {
-    query.check_dimensions("support", |d| index.knows(d), || index.dimensions())?;
-    let mut run = run::Run::read(run::Context { metric, index, store, query })?;
+pub(crate) fn answer(metric: SupportMetric, steps: &mut Steps<'_>, query: &Query) -> Result<Vec<Series>> {
+    let store = steps.store();
+    let run = run::Run::read(run::Context { metric, store, query }, steps)?;
+    let mut totals = run.totals.finish()?;
     if metric == SupportMetric::Backlog {
+        let edges = run.edges.finish()?;
         // A group seen only in some bucket's unaligned end still has a series.
-        for group in run.edges.keys() {
-            if !run.totals.contains_key(group) {
-                run.totals.insert(group.clone(), vec![TicketTotals::default(); query.buckets.len()]);
+        for group in edges.keys() {
+            if !totals.contains_key(group) {
+                crate::bounds::check_cells(totals.len() + 1, query.buckets.len())?;
+                totals.insert(group.clone(), vec![TicketTotals::default(); query.buckets.len()]);
             }
         }
-        let edges = std::mem::take(&mut run.edges);
-        for (group, totals) in run.totals.iter_mut() {
-            *totals = backlog_at_ends(std::mem::take(totals), edges.get(group));
+        for (group, row) in totals.iter_mut() {
+            *row = backlog_at_ends(std::mem::take(row), edges.get(group));
         }
     }
-    Ok(crate::query::series(query, run.totals, |t| count(metric, t) > 0, |t, start| evaluate(metric, t).point(start)))
+    crate::query::series(query, totals, |t| count(metric, t) > 0, |t, start| evaluate(metric, t).point(start))
 }

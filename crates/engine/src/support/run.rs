@@ -1,21 +1,22 @@
 //! Answering one support query: choosing a plan, reading rollups for the slot-aligned parts of
 //! the buckets and the store for the rest, and collecting totals per group and bucket.
 
-use std::collections::BTreeMap;
-
 use cxm_proto::v1::Ticket;
 use cxm_proto::v1::event::Payload;
 use cxm_store::{EventType, Nanos, Store};
 
 use super::cell::{self, TicketFacts, TicketTotals, Timeline};
 use super::index::{Parts, SupportIndex};
+use crate::bounds::{Rows, Ticker};
 use crate::calendar::Bucket;
 use crate::catalog::SupportMetric;
 use crate::query::Query;
 use crate::rollup::{SLOT_NANOS, aligned, slot};
+use crate::steps::Steps;
 use crate::{Error, Result};
 
 /// How a query reads its totals.
+#[derive(Clone, Copy)]
 enum Plan<'q> {
     /// Rollups of all tickets (no dimension involved).
     Total,
@@ -41,13 +42,6 @@ fn parts(metric: SupportMetric) -> Parts {
     }
 }
 
-/// Per group, one total per bucket.
-pub(super) type Totals = BTreeMap<String, Vec<TicketTotals>>;
-
-fn entry<'a>(map: &'a mut Totals, group: &str, buckets: usize) -> &'a mut Vec<TicketTotals> {
-    map.entry(group.to_owned()).or_insert_with(|| vec![TicketTotals::default(); buckets])
-}
-
 /// The index of the bucket whose effective interval holds `t`, if any.
 fn bucket_of(buckets: &[Bucket], t: Nanos) -> Option<usize> {
     let i = buckets.partition_point(|b| b.to <= t);
@@ -66,7 +60,6 @@ fn tickets(store: &Store, from: Nanos, to: Nanos) -> impl Iterator<Item = Result
 /// What one query reads from.
 pub(super) struct Context<'a> {
     pub(super) metric: SupportMetric,
-    pub(super) index: &'a SupportIndex,
     pub(super) store: &'a Store,
     pub(super) query: &'a Query,
 }
@@ -76,31 +69,36 @@ pub(super) struct Run<'a> {
     ctx: Context<'a>,
     /// Per group and bucket: the bucket's totals; for the backlog, the created and solved
     /// counts of the whole slots since the previous bucket's last whole slot.
-    pub(super) totals: Totals,
+    pub(super) totals: Rows<TicketTotals>,
     /// Backlog only: per group and bucket, the tickets created and solved in the unaligned end
     /// of the bucket (after its last whole slot), which only that bucket sees.
-    pub(super) edges: Totals,
+    pub(super) edges: Rows<TicketTotals>,
 }
 
 impl<'a> Run<'a> {
-    /// Reads everything `ctx.query` needs.
-    pub(super) fn read(ctx: Context<'a>) -> Result<Self> {
-        let mut run = Self { ctx, totals: BTreeMap::new(), edges: BTreeMap::new() };
+    /// Reads everything `ctx.query` needs, in steps.
+    pub(super) fn read(ctx: Context<'a>, steps: &mut Steps<'_>) -> Result<Self> {
+        let buckets = ctx.query.buckets.len();
+        let mut run = Self { ctx, totals: Rows::new(buckets), edges: Rows::new(buckets) };
         if run.ctx.query.group_by.is_none() {
-            entry(&mut run.totals, "", run.ctx.query.buckets.len());
+            run.totals.row("");
         }
-        let plan = run.plan();
+        let query = run.ctx.query;
+        let plan = steps.step(|rollups| {
+            let index = &rollups.support;
+            query.check_dimensions("support", |d| index.knows(d), || index.dimensions())?;
+            Ok(Self::plan(index, query))
+        })?;
         match (plan, run.ctx.metric) {
-            (Plan::Scan, SupportMetric::Backlog) => run.scan_backlog()?,
-            (Plan::Scan, metric) => run.scan(timeline(metric))?,
-            (plan, SupportMetric::Backlog) => run.read_backlog(&plan)?,
-            (plan, _) => run.read_buckets(&plan)?,
+            (Plan::Scan, SupportMetric::Backlog) => run.scan_backlog(steps)?,
+            (Plan::Scan, metric) => run.scan(steps, timeline(metric))?,
+            (plan, SupportMetric::Backlog) => run.read_backlog(steps, &plan)?,
+            (plan, _) => run.read_buckets(steps, &plan)?,
         }
         Ok(run)
     }
 
-    fn plan(&self) -> Plan<'a> {
-        let query = self.ctx.query;
+    fn plan(index: &SupportIndex, query: &'a Query) -> Plan<'a> {
         let mut named: Vec<&str> = query.filters.iter().map(|(d, _)| d.as_str()).collect();
         named.extend(query.group_by.as_deref());
         named.sort_unstable();
@@ -109,13 +107,13 @@ impl<'a> Run<'a> {
             [] => Plan::Total,
             // A ticket is in several tag rollups: their sum counts it once only when the query
             // groups by tag without filtering on it, or filters on one single tag.
-            ["tag"] if !self.ctx.index.has_view("tag") => Plan::Scan,
+            ["tag"] if !index.has_view("tag") => Plan::Scan,
             ["tag"] => match (query.group_by.is_some(), query.filters.as_slice()) {
                 (true, []) => Plan::View("tag"),
                 (false, [(_, values)]) if values.len() == 1 => Plan::View("tag"),
                 _ => Plan::Scan,
             },
-            [one] if self.ctx.index.has_view(one) => Plan::View(one),
+            [one] if index.has_view(one) => Plan::View(one),
             _ => Plan::Scan,
         }
     }
@@ -139,33 +137,36 @@ impl<'a> Run<'a> {
             Some(dimension) => cell::dimension_values(ticket, dimension),
             None => vec![""],
         };
-        let buckets = self.ctx.query.buckets.len();
-        let map = if edge { &mut self.edges } else { &mut self.totals };
+        let rows = if edge { &mut self.edges } else { &mut self.totals };
         for group in groups {
-            entry(map, group, buckets)[i].add_ticket(facts, on);
+            if let Some(row) = rows.row(group) {
+                row[i].add_ticket(facts, on);
+            }
         }
     }
 
     /// Adds the tickets whose `on` instant lies in `[from, to)` (a stretch shorter than two
     /// slots) to bucket `i`: a range scan on the creation timeline, point reads of the tickets
     /// the locator lists on the others.
-    fn read_edge(&mut self, on: Timeline, from: Nanos, to: Nanos, i: usize, edge: bool) -> Result<()> {
+    fn read_edge(
+        &mut self,
+        index: &SupportIndex,
+        ticker: &Ticker<'_>,
+        (on, from, to): (Timeline, Nanos, Nanos),
+        i: usize,
+        edge: bool,
+    ) -> Result<()> {
         if from >= to {
             return Ok(());
         }
         let store = self.ctx.store;
         let ranges: Vec<(Nanos, Nanos)> = match on {
             Timeline::Created => vec![(from, to)],
-            _ => self
-                .ctx
-                .index
-                .located(on, from, to)
-                .into_iter()
-                .map(|created| (created, created.saturating_add(1)))
-                .collect(),
+            _ => index.located(on, from, to).into_iter().map(|created| (created, created.saturating_add(1))).collect(),
         };
         for (start, end) in ranges {
             for ticket in tickets(store, start, end) {
+                ticker.tick()?;
                 let ticket = ticket?;
                 let Some(facts) = TicketFacts::of(&ticket) else {
                     continue;
@@ -179,9 +180,8 @@ impl<'a> Run<'a> {
     }
 
     /// Adds the aligned slots `[first, end)` read from the rollups to bucket `i`.
-    fn read_slots(&mut self, plan: &Plan<'_>, first: i64, end: i64, i: usize) {
-        let (query, index) = (self.ctx.query, self.ctx.index);
-        let buckets = query.buckets.len();
+    fn read_slots(&mut self, index: &SupportIndex, plan: &Plan<'_>, first: i64, end: i64, i: usize) {
+        let query = self.ctx.query;
         let parts = parts(self.ctx.metric);
         match plan {
             Plan::View(dimension) => {
@@ -189,29 +189,42 @@ impl<'a> Run<'a> {
                     query.filters.iter().filter(|(d, _)| d == dimension).map(|(_, values)| values).collect();
                 let values = index.by_value(dimension, first, end, parts).unwrap_or_default();
                 for (value, totals) in values {
-                    if wanted.iter().all(|values| values.contains(&value)) {
-                        let group = if query.group_by.is_some() { value.as_str() } else { "" };
-                        entry(&mut self.totals, group, buckets)[i].merge(&totals);
+                    if totals == TicketTotals::default() || !wanted.iter().all(|values| values.contains(&value)) {
+                        continue;
+                    }
+                    let group = if query.group_by.is_some() { value.as_str() } else { "" };
+                    if let Some(row) = self.totals.row(group) {
+                        row[i].merge(&totals);
                     }
                 }
             }
-            _ => entry(&mut self.totals, "", buckets)[i].merge(&index.total(first, end, parts)),
+            _ => {
+                if let Some(row) = self.totals.row("") {
+                    row[i].merge(&index.total(first, end, parts));
+                }
+            }
         }
     }
 
     /// Every bucket: its whole slots from the rollups, its unaligned edges from the store.
-    fn read_buckets(&mut self, plan: &Plan<'_>) -> Result<()> {
+    fn read_buckets(&mut self, steps: &mut Steps<'_>, plan: &Plan<'_>) -> Result<()> {
         let on = timeline(self.ctx.metric);
         let query = self.ctx.query;
+        let stop = steps.stop();
         for (i, bucket) in query.buckets.iter().enumerate() {
-            let mut edges = vec![(bucket.from, bucket.to)];
-            if let Some((first, end)) = aligned(bucket.from, bucket.to) {
-                edges = vec![(bucket.from, first * SLOT_NANOS), (end * SLOT_NANOS, bucket.to)];
-                self.read_slots(plan, first, end, i);
-            }
-            for (from, to) in edges {
-                self.read_edge(on, from, to, i, false)?;
-            }
+            steps.step(|rollups| {
+                let index = &rollups.support;
+                let ticker = Ticker::new(stop);
+                let mut edges = vec![(bucket.from, bucket.to)];
+                if let Some((first, end)) = aligned(bucket.from, bucket.to) {
+                    edges = vec![(bucket.from, first * SLOT_NANOS), (end * SLOT_NANOS, bucket.to)];
+                    self.read_slots(index, plan, first, end, i);
+                }
+                for (from, to) in edges {
+                    self.read_edge(index, &ticker, (on, from, to), i, false)?;
+                }
+                Ok(())
+            })?;
         }
         Ok(())
     }
@@ -219,16 +232,21 @@ impl<'a> Run<'a> {
     /// The backlog from rollups: for each bucket end e, the tickets created minus those solved
     /// in the whole slots before e (read as increments since the previous end), plus the same
     /// in the stretch between the last whole slot and e, read from the store.
-    fn read_backlog(&mut self, plan: &Plan<'_>) -> Result<()> {
+    fn read_backlog(&mut self, steps: &mut Steps<'_>, plan: &Plan<'_>) -> Result<()> {
         let mut done = slot(Nanos::MIN);
         let query = self.ctx.query;
+        let stop = steps.stop();
         for (i, bucket) in query.buckets.iter().enumerate() {
-            let end = slot(bucket.to);
-            self.read_slots(plan, done, end, i);
-            done = done.max(end);
-            let whole = end * SLOT_NANOS;
-            self.read_edge(Timeline::Created, whole, bucket.to, i, true)?;
-            self.read_edge(Timeline::Solved, whole, bucket.to, i, true)?;
+            steps.step(|rollups| {
+                let index = &rollups.support;
+                let ticker = Ticker::new(stop);
+                let end = slot(bucket.to);
+                self.read_slots(index, plan, done, end, i);
+                done = done.max(end);
+                let whole = end * SLOT_NANOS;
+                self.read_edge(index, &ticker, (Timeline::Created, whole, bucket.to), i, true)?;
+                self.read_edge(index, &ticker, (Timeline::Solved, whole, bucket.to), i, true)
+            })?;
         }
         Ok(())
     }
@@ -236,50 +254,50 @@ impl<'a> Run<'a> {
     /// Every ticket whose `on` instant lies in the query range, read from the store. Tickets
     /// are found by creation time; for the other timelines the scan starts at the earliest
     /// creation among the tickets the locator lists for the range.
-    fn scan(&mut self, on: Timeline) -> Result<()> {
+    fn scan(&mut self, steps: &mut Steps<'_>, on: Timeline) -> Result<()> {
         let query = self.ctx.query;
         let buckets = &query.buckets;
         let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
             return Ok(());
         };
         let (from, to) = (first.from, last.to);
-        let Some(start) = self.ctx.index.earliest_created(on, from, to) else {
+        let Some(start) = steps.step(|rollups| Ok(rollups.support.earliest_created(on, from, to)))? else {
             return Ok(());
         };
-        for ticket in tickets(self.ctx.store, start, to) {
-            let ticket = ticket?;
+        steps.scan(EventType::Ticket, start, to, |_, payload| {
+            let Payload::Ticket(ticket) = payload else { return Ok(()) };
             let Some(facts) = TicketFacts::of(&ticket) else {
-                continue;
+                return Ok(());
             };
             if let Some(i) = facts.at(on).and_then(|t| bucket_of(buckets, t)) {
                 self.add(i, &ticket, &facts, on, false);
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// The backlog by scanning every ticket created before the last bucket's end. A ticket is
     /// open at the ends of buckets `[i0, i1)`: i0 the first bucket ending after its creation,
     /// i1 the first ending after its solve. It adds a creation at i0 and a solve at i1, so the
     /// running sums give each bucket's backlog.
-    fn scan_backlog(&mut self) -> Result<()> {
+    fn scan_backlog(&mut self, steps: &mut Steps<'_>) -> Result<()> {
         let query = self.ctx.query;
         let buckets = &query.buckets;
         let Some(last) = buckets.last() else {
             return Ok(());
         };
         let after = |t: Nanos| buckets.partition_point(|b| b.to <= t);
-        for ticket in tickets(self.ctx.store, Nanos::MIN, last.to) {
-            let ticket = ticket?;
+        steps.scan(EventType::Ticket, Nanos::MIN, last.to, |_, payload| {
+            let Payload::Ticket(ticket) = payload else { return Ok(()) };
             let Some(facts) = TicketFacts::of(&ticket) else {
-                continue;
+                return Ok(());
             };
             let opened = after(facts.created);
             self.add(opened, &ticket, &facts, Timeline::Created, false);
             if let Some(solved) = facts.solved.map(after).filter(|i| *i < buckets.len()) {
                 self.add(solved, &ticket, &facts, Timeline::Solved, false);
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }

@@ -8,15 +8,15 @@ use crate::rollup::Cell;
 /// rescaling to 1..7 (2·s' is a whole number on 5- and 7-point scales), so every sum is exact.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SurveyCell {
-    promoters: u32,
-    passives: u32,
-    detractors: u32,
-    csat: u32,
-    satisfied: u32,
-    ces: u32,
-    easy: u32,
-    ces_doubled_sum: u32,
-    ces_doubled_squares: u32,
+    promoters: u64,
+    passives: u64,
+    detractors: u64,
+    csat: u64,
+    satisfied: u64,
+    ces: u64,
+    easy: u64,
+    ces_doubled_sum: u64,
+    ces_doubled_squares: u64,
 }
 
 /// [`SurveyCell`]s summed over a bucket, in wide integers.
@@ -75,21 +75,21 @@ impl SurveyCell {
             Ok(SurveyKind::Nps) => cell.detractors = 1,
             Ok(SurveyKind::Csat) => {
                 cell.csat = 1;
-                cell.satisfied = u32::from(score > scale - csat_top_boxes(scale));
+                cell.satisfied = u64::from(score > scale - csat_top_boxes(scale));
             }
             Ok(SurveyKind::Ces) => {
                 let doubled = 2 + score.saturating_sub(1) * 12 / (scale - 1);
                 cell.ces = 1;
-                cell.easy = u32::from(doubled >= 10);
-                cell.ces_doubled_sum = doubled;
-                cell.ces_doubled_squares = doubled * doubled;
+                cell.easy = u64::from(doubled >= 10);
+                cell.ces_doubled_sum = u64::from(doubled);
+                cell.ces_doubled_squares = u64::from(doubled * doubled);
             }
             _ => {}
         }
         cell
     }
 
-    fn fields(&self) -> [u32; 9] {
+    fn fields(&self) -> [u64; 9] {
         [
             self.promoters,
             self.passives,
@@ -103,7 +103,7 @@ impl SurveyCell {
         ]
     }
 
-    fn from_fields(f: [u32; 9]) -> Self {
+    fn from_fields(f: [u64; 9]) -> Self {
         Self {
             promoters: f[0],
             passives: f[1],
@@ -136,15 +136,15 @@ impl Cell for SurveyCell {
     }
 
     fn add_to(&self, t: &mut SurveyTotals) {
-        t.promoters += u64::from(self.promoters);
-        t.passives += u64::from(self.passives);
-        t.detractors += u64::from(self.detractors);
-        t.csat += u64::from(self.csat);
-        t.satisfied += u64::from(self.satisfied);
-        t.ces += u64::from(self.ces);
-        t.easy += u64::from(self.easy);
-        t.ces_doubled_sum += u64::from(self.ces_doubled_sum);
-        t.ces_doubled_squares += u64::from(self.ces_doubled_squares);
+        t.promoters += self.promoters;
+        t.passives += self.passives;
+        t.detractors += self.detractors;
+        t.csat += self.csat;
+        t.satisfied += self.satisfied;
+        t.ces += self.ces;
+        t.easy += self.easy;
+        t.ces_doubled_sum += self.ces_doubled_sum;
+        t.ces_doubled_squares += self.ces_doubled_squares;
     }
 }
 
@@ -179,7 +179,7 @@ impl SurveyTotals {
 }
 
 /// The built-in dimensions of survey metrics.
-pub const DIMENSIONS: [&str; 5] = ["source", "touchpoint", "channel", "kind", "account_id"];
+pub const DIMENSIONS: [&str; 5] = cxm_proto::dimensions::SURVEY_RESPONSE;
 
 /// The value of `dimension` on a response ("" when it has none).
 pub(crate) fn dimension<'a>(response: &'a SurveyResponse, dimension: &str) -> &'a str {

@@ -1,4 +1,5 @@
-//! Survey metric values from bucket totals, exactly as SPEC §4 defines them.
+//! Survey metric values from bucket totals, exactly as SPEC §4 defines them, with the
+//! intervals of definition version 2 (SPEC §8).
 
 use super::cell::SurveyTotals;
 use cxm_proto::v1::Point;
@@ -55,12 +56,8 @@ pub fn evaluate(metric: Metric, t: &SurveyTotals) -> Value {
         Metric::ResponseCount => out.value = Some(n as f64),
         _ if n == 0 => {}
         Metric::Nps => {
-            let total = n as f64;
-            let (p, d) = (t.promoters as f64 / total, t.detractors as f64 / total);
-            let value = 100.0 * (p - d);
-            let half = 196.0 * ((p + d - (p - d).powi(2)).max(0.0) / total).sqrt();
-            out.value = Some(value);
-            out.ci = Some(((value - half).max(-100.0), (value + half).min(100.0)));
+            out.value = Some(100.0 * (t.promoters as f64 - t.detractors as f64) / n as f64);
+            out.ci = Some(stats::nps_adjusted_wald(t.promoters, t.detractors, n));
             out.components = vec![
                 ("promoters", t.promoters as f64),
                 ("passives", t.passives as f64),

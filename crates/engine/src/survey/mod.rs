@@ -8,19 +8,22 @@ use std::collections::BTreeMap;
 
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Series, SurveyResponse};
-use cxm_store::{EventType, Nanos, Store, nanos};
+use cxm_store::{EventType, Nanos, Store};
 
 pub use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
 pub use index::{MAX_VIEW_VALUES, SurveyIndex};
 pub use metric::{Value, count, evaluate};
 
 use crate::Result;
+use crate::bounds::{Rows, Stop, Ticker};
 use crate::calendar::Bucket;
 use crate::catalog::SurveyMetric;
 use crate::query::Query;
 use crate::rollup::{Cell, SLOT_NANOS, aligned};
+use crate::steps::Steps;
 
 /// How a query reads its totals.
+#[derive(Clone, Copy)]
 enum Plan<'q> {
     /// Rollup of all responses (no dimension involved).
     Total,
@@ -35,13 +38,15 @@ type Totals = BTreeMap<String, Vec<SurveyTotals>>;
 
 struct Run<'q> {
     query: &'q Query,
-    totals: Totals,
+    totals: Rows<SurveyTotals>,
 }
 
 impl Run<'_> {
-    fn slot(&mut self, group: &str) -> &mut Vec<SurveyTotals> {
-        let buckets = self.query.buckets.len();
-        self.totals.entry(group.to_owned()).or_insert_with(|| vec![SurveyTotals::default(); buckets])
+    /// Adds `totals` to bucket `i` of `group` (within the query's cell bound).
+    fn add(&mut self, group: &str, i: usize, totals: &SurveyTotals) {
+        if let Some(row) = self.totals.row(group) {
+            row[i].merge(totals);
+        }
     }
 
     /// Adds one response read from the store to bucket `i`, if it passes the filters.
@@ -51,27 +56,18 @@ impl Run<'_> {
         if !passes {
             return;
         }
-        let group = self.query.group_by.as_deref().map_or("", |d| cell::dimension(response, d)).to_owned();
+        let group = self.query.group_by.as_deref().map_or("", |d| cell::dimension(response, d));
         let mut totals = SurveyTotals::default();
         SurveyCell::of(response).add_to(&mut totals);
-        self.slot(&group)[i].merge(&totals);
+        self.add(group, i, &totals);
     }
 
-    fn scan(
-        &mut self,
-        store: &Store,
-        from: Nanos,
-        to: Nanos,
-        bucket_of: impl Fn(Nanos) -> Option<usize>,
-    ) -> Result<()> {
+    /// Adds the responses stored in `[from, to)` (a stretch under two slots) to bucket `i`.
+    fn scan_edge(&mut self, store: &Store, stop: &Stop, from: Nanos, to: Nanos, i: usize) -> Result<()> {
+        let ticker = Ticker::new(stop);
         for payload in store.scan(EventType::SurveyResponse, from, to) {
-            let Payload::SurveyResponse(response) = payload? else {
-                continue;
-            };
-            let Some(t) = response.responded_at.as_ref().and_then(nanos) else {
-                continue;
-            };
-            if let Some(i) = bucket_of(t) {
+            ticker.tick()?;
+            if let Payload::SurveyResponse(response) = payload? {
                 self.add_response(i, &response);
             }
         }
@@ -92,54 +88,69 @@ fn plan<'q>(index: &SurveyIndex, query: &'q Query) -> Plan<'q> {
 }
 
 /// Answers a survey query: one series per group, one point per bucket.
-pub fn answer(metric: SurveyMetric, index: &SurveyIndex, store: &Store, query: &Query) -> Result<Vec<Series>> {
-    Ok(crate::query::series(
+pub(crate) fn answer(metric: SurveyMetric, steps: &mut Steps<'_>, query: &Query) -> Result<Vec<Series>> {
+    crate::query::series(
         query,
-        totals(index, store, query)?,
+        totals(steps, query)?,
         |t| count(metric, t) > 0,
         |t, start| evaluate(metric, t).point(start),
-    ))
+    )
 }
 
 /// Per group, the totals of each bucket.
-fn totals(index: &SurveyIndex, store: &Store, query: &Query) -> Result<Totals> {
-    query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())?;
-    let mut run = Run { query, totals: BTreeMap::new() };
+fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
+    let plan = steps.step(|rollups| {
+        let index = &rollups.surveys;
+        query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())?;
+        Ok(plan(index, query))
+    })?;
+    let mut run = Run { query, totals: Rows::new(query.buckets.len()) };
     if query.group_by.is_none() {
-        run.slot("");
+        run.totals.row("");
     }
-    let plan = plan(index, query);
     if let Plan::Scan = plan {
         let buckets = &query.buckets;
         let (from, to) = (buckets.first().map_or(0, |b| b.from), buckets.last().map_or(0, |b| b.to));
-        let bucket_of = |t: Nanos| {
+        steps.scan(EventType::SurveyResponse, from, to, |t, payload| {
             let i = buckets.partition_point(|b: &Bucket| b.to <= t);
-            (i < buckets.len() && buckets[i].from <= t).then_some(i)
-        };
-        run.scan(store, from, to, bucket_of)?;
-        return Ok(run.totals);
+            match payload {
+                Payload::SurveyResponse(response) if i < buckets.len() && buckets[i].from <= t => {
+                    run.add_response(i, &response);
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        return run.totals.finish();
     }
+    let (store, stop) = (steps.store(), steps.stop());
     for (i, bucket) in query.buckets.iter().enumerate() {
-        let mut edges = vec![(bucket.from, bucket.to)];
-        if let Some((first, end)) = aligned(bucket.from, bucket.to) {
-            edges = vec![(bucket.from, first * SLOT_NANOS), (end * SLOT_NANOS, bucket.to)];
-            match plan {
-                Plan::View(dimension) => {
-                    let wanted = query.filters.iter().filter(|(d, _)| d == dimension).map(|(_, values)| values);
-                    let wanted: Vec<_> = wanted.collect();
-                    for (value, totals) in index.by_value(dimension, first, end).unwrap_or_default() {
-                        if wanted.iter().all(|values| values.contains(&value)) {
+        steps.step(|rollups| {
+            let index = &rollups.surveys;
+            let mut edges = vec![(bucket.from, bucket.to)];
+            if let Some((first, end)) = aligned(bucket.from, bucket.to) {
+                edges = vec![(bucket.from, first * SLOT_NANOS), (end * SLOT_NANOS, bucket.to)];
+                match plan {
+                    Plan::View(dimension) => {
+                        let wanted: Vec<_> =
+                            query.filters.iter().filter(|(d, _)| d == dimension).map(|(_, values)| values).collect();
+                        for (value, totals) in index.by_value(dimension, first, end).unwrap_or_default() {
+                            if totals == SurveyTotals::default() || !wanted.iter().all(|values| values.contains(&value))
+                            {
+                                continue;
+                            }
                             let group = if query.group_by.is_some() { value.as_str() } else { "" };
-                            run.slot(group)[i].merge(&totals);
+                            run.add(group, i, &totals);
                         }
                     }
+                    _ => run.add("", i, &index.total(first, end)),
                 }
-                _ => run.slot("")[i].merge(&index.total(first, end)),
             }
-        }
-        for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
-            run.scan(store, from, to, |_| Some(i))?;
-        }
+            for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
+                run.scan_edge(store, stop, from, to, i)?;
+            }
+            Ok(())
+        })?;
     }
-    Ok(run.totals)
+    run.totals.finish()
 }

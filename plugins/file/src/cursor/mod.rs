@@ -11,7 +11,7 @@ use std::fmt;
 use cxm_plugin::error;
 use cxm_proto::v1::{PluginError, PluginErrorCode};
 
-pub(crate) use reader::{Item, Next, Reader};
+pub(crate) use reader::{DEFAULT_MAX_LINE_BYTES, Item, Next, Reader};
 
 /// Where reading resumes: a byte offset at the start of a line, and that line's number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

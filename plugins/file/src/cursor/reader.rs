@@ -9,13 +9,16 @@
 //! half-written.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
 use super::Cursor;
 
 /// A quoted CSV field still open after this many bytes is taken for an unclosed quote: its
 /// first line is reported and skipped, and reading goes on at the next line.
 pub(crate) const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// The longest line read by default (config key `max_line_bytes`), its line break not counted.
+pub(crate) const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
 /// One thing read from the file.
 #[derive(Debug)]
@@ -31,6 +34,12 @@ pub(crate) enum Item {
     /// line was consumed.
     Unclosed {
         /// The line the record starts on.
+        line: u64,
+    },
+    /// A line longer than the reader's line limit. Reading stops there: at most the limit
+    /// (plus one byte) of it was read, so memory stays bounded even on an endless line.
+    TooLong {
+        /// The long line.
         line: u64,
     },
 }
@@ -62,13 +71,22 @@ pub(crate) struct Reader {
     at: Cursor,
     csv_delimiter: Option<u8>,
     done: bool,
+    max_line: usize,
 }
 
 impl Reader {
     /// A reader at `at`; `csv_delimiter` is `Some` for CSV, `None` for JSON Lines.
     pub(crate) fn new(mut file: File, at: Cursor, csv_delimiter: Option<u8>) -> io::Result<Self> {
         file.seek(SeekFrom::Start(at.offset))?;
-        Ok(Self { inner: BufReader::with_capacity(64 * 1024, file), at, csv_delimiter, done: false })
+        let inner = BufReader::with_capacity(64 * 1024, file);
+        Ok(Self { inner, at, csv_delimiter, done: false, max_line: DEFAULT_MAX_LINE_BYTES })
+    }
+
+    /// Sets the longest line read (its line break not counted); a longer one is
+    /// [`Item::TooLong`].
+    pub(crate) fn with_max_line(mut self, bytes: usize) -> Self {
+        self.max_line = bytes;
+        self
     }
 
     /// The cursor after the last whole record read.
@@ -89,7 +107,18 @@ impl Reader {
             let mut first_line_end = start.offset;
             loop {
                 let before = bytes.len();
-                self.inner.read_until(b'\n', &mut bytes)?;
+                // One byte over the limit, and the line break: anything longer is too long.
+                let cap = self.max_line as u64 + 2;
+                (&mut self.inner).take(cap).read_until(b'\n', &mut bytes)?;
+                let line_len = bytes.len() - before;
+                let too_long = match bytes[before..].last() {
+                    Some(b'\n') => line_len - 1 > self.max_line,
+                    _ => line_len > self.max_line,
+                };
+                if too_long {
+                    self.done = true;
+                    return Ok(Next::Item(Item::TooLong { line: start.line + lines }));
+                }
                 if bytes.len() == before || bytes.last() != Some(&b'\n') {
                     // The end of the file, inside a line or a record: leave it for later.
                     self.done = true;

@@ -124,3 +124,48 @@ fn a_garbled_cursor_is_an_error_not_a_panic() {
     let e = plugin.pull(&PullRequest { cursor: "banana".into(), max_events: 0 }).unwrap_err();
     assert_eq!(e.code, PluginErrorCode::Internal as i32);
 }
+
+#[test]
+fn a_line_over_max_line_bytes_stops_the_sync_after_the_rows_before_it() {
+    let long = format!("{{\"id\":\"{}\"}}", "x".repeat(10 << 20));
+    let good = "{\"id\":\"1\",\"created_at\":\"2026-03-01\"}\n";
+    let file = Fixture::new("long.jsonl", &format!("{good}{long}\n{good}"));
+    let mut plugin = file.open(&[("event_type", "ticket")]);
+    // The first page ends before the long line, with the row before it.
+    let page = pull(&mut plugin, "", 0);
+    assert_eq!(ids(&page), ["1"]);
+    assert!(page.has_more);
+    assert_eq!(page.next_cursor, format!("{}:2", good.len()));
+    // The next pull fails on it, naming the line and the setting.
+    let e = plugin.pull(&PullRequest { cursor: page.next_cursor.clone(), max_events: 0 }).unwrap_err();
+    assert_eq!(e.code, PluginErrorCode::BadData as i32);
+    assert!(e.message.contains("line 2") && e.message.contains("max_line_bytes"), "{}", e.message);
+    // A higher limit reads it (the line is a ticket without created_at: a problem, not an error).
+    let mut raised = file.open(&[("event_type", "ticket"), ("max_line_bytes", "20000000")]);
+    let page = pull(&mut raised, "", 0);
+    assert_eq!(ids(&page), ["1", "1"]);
+    assert_eq!(problems(&page)[0].0, "line 2");
+}
+
+#[test]
+fn the_limit_counts_the_line_without_its_break_and_holds_for_csv_headers() {
+    let file = Fixture::new("edge.jsonl", "{\"id\":\"1\",\"created_at\":\"2026-03-01\"}\n");
+    let exact = "{\"id\":\"1\",\"created_at\":\"2026-03-01\"}".len().to_string();
+    let page = pull(&mut file.open(&[("event_type", "ticket"), ("max_line_bytes", &exact)]), "", 0);
+    assert_eq!(ids(&page), ["1"]);
+    let under = (exact.parse::<usize>().unwrap() - 1).to_string();
+    let e = file.open(&[("event_type", "ticket"), ("max_line_bytes", &under)]).pull(&PullRequest::default());
+    assert!(e.unwrap_err().message.contains("line 1"));
+    let csv = Fixture::new("h.csv", &format!("id,{}\n", "c".repeat(100)));
+    let e = csv.open(&[("max_line_bytes", "50")]).pull(&PullRequest::default()).unwrap_err();
+    assert!(e.message.contains("line 1"), "{}", e.message);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_endless_line_is_an_error_not_a_memory_leak() {
+    let mut plugin = open("/dev/zero", &[("format", "jsonl"), ("max_line_bytes", "4096")]).unwrap();
+    let e = plugin.pull(&PullRequest::default()).unwrap_err();
+    assert_eq!(e.code, PluginErrorCode::BadData as i32);
+    assert!(e.message.contains("line 1 of /dev/zero"), "{}", e.message);
+}

@@ -1,0 +1,145 @@
+//! Engine tests that need its internals: stepped scans, stops, poisoned rollups.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::*;
+use cxm_proto::v1::{Filter, Granularity, SurveyKind, SurveyResponse};
+
+/// `n` NPS responses, `per_hour` to an hour from 2026-01-01, one in three on an exact hour.
+fn responses(n: usize, per_hour: usize) -> Vec<Event> {
+    let start = 1_767_225_600_i64;
+    (0..n)
+        .map(|i| {
+            let hour = (i / per_hour) as i64;
+            let offset = if i % 3 == 0 { 0 } else { (i % per_hour) as i64 % 3_600 };
+            let mut attributes = std::collections::BTreeMap::new();
+            attributes.insert("plan".to_owned(), ["free", "pro"][i % 2].to_owned());
+            attributes.insert("region".to_owned(), ["emea", "amer", "apac"][i % 3].to_owned());
+            Event {
+                payload: Some(Payload::SurveyResponse(SurveyResponse {
+                    id: format!("r{i}"),
+                    source: "test".to_owned(),
+                    kind: SurveyKind::Nps as i32,
+                    score: (i % 11) as i32,
+                    responded_at: Some(Timestamp { seconds: start + hour * 3_600 + offset, nanos: 0 }),
+                    attributes,
+                    ..SurveyResponse::default()
+                })),
+            }
+        })
+        .collect()
+}
+
+fn query(group_by: &str, filters: &[(&str, &[&str])]) -> QueryRequest {
+    QueryRequest {
+        metric: "nps".to_owned(),
+        from: Some(Timestamp { seconds: 1_767_225_600, nanos: 0 }),
+        to: Some(Timestamp { seconds: 1_767_225_600 + 86_400 * 10, nanos: 0 }),
+        granularity: Granularity::Day as i32,
+        group_by: group_by.to_owned(),
+        filters: filters
+            .iter()
+            .map(|(d, v)| Filter { dimension: (*d).to_owned(), values: v.iter().map(|s| (*s).to_owned()).collect() })
+            .collect(),
+        ..QueryRequest::default()
+    }
+}
+
+fn counts(answer: &QueryResponse) -> Vec<(String, u64)> {
+    answer.series.iter().map(|s| (s.group.clone(), s.points.iter().map(|p| p.count).sum())).collect()
+}
+
+#[test]
+fn a_scan_in_steps_sees_every_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), Settings::default()).unwrap();
+    // 30,000 responses, 5,000 an hour: steps of 4,096 events end inside busy hours.
+    for chunk in responses(30_000, 5_000).chunks(MAX_EVENTS_PER_REQUEST) {
+        engine.ingest(chunk.to_vec(), 0).unwrap();
+    }
+    // Two dimensions: answered by scanning the store in steps.
+    let scanned = engine.query(&query("plan", &[("region", &["emea", "amer", "apac"])])).unwrap();
+    assert_eq!(counts(&scanned), [("free".to_owned(), 15_000), ("pro".to_owned(), 15_000)]);
+    let emea = engine.query(&query("plan", &[("region", &["emea"])])).unwrap();
+    assert_eq!(counts(&emea).iter().map(|(_, n)| n).sum::<u64>(), 10_000);
+    // The same from the rollups.
+    let rolled = engine.query(&query("plan", &[])).unwrap();
+    assert_eq!(counts(&rolled), counts(&scanned));
+}
+
+#[test]
+fn updates_that_move_events_during_a_stepped_scan_never_count_one_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), Settings::default()).unwrap();
+    let events = responses(12_000, 4_000);
+    for chunk in events.chunks(MAX_EVENTS_PER_REQUEST) {
+        engine.ingest(chunk.to_vec(), 0).unwrap();
+    }
+    let scan = query("plan", &[("region", &["emea", "amer", "apac"])]);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let done = &done;
+        let engine = &engine;
+        let events = &events;
+        // Moves the first events from the first hour to the last and back, again and again.
+        scope.spawn(move || {
+            for round in 1..=40_i64 {
+                let moved: Vec<Event> = events[..50]
+                    .iter()
+                    .cloned()
+                    .map(|mut event| {
+                        if let Some(Payload::SurveyResponse(r)) = &mut event.payload {
+                            let at = r.responded_at.as_mut().unwrap();
+                            at.seconds += if round % 2 == 1 { 2 * 3_600 } else { 0 };
+                            r.updated_at = Some(Timestamp { seconds: 1_800_000_000 + round, nanos: 0 });
+                        }
+                        event
+                    })
+                    .collect();
+                let ack = engine.ingest(moved, 0).unwrap();
+                assert_eq!(ack.updated, 50);
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut answered = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) || answered == 0 {
+            let total: u64 = counts(&engine.query(&scan).unwrap()).iter().map(|(_, n)| n).sum();
+            assert_eq!(total, 12_000, "every response exactly once");
+            answered += 1;
+        }
+    });
+}
+
+#[test]
+fn a_stopped_query_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), Settings::default()).unwrap();
+    engine.ingest(responses(10, 10), 0).unwrap();
+    let stop = Stop::at(None);
+    stop.cancel();
+    assert!(matches!(engine.query_until(&query("", &[]), &stop), Err(Error::Cancelled(_))));
+    let late = Stop::at(Some(std::time::Instant::now()));
+    assert!(matches!(engine.query_until(&query("plan", &[]), &late), Err(Error::DeadlineExceeded(_))));
+}
+
+#[test]
+fn rollups_left_half_updated_by_a_panic_are_rebuilt_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), Settings::default()).unwrap();
+    engine.ingest(responses(100, 10), 0).unwrap();
+    let before = counts(&engine.query(&query("plan", &[])).unwrap());
+    // A panic in the middle of an update: the rollups lose everything, the lock is poisoned.
+    std::thread::scope(|scope| {
+        let crashed = scope.spawn(|| {
+            let mut rollups = engine.rollups.write().unwrap();
+            rollups.surveys = survey::SurveyIndex::default();
+            panic!("in the middle of an update");
+        });
+        assert!(crashed.join().is_err());
+    });
+    assert!(engine.rollups.is_poisoned());
+    assert_eq!(counts(&engine.query(&query("plan", &[])).unwrap()), before);
+    assert!(!engine.rollups.is_poisoned());
+    engine.ingest(responses(101, 10).split_off(100), 0).unwrap();
+    let total: u64 = counts(&engine.query(&query("", &[])).unwrap()).iter().map(|(_, n)| n).sum();
+    assert_eq!(total, 101);
+}
