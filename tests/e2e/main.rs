@@ -13,6 +13,7 @@ mod cli_tables;
 mod compare;
 mod crash;
 mod damage;
+mod dashboard;
 mod definitions;
 mod disk_full;
 mod docs;
