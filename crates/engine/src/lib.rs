@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod alerts;
 pub mod bounds;
 pub mod calendar;
 pub mod catalog;
@@ -113,6 +114,8 @@ pub struct Engine {
     store: Store,
     rules: Rules,
     rollups: RwLock<Rollups>,
+    /// The last alert cursor written, for watchers to wait on.
+    alerts: tokio::sync::watch::Sender<u64>,
 }
 
 /// A protobuf timestamp from nanoseconds since the epoch.
@@ -133,7 +136,8 @@ impl Engine {
             );
         }
         let rollups = Rollups::rebuild(&store)?;
-        Ok(Self { store, rules: settings.rules, rollups: RwLock::new(rollups) })
+        let alerts = tokio::sync::watch::Sender::new(store.alerts_last());
+        Ok(Self { store, rules: settings.rules, rollups: RwLock::new(rollups), alerts })
     }
 
     /// The rollups, read-locked. A lock poisoned by a panic half-way through an update is
@@ -205,9 +209,10 @@ impl Engine {
             // but not yet in the rollups. The write is durable when it returns; a failed write
             // leaves nothing behind, so the rollups never see it.
             let mut rollups = self.write()?;
-            let applied = self.store.apply_with(valid, |outcomes| {
+            let currency = &self.rules.reporting_currency;
+            let applied = self.store.apply_alerting(valid, |applied| {
                 let mut counts = IngestResponse::default();
-                for outcome in outcomes {
+                for outcome in &applied.outcomes {
                     match outcome {
                         Outcome::Accepted => counts.accepted += 1,
                         Outcome::Updated => counts.updated += 1,
@@ -220,11 +225,15 @@ impl Engine {
                 response.updated = counts.updated;
                 response.duplicates = counts.duplicates;
                 response.stale = counts.stale;
-                writes
+                (writes, alerts::derive(&applied.changes, &rollups.revenue, currency))
             })?;
             for change in &applied.changes {
                 rollups.apply(change);
             }
+            self.alerts.send_if_modified(|last| {
+                let now = self.store.alerts_last();
+                std::mem::replace(last, now) != now
+            });
         }
         Ok(response)
     }
@@ -258,6 +267,12 @@ impl Engine {
             definition_version: catalog::DEFINITION_VERSION.to_owned(),
             series,
         })
+    }
+
+    /// The last alert cursor written, changing as alerts are stored (see
+    /// [`Store::alerts_after`]).
+    pub fn alerts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.alerts.subscribe()
     }
 
     /// The event store (for metadata records such as connector definitions).
