@@ -72,6 +72,9 @@ pub(crate) struct Args {
     /// How long an IngestStream may send nothing before it is closed, in seconds [default: 60].
     #[arg(long, env = "CXM_STREAM_IDLE_TIMEOUT_SECONDS")]
     stream_idle_timeout_seconds: Option<u64>,
+    /// How long alerts are kept after they are raised, in days (fractions allowed) [default: 90].
+    #[arg(long, env = "CXM_ALERT_RETENTION_DAYS")]
+    alert_retention_days: Option<f64>,
     /// Offline commands instead of serving.
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
@@ -120,6 +123,7 @@ struct File {
     max_streams_per_connection: Option<u32>,
     max_concurrent_streams: Option<usize>,
     stream_idle_timeout_seconds: Option<u64>,
+    alert_retention_days: Option<f64>,
 }
 
 /// TLS files.
@@ -148,6 +152,7 @@ pub(crate) struct Config {
     pub(crate) max_streams_per_connection: u32,
     pub(crate) max_concurrent_streams: usize,
     pub(crate) stream_idle_timeout: std::time::Duration,
+    pub(crate) alert_retention: std::time::Duration,
 }
 
 impl Config {
@@ -200,7 +205,15 @@ impl Config {
                     .to_owned(),
             ));
         }
+        let retention_days = args.alert_retention_days.or(file.alert_retention_days).unwrap_or(90.0);
+        let alert_retention = std::time::Duration::try_from_secs_f64(retention_days * 86_400.0)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                StartError::Config(format!("alert_retention_days {retention_days} is not a positive number of days"))
+            })?;
         Ok(Self {
+            alert_retention,
             listen: args.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
             data_dir: args.data_dir.take().or(file.data_dir).unwrap_or_else(|| PathBuf::from("cxm-data")),
             tls,

@@ -74,9 +74,10 @@ impl Admission {
 /// Longest method path served (`/cx.v1.ConnectorService/SyncConnector` is 37 bytes).
 const MAX_PATH_BYTES: usize = 128;
 
-/// Streaming calls may legitimately run long (a bulk load, a sync); they get no default deadline.
+/// Streaming calls may legitimately run long (a bulk load, a sync, a watcher waiting for
+/// alerts); they get no default deadline.
 fn streaming(path: &str) -> bool {
-    path.ends_with("/IngestStream") || path.ends_with("/SyncConnector")
+    path.ends_with("/IngestStream") || path.ends_with("/SyncConnector") || path == "/cx.v1.AlertService/Watch"
 }
 
 /// Parses a `grpc-timeout` header value (`<digits><H|M|S|m|u|n>`).

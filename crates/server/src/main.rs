@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod config;
 mod connectors;
 mod demo;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use cxm_engine::{Engine, Settings};
+use cxm_proto::v1::alert_service_server::AlertServiceServer;
 use cxm_proto::v1::connector_service_server::ConnectorServiceServer;
 use cxm_proto::v1::ingest_service_server::IngestServiceServer;
 use cxm_proto::v1::key_service_server::KeyServiceServer;
@@ -153,6 +155,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     health.set_serving::<IngestServiceServer<ingest::Ingest>>().await;
     health.set_serving::<MetricsServiceServer<metrics::Metrics>>().await;
     health.set_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
+    health.set_serving::<AlertServiceServer<alerts::Alerts>>().await;
     let watch = tokio::spawn(store_health::watch(Arc::clone(&engine), health.clone()));
     // Reflection in both versions: v1 for current tools (grpcurl), v1alpha for those that only
     // speak it (the Python reflection client, Postman, Evans, older grpcurl).
@@ -169,6 +172,9 @@ async fn run(config: Config) -> Result<(), StartError> {
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let metrics = MetricsServiceServer::new(metrics::Metrics { engine: Arc::clone(&engine) });
     let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors });
+    let alert_api =
+        AlertServiceServer::new(alerts::Alerts { engine: Arc::clone(&engine), retention: config.alert_retention });
+    let retention = tokio::spawn(alerts::retain(Arc::clone(&engine), config.alert_retention));
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
     // The one line on stdout: tests and scripts read the bound address from it.
@@ -201,6 +207,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         .add_service(ingest)
         .add_service(metrics)
         .add_service(connector_api)
+        .add_service(alert_api)
         .add_service(KeyServiceServer::new(keys::KeyApi { keys }))
         .serve_with_incoming_shutdown(no_delay(listener), async move {
             let mut stop_rx = stop_rx;
@@ -211,6 +218,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         served = &mut serve => served?,
         () = shutdown_signal() => {
             watch.abort();
+            retention.abort();
             health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;
             health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
             health.set_not_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
