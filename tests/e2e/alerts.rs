@@ -307,3 +307,46 @@ async fn a_cursor_older_than_the_retention_is_failed_precondition_naming_the_old
     let refused = refused_after(&server, "0").await;
     assert!(refused.message().contains("cursor 0 is older than the alert retention"), "{}", refused.message());
 }
+
+#[tokio::test]
+async fn cxm_alerts_watch_prints_one_line_per_alert_with_the_cursor_to_resume_from() {
+    let server = Cxmd::start();
+    let mut detractor = response("r1", SurveyKind::Nps, 2, at(T0));
+    (detractor.account_id, detractor.comment) = ("acme".into(), "too slow".into());
+    let churn = subscription("s1", "acme", 12_345, T0 - 86_400, Some(T0 + 60));
+    server
+        .ingest(vec![
+            Event { payload: Some(Payload::Subscription(churn)) },
+            event(detractor),
+            event(response("r2", SurveyKind::Csat, 1, at(T0))),
+        ])
+        .await;
+    let addr = server.addr.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        let all = crate::support::cli::cxm(&addr, &["alerts", "watch", "--limit", "3"]);
+        let resumed =
+            crate::support::cli::cxm(&addr, &["alerts", "watch", "--after", "2", "--limit", "1", "--format", "json"]);
+        let churn = crate::support::cli::cxm(&addr, &["alerts", "watch", "--kind", "churn", "--limit", "1"]);
+        let bad = crate::support::cli::cxm(&addr, &["alerts", "watch", "--after", "nope"]);
+        (all, resumed, churn, bad)
+    });
+    let (all, resumed, churn, bad) = run.await.unwrap();
+    assert_eq!(all.code, 0, "{all:?}");
+    let lines: Vec<&str> = all.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", all.stdout);
+    assert!(
+        lines[0].starts_with("cursor=1 at=2026-05-28T20:27:40Z kind=CHURN event=subscription/stripe/s1"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[0].contains(" account=acme mrr=123.45"), "{}", lines[0]);
+    assert!(lines[1].starts_with("cursor=2 ") && lines[1].contains("kind=DETRACTOR"), "{}", lines[1]);
+    assert!(lines[1].contains("score=2") && lines[1].ends_with("comment=\"too slow\""), "{}", lines[1]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    let object: serde_json::Value = serde_json::from_str(resumed.stdout.trim()).unwrap();
+    assert_eq!((object["cursor"].as_str(), object["kind"].as_str()), (Some("3"), Some("LOW_CSAT")));
+    assert_eq!(object["event"]["id"].as_str(), Some("r2"));
+    assert!(churn.stdout.starts_with("cursor=1 "), "{churn:?}");
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("after"), "{}", bad.stderr);
+}
