@@ -65,7 +65,7 @@ pub(crate) struct Args {
     /// Most concurrent HTTP/2 streams per connection [default: 128].
     #[arg(long, env = "CXM_MAX_STREAMS_PER_CONNECTION")]
     max_streams_per_connection: Option<u32>,
-    /// Most streaming calls (IngestStream, SyncConnector) served at once, apart from
+    /// Most streaming calls (IngestStream, SyncConnector, Watch) served at once, apart from
     /// --max-concurrent-requests; more are refused with RESOURCE_EXHAUSTED [default: 64].
     #[arg(long, env = "CXM_MAX_CONCURRENT_STREAMS")]
     max_concurrent_streams: Option<usize>,

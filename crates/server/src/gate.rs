@@ -3,7 +3,7 @@
 //! queueing it). Health checks and reflection pass without a key and are never shed, so a
 //! flooded server still answers its health checks.
 //!
-//! Unary calls and streams (`IngestStream`, `SyncConnector`) have separate budgets, so idle
+//! Unary calls and streams (`IngestStream`, `SyncConnector`, `Watch`) have separate budgets, so idle
 //! streams cannot starve unary calls. The admission slot travels with the request
 //! ([`Admission`]): the handler moves it into the work it starts, so a call keeps its slot
 //! until its work has stopped, not merely until its client stopped waiting. The call's
