@@ -306,6 +306,7 @@ mod tests {
     fn roles_and_paths() {
         assert_eq!(required_role("/grpc.health.v1.Health/Check"), None);
         assert_eq!(required_role("/cx.v1.MetricsService/Query"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.AlertService/Watch"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.ConnectorService/GetConnector"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.ConnectorService/SyncConnector"), Some(Role::Admin));
         assert_eq!(required_role("/cx.v1.IngestService/IngestStream"), Some(Role::Ingest));
