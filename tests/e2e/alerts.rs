@@ -250,6 +250,7 @@ async fn a_file_connector_sync_raises_alerts_like_ingest() {
         plugin: "file".into(),
         config: config.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
         sync_interval_seconds: 0,
+        ..CreateConnectorRequest::default()
     };
     server.connector_client().await.create_connector(request).await.unwrap();
     let last = server.sync("nps").await.pop().unwrap();
@@ -349,4 +350,17 @@ async fn cxm_alerts_watch_prints_one_line_per_alert_with_the_cursor_to_resume_fr
     assert!(churn.stdout.starts_with("cursor=1 "), "{churn:?}");
     assert_eq!(bad.code, 1, "{bad:?}");
     assert!(bad.stderr.contains("after"), "{}", bad.stderr);
+}
+
+#[tokio::test]
+async fn sigterm_ends_watchers_so_they_do_not_hold_the_shutdown_up() {
+    let dir = tempfile::tempdir().unwrap();
+    // A grace period far beyond `terminate`'s 30 s: only ended watchers let cxmd exit in time.
+    let server = Cxmd::start_with(dir.path(), &["--shutdown-grace-seconds", "600"], &[]);
+    let mut watcher = watch(&server, "", &[]).await;
+    server.ingest(vec![sentinel("only")]).await;
+    assert_eq!(id(&take(&mut watcher, 1).await[0]), "only");
+    let status = server.terminate().await;
+    assert!(status.success(), "{status:?}");
+    assert!(matches!(watcher.message().await, Ok(None) | Err(_)), "the stream ended");
 }

@@ -21,6 +21,7 @@ mod file_plugin;
 mod hostile;
 mod hubspot_plugin;
 mod ingest;
+mod isolation;
 mod plugins;
 mod polyglot;
 mod revenue_metrics;

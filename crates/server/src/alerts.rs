@@ -30,6 +30,9 @@ const BUFFERED: usize = 64;
 pub(crate) struct Alerts {
     pub(crate) engine: Arc<Engine>,
     pub(crate) retention: Duration,
+    /// Becomes `true` at shutdown: watchers end their streams then, so that they do not hold
+    /// the shutdown up for its grace period.
+    pub(crate) stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Whether `alert` has outlived `retention` at `now` (ns).
@@ -121,7 +124,13 @@ fn start(after: &str, bounds: Bounds, retention: Duration) -> Result<u64, Status
 
 /// Sends every alert after `next` (of `kinds`) to `tx`, then each new one, until the client
 /// goes away or the store fails.
-async fn follow(engine: Arc<Engine>, mut next: u64, kinds: HashSet<i32>, tx: mpsc::Sender<Result<Alert, Status>>) {
+async fn follow(
+    engine: Arc<Engine>,
+    mut next: u64,
+    kinds: HashSet<i32>,
+    tx: mpsc::Sender<Result<Alert, Status>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut newest = engine.alerts();
     loop {
         newest.borrow_and_update();
@@ -141,6 +150,7 @@ async fn follow(engine: Arc<Engine>, mut next: u64, kinds: HashSet<i32>, tx: mps
             tokio::select! {
                 changed = newest.changed() => if changed.is_err() { return },
                 () = tx.closed() => return,
+                _ = stop.wait_for(|stop| *stop) => return,
             }
             continue;
         }
@@ -171,9 +181,9 @@ impl AlertService for Alerts {
             .map_err(|e| status(e.into()))?;
         let next = start(&request.after, bounds, retention)?;
         let (tx, rx) = mpsc::channel(BUFFERED);
-        let engine = Arc::clone(&self.engine);
+        let (engine, stop) = (Arc::clone(&self.engine), self.stop.clone());
         tokio::spawn(async move {
-            follow(engine, next, kinds, tx).await;
+            follow(engine, next, kinds, tx, stop).await;
             // The watcher keeps its stream slot until it ends.
             drop(admission);
         });

@@ -31,9 +31,6 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::config::{Args, Config, LogFormat};
 use crate::error::StartError;
 
-/// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Largest request accepted, in bytes.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -144,9 +141,16 @@ async fn run(config: Config) -> Result<(), StartError> {
 
     let plugin_dirs = config.plugin_dirs.clone();
     let plugin_engine = Arc::clone(&engine);
-    let connectors = tokio::task::spawn_blocking(move || cxm_connect::Connectors::load(plugin_engine, &plugin_dirs))
-        .await
-        .map_err(|e| StartError::Config(format!("loading plugins panicked: {e}")))?;
+    // Plugins run in plugin hosts: this executable re-run with a hidden argument (see `main`).
+    let host = cxm_connect::HostSettings {
+        program: std::env::current_exe()
+            .map_err(|e| StartError::Config(format!("cannot find the cxmd executable to run plugin hosts: {e}")))?,
+        memory_mb: config.plugin_memory_mb,
+    };
+    let connectors =
+        tokio::task::spawn_blocking(move || cxm_connect::Connectors::load(plugin_engine, &plugin_dirs, host))
+            .await
+            .map_err(|e| StartError::Config(format!("loading plugins panicked: {e}")))?;
     connectors.start_schedules().map_err(|e| StartError::Config(format!("connectors: {e}")))?;
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -171,9 +175,13 @@ async fn run(config: Config) -> Result<(), StartError> {
     let ingest = IngestServiceServer::new(ingest::Ingest { engine: Arc::clone(&engine) })
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let metrics = MetricsServiceServer::new(metrics::Metrics { engine: Arc::clone(&engine) });
-    let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors });
-    let alert_api =
-        AlertServiceServer::new(alerts::Alerts { engine: Arc::clone(&engine), retention: config.alert_retention });
+    let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors: connectors.clone() });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let alert_api = AlertServiceServer::new(alerts::Alerts {
+        engine: Arc::clone(&engine),
+        retention: config.alert_retention,
+        stop: stop_rx.clone(),
+    });
     let retention = tokio::spawn(alerts::retain(Arc::clone(&engine), config.alert_retention));
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
@@ -181,7 +189,6 @@ async fn run(config: Config) -> Result<(), StartError> {
     println!("cxmd listening on {addr}");
     let _ = std::io::stdout().flush();
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let gate = gate::Gate {
         keys: Arc::clone(&keys),
         unary: gate::Budget::new(config.max_concurrent_requests),
@@ -222,9 +229,13 @@ async fn run(config: Config) -> Result<(), StartError> {
             health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;
             health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
             health.set_not_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
+            health.set_not_serving::<AlertServiceServer<alerts::Alerts>>().await;
             let _ = stop_tx.send(true);
+            // Running syncs stop now (their plugin hosts are killed; committed pages stay), so
+            // that no plugin can hold the shutdown up.
+            connectors.stop();
             // In-flight requests get a grace period; idle client connections do not hold us up.
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut serve).await {
+            match tokio::time::timeout(config.shutdown_grace, &mut serve).await {
                 Ok(served) => served?,
                 Err(_) => tracing::warn!("grace period over; closing remaining connections"),
             }
@@ -266,8 +277,25 @@ async fn seed_demo(engine: &Arc<Engine>) -> Result<(), StartError> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // `cxmd __plugin-host`: this process is a plugin host (docs/plugins.md), not a server.
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == cxm_connect::HOST_ARG) {
+        return cxm_plugin::hosted::serve();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cxmd: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(serve_main());
+    // Blocking work left over (a sync whose plugin host was just killed) must not delay the exit.
+    runtime.shutdown_background();
+    code
+}
+
+async fn serve_main() -> std::process::ExitCode {
     let mut args = Args::parse();
     let config = match Config::load(&mut args) {
         Ok(config) => config,
