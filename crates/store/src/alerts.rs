@@ -195,3 +195,54 @@ impl Store {
         Ok(removed.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use cxm_proto::v1::event::Payload;
+    use cxm_proto::v1::{Alert, SurveyResponse};
+
+    use crate::{Options, Store};
+
+    fn alert(comment: &str) -> Alert {
+        Alert { comment: comment.into(), ..Alert::default() }
+    }
+
+    fn response(id: &str) -> Payload {
+        Payload::SurveyResponse(SurveyResponse {
+            id: id.into(),
+            source: "s".into(),
+            kind: 1,
+            score: 3,
+            responded_at: Some(cxm_proto::prost_types::Timestamp { seconds: 1_000, nanos: 0 }),
+            ..SurveyResponse::default()
+        })
+    }
+
+    fn comments(store: &Store, after: u64) -> Vec<(String, String)> {
+        store.alerts_after(after).unwrap().into_iter().map(|s| (s.alert.cursor, s.alert.comment)).collect()
+    }
+
+    #[test]
+    fn alerts_get_growing_cursors_survive_a_reopen_and_are_never_reused_after_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        store.apply_alerting(vec![response("a")], |_| (Vec::new(), vec![alert("one"), alert("two")])).unwrap();
+        store.apply_alerting(vec![response("b")], |_| (Vec::new(), vec![alert("three")])).unwrap();
+        assert_eq!(comments(&store, 1), [("2".to_owned(), "two".to_owned()), ("3".to_owned(), "three".to_owned())]);
+        // Retention removes from the oldest and stops at the first alert kept.
+        let removed = store.prune_alerts(|s| s.alert.comment != "two").unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(store.alert_bounds().unwrap(), super::Bounds { pruned: 1, oldest: Some(2), last: 3 });
+        drop(store);
+        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        assert_eq!(store.alert_bounds().unwrap(), super::Bounds { pruned: 1, oldest: Some(2), last: 3 });
+        assert_eq!(store.prune_alerts(|_| true).unwrap(), 2);
+        drop(store);
+        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        assert_eq!(store.alert_bounds().unwrap(), super::Bounds { pruned: 3, oldest: None, last: 3 });
+        store.apply_alerting(vec![response("c")], |_| (Vec::new(), vec![alert("four")])).unwrap();
+        assert_eq!(comments(&store, 3), [("4".to_owned(), "four".to_owned())]);
+    }
+}
