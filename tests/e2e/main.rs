@@ -20,6 +20,7 @@ mod exports_plugin;
 mod file_plugin;
 mod hostile;
 mod hubspot_plugin;
+mod index_budget;
 mod ingest;
 mod isolation;
 mod plugins;
