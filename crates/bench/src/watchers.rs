@@ -1,5 +1,6 @@
 //! Ingest with alert watchers connected: the same data set streamed into a fresh `cxmd` with 0
-//! and with `W` watchers (`AlertService.Watch`, each reading every alert), to show what watchers
+//! and with `W` watchers (`AlertService.Watch`, each reading every alert; the friendly data
+//! profile), to show what watchers
 //! cost ingest. See BENCHMARKS.md "Alerts".
 
 use std::path::Path;
@@ -30,7 +31,14 @@ pub struct Run {
 /// that many watchers connected.
 pub fn run(binary: &Path, work: &Path, n: u64, seed: u64, watchers: &[usize]) -> anyhow::Result<Vec<Run>> {
     let batches = work.join("batches.bin");
-    data::write_files(seed, n, client::BATCH, std::io::sink(), std::fs::File::create(&batches)?)?;
+    data::write_files(
+        data::DataProfile::Friendly,
+        seed,
+        n,
+        client::BATCH,
+        std::io::sink(),
+        std::fs::File::create(&batches)?,
+    )?;
     let mut runs = Vec::new();
     for &count in watchers {
         let data_dir = work.join(format!("data-{count}"));
@@ -53,7 +61,7 @@ pub fn run(binary: &Path, work: &Path, n: u64, seed: u64, watchers: &[usize]) ->
 /// CSAT responses outside the top box(es) (top 1 of 3 points, top 3 of 10, else top 2).
 fn expected_alerts(seed: u64, n: u64) -> u64 {
     (0..n)
-        .map(|i| data::response(seed, n, i))
+        .map(|i| data::response(data::DataProfile::Friendly, seed, n, i))
         .filter(|r| match SurveyKind::try_from(r.kind) {
             Ok(SurveyKind::Nps) => r.score <= 6,
             Ok(SurveyKind::Csat) => {
