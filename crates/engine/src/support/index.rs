@@ -9,7 +9,7 @@ use cxm_store::Nanos;
 use super::cell::{self, TicketCell, TicketFacts, TicketTotals, Timeline};
 use super::timeline::{DurationRollup, Locator};
 use crate::rollup::Rollup;
-use crate::views::{IndexBudget, Lookup, Usage, ValueRollup, Views, listed};
+use crate::views::{IndexBudget, Lookup, Usage, ValueRollup, Views};
 
 /// Single-valued built-in dimensions that get a view. `account_id` does not: it has as many
 /// values as customers. `tag` has its own view.
@@ -180,9 +180,9 @@ impl SupportIndex {
         cell::DIMENSIONS.contains(&name) || self.views.is_key(name) || self.views.more_keys()
     }
 
-    /// The dimension names an error lists: built-in first, at most 20.
+    /// The dimension names, built-in first (an error lists at most 20 of them: `cxm_proto::clip`).
     pub fn dimensions(&self) -> Vec<String> {
-        listed(cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()))
+        cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()).collect()
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.

@@ -9,7 +9,7 @@ use cxm_store::nanos;
 
 use super::cell::{self, SurveyCell, SurveyTotals};
 use crate::rollup::Rollup;
-use crate::views::{IndexBudget, Lookup, Usage, Views, listed};
+use crate::views::{IndexBudget, Lookup, Usage, Views};
 
 /// Built-in dimensions that get a view. `account_id` does not: it has as many values as customers.
 const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
@@ -75,9 +75,9 @@ impl SurveyIndex {
         cell::DIMENSIONS.contains(&name) || self.views.is_key(name) || self.views.more_keys()
     }
 
-    /// The dimension names an error lists: built-in first, at most 20.
+    /// The dimension names, built-in first (an error lists at most 20 of them: `cxm_proto::clip`).
     pub fn dimensions(&self) -> Vec<String> {
-        listed(cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()))
+        cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()).collect()
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.
