@@ -12,6 +12,7 @@ mod cli;
 mod cli_tables;
 mod crash;
 mod damage;
+mod dashboard;
 mod definitions;
 mod disk_full;
 mod docs;
