@@ -6,6 +6,7 @@
 
 mod support;
 
+mod alerts;
 mod bounds;
 mod cli;
 mod cli_decisions;

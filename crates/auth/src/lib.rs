@@ -64,8 +64,8 @@ pub fn required_role(path: &str) -> Option<Role> {
         | "grpc.reflection.v1.ServerReflection"
         | "grpc.reflection.v1alpha.ServerReflection" => None,
         "cx.v1.IngestService" => Some(Role::Ingest),
-        // ListMetrics, Query, Compare, Records: all reads.
-        "cx.v1.MetricsService" => Some(Role::Read),
+        // ListMetrics, Query, Compare, Records: all reads; AlertService.Watch too.
+        "cx.v1.MetricsService" | "cx.v1.AlertService" => Some(Role::Read),
         "cx.v1.ConnectorService" if matches!(method, "ListPlugins" | "ListConnectors" | "GetConnector") => {
             Some(Role::Read)
         }
@@ -318,6 +318,7 @@ mod tests {
         assert_eq!(required_role("/cx.v1.MetricsService/Query"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.MetricsService/Compare"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.MetricsService/Records"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.AlertService/Watch"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.ConnectorService/GetConnector"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.ConnectorService/SyncConnector"), Some(Role::Admin));
         assert_eq!(required_role("/cx.v1.ConnectorService/CancelSync"), Some(Role::Admin));

@@ -167,7 +167,7 @@ pub async fn query(url: &str, questions: &[Question], runs: u64) -> anyhow::Resu
     Ok(answers.into_iter().zip(histograms.iter().map(latency)).collect())
 }
 
-async fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+pub(crate) async fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
     let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())?;
     endpoint.connect().await.with_context(|| format!("connecting to cxmd at {url}"))
 }

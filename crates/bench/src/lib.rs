@@ -14,6 +14,7 @@ pub mod questions;
 pub mod report;
 pub mod server;
 pub mod sled_raw;
+pub mod watchers;
 
 use std::path::PathBuf;
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use cxm_proto::v1::alert_service_client::AlertServiceClient;
 use cxm_proto::v1::connector_service_client::ConnectorServiceClient;
 use cxm_proto::v1::ingest_service_client::IngestServiceClient;
 use cxm_proto::v1::key_service_client::KeyServiceClient;
@@ -154,6 +155,11 @@ impl Connection {
     /// The connector client.
     pub(crate) fn connectors(&self) -> ConnectorServiceClient<Authed> {
         ConnectorServiceClient::new(self.authed())
+    }
+
+    /// The alert client.
+    pub(crate) fn alerts(&self) -> AlertServiceClient<Authed> {
+        AlertServiceClient::new(self.authed())
     }
 
     /// The key client.

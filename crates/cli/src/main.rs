@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod catalog;
 mod compare;
 mod connection;
@@ -145,6 +146,14 @@ rejected (by cxm or cxmd) are listed by file:line and make the exit code 1.")]
         #[command(subcommand)]
         command: keys::KeyCommand,
     },
+    /// Alerts: detractors, low CSAT, bad ticket ratings, churn, goal changes, as they are raised.
+    #[command(after_help = "Examples:
+  cxm alerts watch
+  cxm alerts watch --kind churn --after 42 --format json")]
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertCommand,
+    },
     /// Prints a shell completion script.
     #[command(after_help = "Examples:
   cxm completions bash > ~/.local/share/bash-completion/completions/cxm
@@ -202,6 +211,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Plugins => connectors::plugins(&connection).await,
         Command::Connectors { command } => connectors::run(&connection, command).await,
         Command::Keys { command } => keys::run(&connection, command).await,
+        Command::Alerts { command } => alerts::run(&connection, command).await,
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod answer;
 mod bounds;
 mod calendar;
@@ -147,6 +148,8 @@ pub struct Engine {
     /// The memory budget of the rollups' views (kept for rebuilds).
     budget: IndexBudget,
     rollups: RwLock<Rollups>,
+    /// The last alert cursor written, for watchers to wait on.
+    alerts: tokio::sync::watch::Sender<u64>,
 }
 
 impl Engine {
@@ -162,7 +165,8 @@ impl Engine {
             );
         }
         let rollups = Rollups::rebuild(&store, settings.index)?;
-        Ok(Self { store, rules: settings.rules, budget: settings.index, rollups: RwLock::new(rollups) })
+        let alerts = tokio::sync::watch::Sender::new(store.alerts_last());
+        Ok(Self { store, rules: settings.rules, budget: settings.index, rollups: RwLock::new(rollups), alerts })
     }
 
     /// The rollups, read-locked. A lock poisoned by a panic half-way through an update is
@@ -234,9 +238,10 @@ impl Engine {
             // but not yet in the rollups. The write is durable when it returns; a failed write
             // leaves nothing behind, so the rollups never see it.
             let mut rollups = self.write()?;
-            let applied = self.store.apply_with(valid, |outcomes| {
+            let currency = &self.rules.reporting_currency;
+            let applied = self.store.apply_alerting(valid, |applied| {
                 let mut counts = IngestResponse::default();
-                for outcome in outcomes {
+                for outcome in &applied.outcomes {
                     match outcome {
                         Outcome::Accepted => counts.accepted += 1,
                         Outcome::Updated => counts.updated += 1,
@@ -249,11 +254,15 @@ impl Engine {
                 response.updated = counts.updated;
                 response.duplicates = counts.duplicates;
                 response.stale = counts.stale;
-                writes
+                (writes, alerts::derive(&applied.changes, &rollups.revenue, currency))
             })?;
             for change in &applied.changes {
                 rollups.apply(change);
             }
+            self.alerts.send_if_modified(|last| {
+                let now = self.store.alerts_last();
+                std::mem::replace(last, now) != now
+            });
         }
         Ok(response)
     }
@@ -273,6 +282,12 @@ impl Engine {
             definition_version: catalog::DEFINITION_VERSION.to_owned(),
             series: query::points(&query, groups)?,
         })
+    }
+
+    /// The last alert cursor written, changing as alerts are stored (see
+    /// [`Store::alerts_after`]).
+    pub fn alerts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.alerts.subscribe()
     }
 
     /// What the dimension views of survey responses and of tickets hold, against the budget.

@@ -68,13 +68,16 @@ pub(crate) struct Args {
     /// Most concurrent HTTP/2 streams per connection [default: 128].
     #[arg(long, env = "CXM_MAX_STREAMS_PER_CONNECTION")]
     max_streams_per_connection: Option<u32>,
-    /// Most streaming calls (IngestStream, SyncConnector) served at once, apart from
+    /// Most streaming calls (IngestStream, SyncConnector, Watch) served at once, apart from
     /// --max-concurrent-requests; more are refused with RESOURCE_EXHAUSTED [default: 64].
     #[arg(long, env = "CXM_MAX_CONCURRENT_STREAMS")]
     max_concurrent_streams: Option<usize>,
     /// How long an IngestStream may send nothing before it is closed, in seconds [default: 60].
     #[arg(long, env = "CXM_STREAM_IDLE_TIMEOUT_SECONDS")]
     stream_idle_timeout_seconds: Option<u64>,
+    /// How long alerts are kept after they are raised, in days (fractions allowed) [default: 90].
+    #[arg(long, env = "CXM_ALERT_RETENTION_DAYS")]
+    alert_retention_days: Option<f64>,
     /// Address-space limit of each plugin host process, in MiB (RLIMIT_AS; a plugin that needs
     /// more fails its sync with "ran out of memory") [default: 2048].
     #[arg(long, env = "CXM_PLUGIN_MEMORY_MB")]
@@ -145,6 +148,7 @@ struct File {
     max_streams_per_connection: Option<u32>,
     max_concurrent_streams: Option<usize>,
     stream_idle_timeout_seconds: Option<u64>,
+    alert_retention_days: Option<f64>,
     plugin_memory_mb: Option<u64>,
     shutdown_grace_seconds: Option<u64>,
     index_attribute_keys: Option<usize>,
@@ -193,6 +197,7 @@ pub(crate) struct Config {
     pub(crate) max_streams_per_connection: u32,
     pub(crate) max_concurrent_streams: usize,
     pub(crate) stream_idle_timeout: std::time::Duration,
+    pub(crate) alert_retention: std::time::Duration,
     pub(crate) plugin_memory_mb: u64,
     pub(crate) shutdown_grace: std::time::Duration,
     pub(crate) index: cxm_engine::IndexBudget,
@@ -248,6 +253,13 @@ impl Config {
                     .to_owned(),
             ));
         }
+        let retention_days = args.alert_retention_days.or(file.alert_retention_days).unwrap_or(90.0);
+        let alert_retention = std::time::Duration::try_from_secs_f64(retention_days * 86_400.0)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                StartError::Config(format!("alert_retention_days {retention_days} is not a positive number of days"))
+            })?;
         let demo = args.demo.or(file.demo).unwrap_or(false);
         let http = match args.http_listen.or(file.http_listen) {
             Some(addr) => Some(HttpListen { addr, required: true }),
@@ -275,6 +287,7 @@ impl Config {
                 .map_or(default.bytes, |mb| mb.saturating_mul(1024 * 1024)),
         };
         Ok(Self {
+            alert_retention,
             index,
             plugin_memory_mb,
             shutdown_grace: std::time::Duration::from_secs(grace),

@@ -3,7 +3,7 @@
 //! queueing it). Health checks and reflection pass without a key and are never shed, so a
 //! flooded server still answers its health checks.
 //!
-//! Unary calls and streams (`IngestStream`, `SyncConnector`) have separate budgets, so idle
+//! Unary calls and streams (`IngestStream`, `SyncConnector`, `Watch`) have separate budgets, so idle
 //! streams cannot starve unary calls. The admission slot travels with the request
 //! ([`Admission`]): the handler moves it into the work it starts, so a call keeps its slot
 //! until its work has stopped, not merely until its client stopped waiting. The call's
@@ -74,9 +74,10 @@ impl Admission {
 /// Longest method path served (`/cx.v1.ConnectorService/SyncConnector` is 37 bytes).
 const MAX_PATH_BYTES: usize = 128;
 
-/// Streaming calls may legitimately run long (a bulk load, a sync); they get no default deadline.
+/// Streaming calls may legitimately run long (a bulk load, a sync, a watcher waiting for
+/// alerts); they get no default deadline.
 fn streaming(path: &str) -> bool {
-    path.ends_with("/IngestStream") || path.ends_with("/SyncConnector")
+    path.ends_with("/IngestStream") || path.ends_with("/SyncConnector") || path == "/cx.v1.AlertService/Watch"
 }
 
 /// Parses a `grpc-timeout` header value (`<digits><H|M|S|m|u|n>`).

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod alerts;
 mod config;
 mod connectors;
 mod demo;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use cxm_engine::{Engine, Settings};
+use cxm_proto::v1::alert_service_server::AlertServiceServer;
 use cxm_proto::v1::connector_service_server::ConnectorServiceServer;
 use cxm_proto::v1::ingest_service_server::IngestServiceServer;
 use cxm_proto::v1::key_service_server::KeyServiceServer;
@@ -160,6 +162,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     health.set_serving::<IngestServiceServer<ingest::Ingest>>().await;
     health.set_serving::<MetricsServiceServer<metrics::Metrics>>().await;
     health.set_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
+    health.set_serving::<AlertServiceServer<alerts::Alerts>>().await;
     let watch = tokio::spawn(store_health::watch(Arc::clone(&engine), health.clone()));
     // Reflection in both versions: v1 for current tools (grpcurl), v1alpha for those that only
     // speak it (the Python reflection client, Postman, Evans, older grpcurl).
@@ -178,13 +181,19 @@ async fn run(config: Config) -> Result<(), StartError> {
     let metrics_api = Arc::new(metrics::Metrics { engine: Arc::clone(&engine) });
     let metrics = MetricsServiceServer::from_arc(Arc::clone(&metrics_api));
     let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors: connectors.clone() });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let alert_api = AlertServiceServer::new(alerts::Alerts {
+        engine: Arc::clone(&engine),
+        retention: config.alert_retention,
+        stop: stop_rx.clone(),
+    });
+    let retention = tokio::spawn(alerts::retain(Arc::clone(&engine), config.alert_retention));
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
     // stdout says where to connect: `cxmd listening on ADDR`, then `cxmd dashboard on ADDR` when
     // the dashboard is on. Tests and scripts read it; both lines go out in one write, and a reader
     // that has gone away does not stop the server.
     let mut banner = format!("cxmd listening on {addr}\n");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let dashboard = match dashboard_listener {
         Some(listener) => {
             let http_addr = listener.local_addr()?;
@@ -229,6 +238,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         .add_service(ingest)
         .add_service(metrics)
         .add_service(connector_api)
+        .add_service(alert_api)
         .add_service(KeyServiceServer::new(keys::KeyApi { keys }))
         .serve_with_incoming_shutdown(no_delay(listener), async move {
             let mut stop_rx = stop_rx;
@@ -239,9 +249,11 @@ async fn run(config: Config) -> Result<(), StartError> {
         served = &mut serve => served?,
         () = shutdown_signal() => {
             watch.abort();
+            retention.abort();
             health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;
             health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
             health.set_not_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
+            health.set_not_serving::<AlertServiceServer<alerts::Alerts>>().await;
             let _ = stop_tx.send(true);
             // Running syncs stop now (their plugin hosts are killed; committed pages stay), so
             // that no plugin can hold the shutdown up.

@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+mod alerts;
 pub mod block;
 mod error;
 mod fault;
@@ -31,9 +32,10 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
-use cxm_proto::v1::{Account, Subscription, SurveyKind, SurveyResponse, Ticket, TicketStatus};
+use cxm_proto::v1::{Account, Alert, Subscription, SurveyKind, SurveyResponse, Ticket, TicketStatus};
 use prost::Message;
 
+pub use alerts::{Bounds, PAGE as ALERT_PAGE, StoredAlert};
 pub use error::{Error, Result};
 pub use key::{EventType, Nanos};
 pub use validate::{Invalid, Rules, nanos, validate};
@@ -110,6 +112,8 @@ pub struct Store {
     /// Whether a failed write is not yet undone (mirrors `State::fault`, readable without
     /// waiting for a write).
     faulty: AtomicBool,
+    /// The alert log's committed bounds.
+    alerts: alerts::Log,
 }
 
 /// The main time of an event: the instant it is bucketed by (Account: none of its own).
@@ -219,6 +223,7 @@ impl Store {
             handle.db.flush()?;
         }
         let found = open::index(&handle, dir, options)?;
+        let alerts = alerts::Log::open(&handle.tree)?;
         open::check_count(dir, &recorded, &found, options)?;
         let written = match recorded {
             marker::Recorded::Events(n) => Some(n),
@@ -234,6 +239,7 @@ impl Store {
             view: RwLock::new(Some(Arc::new(View { handle, hidden: None }))),
             state: Mutex::new(state),
             faulty: AtomicBool::new(false),
+            alerts,
         })
     }
 
@@ -263,6 +269,16 @@ impl Store {
     /// fails ([`Error::DiskFull`], [`Error::Unavailable`]), nothing of it is stored or indexed,
     /// and later writes fail the same way until the store has recovered.
     pub fn apply_with(&self, events: Vec<Payload>, meta: impl FnOnce(&[Outcome]) -> Vec<MetaWrite>) -> Result<Applied> {
+        self.apply_alerting(events, |applied| (meta(&applied.outcomes), Vec::new()))
+    }
+
+    /// Like [`Store::apply_with`], and `derive` also returns the alerts the changes raise: they
+    /// are given the next cursors and stored in the same atomic write (see [`Store::alerts_after`]).
+    pub fn apply_alerting(
+        &self,
+        events: Vec<Payload>,
+        derive: impl FnOnce(&Applied) -> (Vec<MetaWrite>, Vec<Alert>),
+    ) -> Result<Applied> {
         let mut guard = self.lock();
         let state = &mut *guard;
         self.recover(state)?;
@@ -296,7 +312,10 @@ impl Store {
         let mut keys = Vec::new();
         let mut sequence = state.sequence;
         let moved = write.finish(&mut batch, &mut keys, &mut sequence);
-        for write in meta(&applied.outcomes) {
+        let (metas, raised) = derive(&applied);
+        let (alert_keys, last_alert) = self.alerts.stage(raised, now_nanos(), &mut batch);
+        keys.extend(alert_keys);
+        for write in metas {
             let (k, v) = match write {
                 MetaWrite::Put(k, v) => (key::meta(&k), Some(v)),
                 MetaWrite::Delete(k) => (key::meta(&k), None),
@@ -313,6 +332,7 @@ impl Store {
         }
         let accepted = applied.outcomes.iter().filter(|o| **o == Outcome::Accepted).count() as u64;
         state.sequence = sequence;
+        self.alerts.commit(last_alert);
         state.events += accepted;
         state.marker.update(state.events, false);
         for (fingerprint, old, hour) in moved {

@@ -22,6 +22,7 @@ pub(crate) use catalog::{METRICS, RevenueMetric};
 pub(crate) use currency::{DEFAULT_EXPONENT, exponent, known_exponent, to_major};
 pub(crate) use index::{DIMENSIONS, RevenueIndex, SOURCE};
 pub(crate) use metric::{Context, RevenueTotals, count, evaluate};
+pub(crate) use steps::MrrSteps;
 pub(crate) use records::records;
 
 use crate::bounds::{Rows, Ticker};

@@ -15,7 +15,7 @@ mod sketch;
 mod timeline;
 
 pub(crate) use catalog::{METRICS, SupportMetric};
-use cell::TicketFacts;
+pub(crate) use cell::TicketFacts;
 pub(crate) use cell::{DIMENSIONS, TicketTotals};
 pub(crate) use index::SupportIndex;
 pub(crate) use metric::{count, evaluate};
