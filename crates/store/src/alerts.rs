@@ -227,7 +227,7 @@ mod tests {
     #[test]
     fn alerts_get_growing_cursors_survive_a_reopen_and_are_never_reused_after_retention() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        let store = crate::tests::open_again(dir.path(), &Options::default()).unwrap();
         store.apply_alerting(vec![response("a")], |_| (Vec::new(), vec![alert("one"), alert("two")])).unwrap();
         store.apply_alerting(vec![response("b")], |_| (Vec::new(), vec![alert("three")])).unwrap();
         assert_eq!(comments(&store, 1), [("2".to_owned(), "two".to_owned()), ("3".to_owned(), "three".to_owned())]);
@@ -236,11 +236,11 @@ mod tests {
         assert_eq!(removed, 1);
         assert_eq!(store.alert_bounds().unwrap(), super::Bounds { pruned: 1, oldest: Some(2), last: 3 });
         drop(store);
-        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        let store = crate::tests::open_again(dir.path(), &Options::default()).unwrap();
         assert_eq!(store.alert_bounds().unwrap(), super::Bounds { pruned: 1, oldest: Some(2), last: 3 });
         assert_eq!(store.prune_alerts(|_| true).unwrap(), 2);
         drop(store);
-        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        let store = crate::tests::open_again(dir.path(), &Options::default()).unwrap();
         assert_eq!(store.alert_bounds().unwrap(), super::Bounds { pruned: 3, oldest: None, last: 3 });
         store.apply_alerting(vec![response("c")], |_| (Vec::new(), vec![alert("four")])).unwrap();
         assert_eq!(comments(&store, 3), [("4".to_owned(), "four".to_owned())]);

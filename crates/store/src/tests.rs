@@ -3,6 +3,21 @@
 use super::*;
 use std::path::PathBuf;
 
+/// Opens the store in `dir`, waiting (bounded) while a store of the same dir dropped a moment
+/// ago in this process still holds sled's file lock: sled lets go of it from its own threads,
+/// shortly after the last handle is dropped. A restarted cxmd is a new process and never meets this.
+pub(crate) fn open_again(dir: &std::path::Path, options: &Options) -> Result<Store> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(dir, options) {
+            Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn ts(seconds: i64) -> Option<Timestamp> {
     Some(Timestamp { seconds, nanos: 0 })
 }
@@ -26,7 +41,7 @@ fn stored_form(mut payload: Payload) -> Payload {
 
 fn open() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    let store = open_again(dir.path(), &Options::default()).unwrap();
     (dir, store)
 }
 
@@ -92,11 +107,11 @@ fn account_without_updated_at_keeps_its_first_stored_version() {
 fn reopened_store_keeps_versions() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        let store = open_again(dir.path(), &Options::default()).unwrap();
         store.apply(vec![response("a", 9, 10)]).unwrap();
         store.flush().unwrap();
     }
-    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    let store = open_again(dir.path(), &Options::default()).unwrap();
     let applied = store.apply(vec![response("a", 9, 10), response("a", 1, 5)]).unwrap();
     assert_eq!(applied.outcomes, vec![Outcome::Duplicate, Outcome::Stale]);
 }
@@ -197,7 +212,7 @@ fn a_store_with_one_key_per_event_is_converted_to_blocks() {
         tree.insert(key::meta(b"cursor"), b"7".as_slice()).unwrap();
         db.flush().unwrap();
     }
-    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    let store = open_again(dir.path(), &Options::default()).unwrap();
     let all: Vec<_> = store.scan_all(EventType::SurveyResponse).map(Result::unwrap).collect();
     assert_eq!(all, legacy.iter().cloned().map(stored_form).collect::<Vec<_>>());
     assert_eq!(store.meta(b"cursor").unwrap(), Some(b"7".to_vec()));
@@ -254,14 +269,14 @@ fn flip_blocks(sled_dir: &Path) -> usize {
 fn flipped_bytes_in_a_block_refuse_the_open_naming_the_store() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        let store = open_again(dir.path(), &Options::default()).unwrap();
         for chunk in many(0, 5_000).chunks(500) {
             store.apply(chunk.to_vec()).unwrap();
         }
         store.flush().unwrap();
     }
     assert!(flip_blocks(&dir.path().join("sled")) > 0);
-    let Err(Error::Damaged(message)) = Store::open(dir.path(), &Options::default()) else {
+    let Err(Error::Damaged(message)) = open_again(dir.path(), &Options::default()) else {
         panic!("a damaged store opened");
     };
     let sled = dir.path().join("sled");
@@ -273,12 +288,12 @@ fn flipped_bytes_in_a_block_refuse_the_open_naming_the_store() {
 fn a_truncated_or_removed_sled_db_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        let store = open_again(dir.path(), &Options::default()).unwrap();
         store.apply(many(0, 300)).unwrap();
         store.flush().unwrap();
     }
     std::fs::OpenOptions::new().write(true).open(dir.path().join("sled/db")).unwrap().set_len(0).unwrap();
-    let Err(Error::Damaged(message)) = Store::open(dir.path(), &Options::default()) else {
+    let Err(Error::Damaged(message)) = open_again(dir.path(), &Options::default()) else {
         panic!("a truncated store opened");
     };
     assert!(
@@ -286,28 +301,28 @@ fn a_truncated_or_removed_sled_db_is_refused_unless_allowed() {
         "{message}"
     );
     std::fs::remove_dir_all(dir.path().join("sled")).unwrap();
-    assert!(matches!(Store::open(dir.path(), &Options::default()), Err(Error::Damaged(_))));
+    assert!(matches!(open_again(dir.path(), &Options::default()), Err(Error::Damaged(_))));
     let allowed = Options { allow_empty: true, ..Options::default() };
-    let store = Store::open(dir.path(), &allowed).unwrap();
+    let store = open_again(dir.path(), &allowed).unwrap();
     assert_eq!(store.scan_all(EventType::SurveyResponse).count(), 0);
     store.apply(many(0, 10)).unwrap();
     drop(store);
     // Starting anyway records what is there: the next start needs no flag.
-    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    let store = open_again(dir.path(), &Options::default()).unwrap();
     assert_eq!(store.scan_all(EventType::SurveyResponse).count(), 10);
 }
 
 #[test]
 fn a_fresh_data_dir_and_one_from_before_the_marker_open() {
     let dir = tempfile::tempdir().unwrap();
-    drop(Store::open(dir.path(), &Options::default()).unwrap());
+    drop(open_again(dir.path(), &Options::default()).unwrap());
     assert_eq!(marker::read(dir.path()), marker::Recorded::Events(0));
-    let store = Store::open(dir.path(), &Options::default()).unwrap();
+    let store = open_again(dir.path(), &Options::default()).unwrap();
     store.apply(many(0, 20)).unwrap();
     drop(store);
     // A data dir written before store.json existed: the marker is written from what is there.
     std::fs::remove_file(dir.path().join(marker::FILE)).unwrap();
-    drop(Store::open(dir.path(), &Options::default()).unwrap());
+    drop(open_again(dir.path(), &Options::default()).unwrap());
     assert_eq!(marker::read(dir.path()), marker::Recorded::Events(20));
 }
 
@@ -316,7 +331,7 @@ fn a_block_failing_its_checksum_is_named_and_can_be_discarded() {
     let dir = tempfile::tempdir().unwrap();
     let damaged_key;
     {
-        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        let store = open_again(dir.path(), &Options::default()).unwrap();
         store.apply(many(0, 200)).unwrap();
         // Damage one block behind sled's back: sled's own checksums then pass, ours must not.
         let tree = store.handle().unwrap().tree;
@@ -328,7 +343,7 @@ fn a_block_failing_its_checksum_is_named_and_can_be_discarded() {
         store.flush().unwrap();
         damaged_key = k;
     }
-    let Err(Error::Damaged(message)) = Store::open(dir.path(), &Options::default()) else {
+    let Err(Error::Damaged(message)) = open_again(dir.path(), &Options::default()) else {
         panic!("a store with a damaged block opened");
     };
     let (_, hour, _) = key::parse_block(&damaged_key).unwrap();
@@ -340,11 +355,11 @@ fn a_block_failing_its_checksum_is_named_and_can_be_discarded() {
     assert!(message.contains("--discard-damaged") && message.contains("sled"), "{message}");
     // Discarding drops that block's events and keeps the rest.
     let discard = Options { discard_damaged: true, ..Options::default() };
-    let store = Store::open(dir.path(), &discard).unwrap();
+    let store = open_again(dir.path(), &discard).unwrap();
     let left = store.scan_all(EventType::SurveyResponse).count();
     assert!(left > 0 && left < 200, "{left}");
     drop(store);
-    assert_eq!(Store::open(dir.path(), &Options::default()).unwrap().scan_all(EventType::SurveyResponse).count(), left);
+    assert_eq!(open_again(dir.path(), &Options::default()).unwrap().scan_all(EventType::SurveyResponse).count(), left);
 }
 
 /// A small tmpfs mounted for one test (unmounted when dropped), or `None` where mounting is
@@ -387,7 +402,7 @@ fn a_full_disk_fails_the_write_whole_and_writes_resume_once_space_is_free() {
         return;
     };
     let dir = fs.0.path().join("data");
-    let store = Store::open(&dir, &Options::default()).unwrap();
+    let store = open_again(&dir, &Options::default()).unwrap();
     assert_eq!(store.apply(many(0, 500)).unwrap().outcomes.len(), 500);
     let filler = fs.fill();
     // Whatever sled still had room for, a few batches of incompressible events fill it.
@@ -443,6 +458,6 @@ fn a_full_disk_fails_the_write_whole_and_writes_resume_once_space_is_free() {
     assert_eq!(score_of_first(&store).map(|(score, _)| score), Some(0));
     assert_eq!(store.scan_all(EventType::SurveyResponse).count(), stored + 500);
     drop(store);
-    let store = Store::open(&dir, &Options::default()).unwrap();
+    let store = open_again(&dir, &Options::default()).unwrap();
     assert_eq!(store.scan_all(EventType::SurveyResponse).count(), stored + 500);
 }

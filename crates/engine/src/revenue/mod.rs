@@ -22,8 +22,8 @@ pub(crate) use catalog::{METRICS, RevenueMetric};
 pub(crate) use currency::{DEFAULT_EXPONENT, exponent, known_exponent, to_major};
 pub(crate) use index::{DIMENSIONS, RevenueIndex, SOURCE};
 pub(crate) use metric::{Context, RevenueTotals, count, evaluate};
-pub(crate) use steps::MrrSteps;
 pub(crate) use records::records;
+pub(crate) use steps::MrrSteps;
 
 use crate::bounds::{Rows, Ticker};
 use crate::steps::Steps;
