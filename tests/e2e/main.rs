@@ -17,6 +17,7 @@ mod docs;
 mod exports;
 mod exports_plugin;
 mod file_plugin;
+mod goals;
 mod hostile;
 mod hubspot_plugin;
 mod ingest;

@@ -64,7 +64,8 @@ pub fn required_role(path: &str) -> Option<Role> {
         | "grpc.reflection.v1.ServerReflection"
         | "grpc.reflection.v1alpha.ServerReflection" => None,
         "cx.v1.IngestService" => Some(Role::Ingest),
-        "cx.v1.MetricsService" => Some(Role::Read),
+        "cx.v1.MetricsService" | "cx.v1.InsightsService" => Some(Role::Read),
+        "cx.v1.GoalService" if matches!(method, "GetGoal" | "ListGoals") => Some(Role::Read),
         "cx.v1.ConnectorService" if matches!(method, "ListPlugins" | "ListConnectors" | "GetConnector") => {
             Some(Role::Read)
         }

@@ -10,6 +10,7 @@ pub mod bounds;
 pub mod calendar;
 pub mod catalog;
 mod error;
+pub mod goals;
 pub mod query;
 pub mod revenue;
 pub mod rollup;

@@ -10,6 +10,7 @@ mod connectors;
 mod demo;
 mod error;
 mod gate;
+mod goals;
 mod ingest;
 mod keys;
 mod metrics;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use clap::Parser;
 use cxm_engine::{Engine, Settings};
 use cxm_proto::v1::connector_service_server::ConnectorServiceServer;
+use cxm_proto::v1::goal_service_server::GoalServiceServer;
 use cxm_proto::v1::ingest_service_server::IngestServiceServer;
 use cxm_proto::v1::key_service_server::KeyServiceServer;
 use cxm_proto::v1::metrics_service_server::MetricsServiceServer;
@@ -201,6 +203,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         .add_service(ingest)
         .add_service(metrics)
         .add_service(connector_api)
+        .add_service(GoalServiceServer::new(goals::GoalApi { engine: Arc::clone(&engine) }))
         .add_service(KeyServiceServer::new(keys::KeyApi { keys }))
         .serve_with_incoming_shutdown(no_delay(listener), async move {
             let mut stop_rx = stop_rx;
