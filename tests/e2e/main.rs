@@ -14,6 +14,7 @@ mod damage;
 mod definitions;
 mod disk_full;
 mod docs;
+mod drivers;
 mod exports;
 mod exports_plugin;
 mod file_plugin;

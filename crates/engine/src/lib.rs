@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod catalog;
 mod error;
 pub mod goals;
+pub mod insights;
 pub mod query;
 pub mod revenue;
 pub mod rollup;

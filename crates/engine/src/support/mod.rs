@@ -15,6 +15,7 @@ mod timeline;
 
 use cxm_proto::v1::Series;
 
+pub(crate) use cell::dimension_values;
 pub use cell::{DIMENSIONS, TicketCell, TicketFacts, TicketTotals, Timeline};
 pub use index::{MAX_VIEW_VALUES, Parts, SupportIndex, TicketRollup};
 pub use metric::{count, evaluate};

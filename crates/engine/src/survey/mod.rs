@@ -10,6 +10,7 @@ use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Series, SurveyResponse};
 use cxm_store::{EventType, Nanos, Store};
 
+pub(crate) use cell::dimension;
 pub use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
 pub use index::{MAX_VIEW_VALUES, SurveyIndex};
 pub use metric::{Value, count, evaluate};
