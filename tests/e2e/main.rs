@@ -8,6 +8,7 @@ mod support;
 
 mod bounds;
 mod cli;
+mod cli_goals;
 mod cli_tables;
 mod crash;
 mod damage;
