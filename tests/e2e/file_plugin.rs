@@ -72,6 +72,7 @@ async fn a_survey_export_syncs_to_the_right_nps_and_appended_rows_arrive_once() 
         plugin: "file".into(),
         config: config.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
         sync_interval_seconds: 0,
+        pull_timeout_seconds: 0,
     };
     server.connector_client().await.create_connector(request).await.unwrap();
 
@@ -114,7 +115,7 @@ async fn an_endless_or_huge_line_fails_the_sync_with_bounded_memory() {
             name: name.into(),
             plugin: "file".into(),
             config: config.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
-            sync_interval_seconds: 0,
+            ..Default::default()
         };
         server.connector_client().await.create_connector(request).await.unwrap();
         // A hang guard only: the old reader never finished on /dev/zero.

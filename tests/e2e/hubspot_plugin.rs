@@ -286,6 +286,7 @@ async fn hubspot_companies_and_deals_become_revenue_metrics_incrementally() {
             plugin: "hubspot".into(),
             config: config.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             sync_interval_seconds: 0,
+            pull_timeout_seconds: 0,
         })
         .await
         .unwrap()

@@ -23,6 +23,7 @@ mod goals;
 mod hostile;
 mod hubspot_plugin;
 mod ingest;
+mod isolation;
 mod plugins;
 mod polyglot;
 mod revenue_metrics;

@@ -17,6 +17,7 @@ fn connector(name: &str, plugin: &str, config: &[(&str, &str)]) -> CreateConnect
         plugin: plugin.into(),
         config: config.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
         sync_interval_seconds: 0,
+        pull_timeout_seconds: 0,
     }
 }
 
@@ -45,10 +46,12 @@ fn start(dir: &std::path::Path, plugins: &PluginDir) -> Cxmd {
 async fn plugins_load_and_failures_are_listed_with_their_reasons() {
     let plugins = PluginDir::new()
         .fixture("misbehaving", "misbehaving")
-        .fixture("garbage", "garbage")
+        .fixture("garbage", "junk")
         .fixture("wrong-abi", "future")
         .fixture("no-entry", "no_entry")
-        .not_a_library("text");
+        .not_a_library("text")
+        .c_fixture("null_pull", "null_pull")
+        .c_fixture("crash_on_info", "crash_on_info");
     let data = tempfile::tempdir().unwrap();
     let server = start(data.path(), &plugins);
     let list = server.connector_client().await.list_plugins(ListPluginsRequest {}).await.unwrap().into_inner();
@@ -68,7 +71,26 @@ async fn plugins_load_and_failures_are_listed_with_their_reasons() {
     let future = reason("libcxm_plugin_future.so");
     assert!(future.contains("99.0") && future.contains("1.0"), "{future}");
     assert!(reason("libcxm_plugin_no_entry.so").contains("cxm_plugin_entry_v1"));
-    assert!(reason("libcxm_plugin_text.so").contains("not a loadable library"));
+    // The dynamic loader's own words (dlerror) are in the reason.
+    let text = reason("libcxm_plugin_text.so");
+    assert!(
+        text.contains("not a loadable library") && text.contains("libcxm_plugin_text.so: file too short"),
+        "{text}"
+    );
+    let null = reason("libcxm_plugin_null_pull.so");
+    assert!(null.contains("NULL for open, pull, close, free_buf"), "{null}");
+    let crash = reason("libcxm_plugin_crash_on_info.so");
+    assert!(crash.contains("crashed (SIGSEGV) while being loaded"), "{crash}");
+    // Every failure is logged, and a file named unlike its plugin is pointed out.
+    let log = server.log();
+    for file in ["future", "no_entry", "text", "null_pull", "crash_on_info"] {
+        assert!(
+            log.contains(&format!("libcxm_plugin_{file}.so")) && log.contains("plugin not loaded"),
+            "{file}: {log}"
+        );
+    }
+    let renamed = log.lines().find(|l| l.contains("does not match the plugin's name")).unwrap_or_default();
+    assert!(renamed.contains("libcxm_plugin_junk.so") && renamed.contains("garbage"), "{log}");
     // The server serves regardless.
     assert_eq!(stored(&server).await, 0);
 }
@@ -287,4 +309,49 @@ async fn a_plugin_written_in_c_loads_syncs_and_logs() {
     assert_eq!((point.count, point.value), (1, Some(100.0)));
     let log = server.log();
     assert!(log.contains("hello from C: one response") && log.contains("connector=from-c"), "{log}");
+}
+
+/// NPS of scores `0..count` taken as `i % 11`, computed here from the definition.
+fn nps_of(indexes: std::ops::Range<u64>) -> f64 {
+    let scores: Vec<u64> = indexes.map(|i| i % 11).collect();
+    let promoters = scores.iter().filter(|s| **s >= 9).count() as f64;
+    let detractors = scores.iter().filter(|s| **s <= 6).count() as f64;
+    100.0 * (promoters - detractors) / scores.len() as f64
+}
+
+#[tokio::test]
+async fn the_protobuf_c_example_plugin_pages_resumes_and_reports_errors() {
+    let plugins = PluginDir::new().c_protobuf_plugin();
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &plugins);
+    let mut client = server.connector_client().await;
+    let list = client.list_plugins(ListPluginsRequest {}).await.unwrap().into_inner();
+    let plugin = list.plugins.iter().find(|p| p.name == "c_survey").unwrap_or_else(|| panic!("{list:?}"));
+    let keys: Vec<_> = plugin.config_keys.iter().map(|k| (k.name.as_str(), k.required)).collect();
+    assert_eq!(keys, [("count", true), ("page_size", false), ("fail_at_page", false), ("source", false)]);
+
+    // Its config is decoded and checked by the plugin itself.
+    let refused = client.create_connector(connector("c", "c_survey", &[("count", "many")])).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(refused.message().contains("count must be a whole number"), "{}", refused.message());
+
+    // 10 responses, 3 a page, an outage at page 3: pages 1 and 2 arrive, the cursor stays at 6.
+    let config = [("count", "10"), ("page_size", "3"), ("fail_at_page", "3")];
+    client.create_connector(connector("c", "c_survey", &config)).await.unwrap();
+    let last = server.sync("c").await.pop().unwrap();
+    assert_eq!((last.pages, last.accepted), (2, 6), "{last:?}");
+    assert!(last.error.contains("the survey service is down (unavailable)"), "{}", last.error);
+
+    // The outage is over: the next sync resumes at response 6.
+    let mut request = cxm_proto::v1::UpdateConnectorRequest { name: "c".into(), ..Default::default() };
+    request.config.insert("fail_at_page".into(), "0".into());
+    client.update_connector(request).await.unwrap();
+    let last = server.sync("c").await.pop().unwrap();
+    assert_eq!((last.pages, last.accepted, last.duplicates, last.error.as_str()), (2, 4, 0, ""));
+
+    let mut nps = fixture_responses("", "").request();
+    nps.metric = "nps".into();
+    let point = &server.query(nps).await.series[0].points[0];
+    assert_eq!(point.count, 10);
+    assert!((point.value.unwrap() - nps_of(0..10)).abs() < 1e-9, "{point:?}");
 }

@@ -26,6 +26,7 @@ fn create(name: &str, plugin: &str, config: &[(&str, String)]) -> CreateConnecto
         plugin: plugin.into(),
         config: config.iter().map(|(k, v)| ((*k).into(), v.clone())).collect(),
         sync_interval_seconds: 0,
+        pull_timeout_seconds: 0,
     }
 }
 

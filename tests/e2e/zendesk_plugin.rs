@@ -150,6 +150,7 @@ fn connector(name: &str, base_url: &str, token: &str) -> CreateConnectorRequest 
         plugin: "zendesk".into(),
         config: config.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
         sync_interval_seconds: 0,
+        pull_timeout_seconds: 0,
     }
 }
 

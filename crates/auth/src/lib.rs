@@ -69,6 +69,15 @@ pub fn required_role(path: &str) -> Option<Role> {
         "cx.v1.ConnectorService" if matches!(method, "ListPlugins" | "ListConnectors" | "GetConnector") => {
             Some(Role::Read)
         }
+        // Changing, syncing, cancelling and deleting connectors.
+        "cx.v1.ConnectorService"
+            if matches!(
+                method,
+                "CreateConnector" | "UpdateConnector" | "DeleteConnector" | "SyncConnector" | "CancelSync"
+            ) =>
+        {
+            Some(Role::Admin)
+        }
         _ => Some(Role::Admin),
     }
 }
@@ -309,6 +318,8 @@ mod tests {
         assert_eq!(required_role("/cx.v1.MetricsService/Query"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.ConnectorService/GetConnector"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.ConnectorService/SyncConnector"), Some(Role::Admin));
+        assert_eq!(required_role("/cx.v1.ConnectorService/CancelSync"), Some(Role::Admin));
+        assert_eq!(required_role("/cx.v1.ConnectorService/UpdateConnector"), Some(Role::Admin));
         assert_eq!(required_role("/cx.v1.IngestService/IngestStream"), Some(Role::Ingest));
         assert!(Role::Admin.allows(Role::Ingest) && !Role::Read.allows(Role::Ingest));
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::Subcommand;
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::{
-    Connector, CreateConnectorRequest, DeleteConnectorRequest, GetConnectorRequest, ListConnectorsRequest,
-    ListPluginsRequest, PluginKind, SyncConnectorRequest, SyncProgress,
+    CancelSyncRequest, Connector, CreateConnectorRequest, DeleteConnectorRequest, GetConnectorRequest,
+    ListConnectorsRequest, ListPluginsRequest, PluginKind, SyncConnectorRequest, SyncProgress, UpdateConnectorRequest,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -27,7 +27,7 @@ pub(crate) enum ConnectorCommand {
     },
     /// Creates a connector from a plugin and its configuration.
     #[command(
-        after_help = "Examples:\n  cxm connectors create nps-export --plugin file \\\n    --set path=/exports/nps.csv --set source=typeform --set 'constants=kind=nps' --every-seconds 300"
+        after_help = "Examples:\n  cxm connectors create nps-export --plugin file \\\n    --set path=/exports/nps.csv --set source=typeform --set 'constants=kind=nps' --every-seconds 300\n  cxm connectors create desk --plugin zendesk --set subdomain=acme \\\n    --config-env api_token=ZENDESK_TOKEN --config-file email=/run/secrets/zendesk-email"
     )]
     Create {
         /// Its name: 1 to 64 of a-z, 0-9, `-` and `_`.
@@ -35,12 +35,38 @@ pub(crate) enum ConnectorCommand {
         /// The plugin it uses (see `cxm plugins`).
         #[arg(long)]
         plugin: String,
-        /// A configuration value `key=value` (repeatable; see the plugin's keys in `cxm plugins`).
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        config: Vec<String>,
+        /// The configuration values.
+        #[command(flatten)]
+        config: ConfigValues,
         /// Sync on its own every this many seconds (0: only on demand).
         #[arg(long, default_value_t = 0)]
         every_seconds: u64,
+        /// How long one call into the plugin (a page) may take before the sync fails (0: 60 s).
+        #[arg(long, default_value_t = 0)]
+        pull_timeout_seconds: u64,
+    },
+    /// Changes a connector: the keys given replace those keys, the others (secrets too) keep
+    /// their values; its cursor stays.
+    #[command(
+        after_help = "Examples:\n  cxm connectors update desk --config-env api_token=ZENDESK_TOKEN\n  cxm connectors update nps-export --every-seconds 600 --pull-timeout-seconds 120"
+    )]
+    Update {
+        /// The connector's name.
+        name: String,
+        /// The configuration values to replace.
+        #[command(flatten)]
+        config: ConfigValues,
+        /// Sync on its own every this many seconds (0: only on demand) [default: unchanged].
+        #[arg(long)]
+        every_seconds: Option<u64>,
+        /// How long one call into the plugin may take (0: 60 s) [default: unchanged].
+        #[arg(long)]
+        pull_timeout_seconds: Option<u64>,
+    },
+    /// Stops a connector's running sync (the page being pulled is not stored; the cursor stays).
+    Cancel {
+        /// The connector's name.
+        name: String,
     },
     /// Deletes a connector (the events it brought in stay).
     Delete {
@@ -52,6 +78,63 @@ pub(crate) enum ConnectorCommand {
         /// The connector's name.
         name: String,
     },
+}
+
+/// Configuration values from the command line, the environment or files — secrets need not
+/// appear on the command line (where `ps` and shell history would show them).
+#[derive(clap::Args, Debug)]
+pub(crate) struct ConfigValues {
+    /// A configuration value `key=value` (repeatable; see the plugin's keys in `cxm plugins`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// A configuration value read from an environment variable, `key=VARIABLE` (repeatable).
+    #[arg(long = "config-env", value_name = "KEY=VARIABLE")]
+    env: Vec<String>,
+    /// A configuration value read from a file, `key=PATH` (repeatable; one trailing newline is
+    /// dropped).
+    #[arg(long = "config-file", value_name = "KEY=PATH")]
+    file: Vec<String>,
+}
+
+fn split_pair<'a>(flag: &str, pair: &'a str) -> Result<(String, &'a str), CliError> {
+    pair.split_once('=')
+        .filter(|(k, _)| !k.trim().is_empty())
+        .map(|(k, v)| (k.trim().to_owned(), v))
+        .ok_or_else(|| CliError::usage(format!("{flag} {pair:?} needs the form key=value")))
+}
+
+impl ConfigValues {
+    /// The values by key; a key given twice is a usage error.
+    fn collect(&self) -> Result<BTreeMap<String, String>, CliError> {
+        let mut values = BTreeMap::new();
+        let mut put = |key: String, value: String| {
+            if values.insert(key.clone(), value).is_some() {
+                return Err(CliError::usage(format!("configuration key {key} is given twice")));
+            }
+            Ok(())
+        };
+        for pair in &self.set {
+            let (key, value) = split_pair("--set", pair)?;
+            put(key, value.to_owned())?;
+        }
+        for pair in &self.env {
+            let (key, variable) = split_pair("--config-env", pair)?;
+            let value = std::env::var(variable).map_err(|_| {
+                CliError::usage(format!(
+                    "--config-env {key}={variable}: the environment variable {variable} is not set"
+                ))
+            })?;
+            put(key, value)?;
+        }
+        for pair in &self.file {
+            let (key, path) = split_pair("--config-file", pair)?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::usage(format!("--config-file {key}={path}: cannot read {path}: {e}")))?;
+            let value = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+            put(key, value.to_owned())?;
+        }
+        Ok(values)
+    }
 }
 
 fn kind_name(kind: i32) -> String {
@@ -134,6 +217,11 @@ fn describe(connector: &Connector, style: Style, full: bool) -> String {
         out.push_str(&format!("    last sync start: {}\n", when(connector.last_sync_start.as_ref())));
         out.push_str(&format!("    last sync end:   {}\n", when(connector.last_sync_end.as_ref())));
         out.push_str(&format!("    last success:    {}\n", when(connector.last_success.as_ref())));
+        let timeout = match connector.pull_timeout_seconds {
+            0 => "60 s (default)".to_owned(),
+            n => format!("{n} s"),
+        };
+        out.push_str(&format!("    pull timeout:    {timeout}\n"));
         for (key, value) in &connector.config {
             out.push_str(&format!("    {key} = {value}\n"));
         }
@@ -161,20 +249,13 @@ pub(crate) async fn run(connection: &Connection, command: &ConnectorCommand) -> 
                 client.get_connector(GetConnectorRequest { name: name.clone() }).await.map_err(explain)?.into_inner();
             print!("{}", describe(&connector, style, true));
         }
-        ConnectorCommand::Create { name, plugin, config, every_seconds } => {
-            let mut values = BTreeMap::new();
-            for pair in config {
-                let (key, value) = pair
-                    .split_once('=')
-                    .filter(|(k, _)| !k.trim().is_empty())
-                    .ok_or_else(|| CliError::usage(format!("--set {pair:?} needs the form key=value")))?;
-                values.insert(key.trim().to_owned(), value.to_owned());
-            }
+        ConnectorCommand::Create { name, plugin, config, every_seconds, pull_timeout_seconds } => {
             let request = CreateConnectorRequest {
                 name: name.clone(),
                 plugin: plugin.clone(),
-                config: values,
+                config: config.collect()?,
                 sync_interval_seconds: *every_seconds,
+                pull_timeout_seconds: *pull_timeout_seconds,
             };
             let connector = client.create_connector(request).await.map_err(explain)?.into_inner();
             println!("created connector {} (run it with: cxm connectors sync {})", connector.name, connector.name);
@@ -183,6 +264,25 @@ pub(crate) async fn run(connection: &Connection, command: &ConnectorCommand) -> 
         ConnectorCommand::Delete { name } => {
             client.delete_connector(DeleteConnectorRequest { name: name.clone() }).await.map_err(explain)?;
             println!("deleted connector {name} (the events it brought in stay)");
+        }
+        ConnectorCommand::Update { name, config, every_seconds, pull_timeout_seconds } => {
+            let config = config.collect()?;
+            // What is not given stays: the current schedule and timeout fill the request.
+            let current =
+                client.get_connector(GetConnectorRequest { name: name.clone() }).await.map_err(explain)?.into_inner();
+            let request = UpdateConnectorRequest {
+                name: name.clone(),
+                config,
+                sync_interval_seconds: every_seconds.unwrap_or(current.sync_interval_seconds),
+                pull_timeout_seconds: pull_timeout_seconds.unwrap_or(current.pull_timeout_seconds),
+            };
+            let connector = client.update_connector(request).await.map_err(explain)?.into_inner();
+            println!("updated connector {} (its cursor stays)", connector.name);
+            print!("{}", describe(&connector, style, true));
+        }
+        ConnectorCommand::Cancel { name } => {
+            client.cancel_sync(CancelSyncRequest { name: name.clone() }).await.map_err(explain)?;
+            println!("cancelled the sync of {name} (the pages it committed stay; the next sync resumes from them)");
         }
         ConnectorCommand::Sync { name } => sync(connection, name).await?,
     }

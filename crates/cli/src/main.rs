@@ -110,6 +110,8 @@ rejected (by cxm or cxmd) are listed by file:line and make the exit code 1.")]
     --every-seconds 300
   cxm connectors show nps-export
   cxm connectors sync nps-export
+  cxm connectors cancel nps-export
+  cxm connectors update nps-export --every-seconds 600
   cxm connectors delete nps-export")]
     Connectors {
         #[command(subcommand)]

@@ -1,32 +1,45 @@
 //! Connectors: plugins configured to pull data into cxm, with their state, schedules and syncs.
 //!
-//! Definitions and state live in the store as metadata records; the cursor of each connector is
-//! written in the same atomic write as the events of the page it follows, so a sync interrupted
-//! at any instant resumes from the last committed page and a re-pulled page only yields
-//! duplicates. One sync per connector runs at a time: a second request gets
-//! [`Error::FailedPrecondition`]. Deleting a connector keeps the events it brought in.
+//! Plugins run isolated: every listing, configuration check and sync starts a plugin host
+//! process ([`process`]) that loads the library, so a plugin that crashes, runs out of memory or
+//! hangs fails that one operation and nothing else. Definitions and state live in the store as
+//! metadata records; the cursor of each connector is written in the same atomic write as the
+//! events of the page it follows, so a sync interrupted at any instant resumes from the last
+//! committed page and a re-pulled page only yields duplicates. One sync per connector runs at a
+//! time: a second request gets [`Error::FailedPrecondition`]. Deleting a connector keeps the
+//! events it brought in.
 
 #![forbid(unsafe_code)]
 
 mod error;
+mod plugins;
+mod process;
 mod record;
 mod sync;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use cxm_engine::Engine;
-use cxm_plugin::host::{self, CallError, Library};
 use cxm_proto::v1::{
-    Connector, CreateConnectorRequest, ListPluginsResponse, Plugin, PluginErrorCode, PluginFailure, SyncProgress,
+    Connector, CreateConnectorRequest, ListPluginsResponse, PluginErrorCode, PluginFailure, SyncProgress,
+    UpdateConnectorRequest,
 };
 use tokio::sync::mpsc;
 
 pub use error::{Error, Result};
+pub use process::{HOST_ARG, HostSettings, MAX_PAGE_BYTES};
 pub use record::{REDACTED, scrub};
 
+use plugins::LoadedPlugin;
+use process::{HostError, HostProcess, Killer};
 use record::{ConnectorRecord, CursorRecord};
+
+/// How long one call into a plugin may take when the connector does not say (60 s).
+pub const DEFAULT_PULL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The plugins found at start, and the connectors made from them.
 #[derive(Clone)]
@@ -36,22 +49,52 @@ pub struct Connectors {
 
 struct Inner {
     engine: Arc<Engine>,
-    plugins: Vec<Library>,
+    host: HostSettings,
+    plugins: Vec<LoadedPlugin>,
     failures: Vec<PluginFailure>,
-    syncing: Mutex<HashSet<String>>,
+    running: Mutex<HashMap<String, Arc<SyncControl>>>,
     schedules: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    stopping: AtomicBool,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A running sync, as other requests see it: a cancel or a shutdown kills its plugin host.
+#[derive(Default)]
+pub(crate) struct SyncControl {
+    reason: Mutex<Option<String>>,
+    killer: Mutex<Option<Killer>>,
+}
+
+impl SyncControl {
+    /// Stops the sync: kills its plugin host now or as soon as it has one.
+    fn stop(&self, reason: &str) {
+        lock(&self.reason).get_or_insert_with(|| reason.to_owned());
+        if let Some(killer) = &*lock(&self.killer) {
+            killer.kill(reason);
+        }
+    }
+
+    /// Registers the sync's plugin host (killed at once if the sync was stopped already).
+    pub(crate) fn attach(&self, killer: Killer) {
+        let mut slot = lock(&self.killer);
+        if let Some(reason) = &*lock(&self.reason) {
+            killer.kill(reason);
+        }
+        *slot = Some(killer);
+    }
+
+    /// Why the sync was stopped, if it was.
+    pub(crate) fn stopped(&self) -> Option<String> {
+        lock(&self.reason).clone()
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Checks a connector name: 1 to 64 characters from a-z, 0-9, `-` and `_`.
 fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
+    if cxm_plugin::valid_name(name) {
         Ok(())
     } else {
         Err(Error::invalid(
@@ -61,26 +104,30 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// The timeout a connector's `pull_timeout_seconds` stands for.
+pub(crate) fn pull_timeout(seconds: u64) -> Duration {
+    if seconds == 0 { DEFAULT_PULL_TIMEOUT } else { Duration::from_secs(seconds) }
+}
+
 impl Connectors {
-    /// Loads every plugin in `plugin_dirs` (failures are kept with their reason).
-    pub fn load(engine: Arc<Engine>, plugin_dirs: &[PathBuf]) -> Self {
-        let (plugins, failed) = host::discover(plugin_dirs);
-        let failures = failed
-            .into_iter()
-            .map(|(path, e)| PluginFailure { path: path.display().to_string(), reason: e.0 })
-            .collect();
+    /// Lists every plugin in `plugin_dirs`, each loaded once in a plugin host (failures are kept
+    /// with their reason). Blocking.
+    pub fn load(engine: Arc<Engine>, plugin_dirs: &[PathBuf], host: HostSettings) -> Self {
+        let (plugins, failures) = plugins::discover(&host, plugin_dirs);
         Self {
             inner: Arc::new(Inner {
                 engine,
+                host,
                 plugins,
                 failures,
-                syncing: Mutex::new(HashSet::new()),
+                running: Mutex::new(HashMap::new()),
                 schedules: Mutex::new(HashMap::new()),
+                stopping: AtomicBool::new(false),
             }),
         }
     }
 
-    fn library(&self, name: &str) -> Option<&Library> {
+    fn plugin(&self, name: &str) -> Option<&LoadedPlugin> {
         self.inner.plugins.iter().find(|p| p.info.name == name)
     }
 
@@ -90,86 +137,93 @@ impl Connectors {
     }
 
     fn view(&self, record: &ConnectorRecord) -> Result<Connector> {
-        let keys = self.library(&record.plugin).map(|l| l.info.config_keys.as_slice());
+        let keys = self.plugin(&record.plugin).map(|l| l.info.config_keys.as_slice());
         let cursor = CursorRecord::load(self.inner.engine.store(), &record.name)?;
-        let syncing = lock(&self.inner.syncing).contains(&record.name);
+        let syncing = lock(&self.inner.running).contains_key(&record.name);
         Ok(record.view(keys, &cursor, syncing))
     }
 
     /// The loaded plugins and the libraries that failed to load.
     pub fn plugins(&self) -> ListPluginsResponse {
         ListPluginsResponse {
-            plugins: self
-                .inner
-                .plugins
-                .iter()
-                .map(|l| Plugin {
-                    name: l.info.name.clone(),
-                    kind: l.info.kind,
-                    version: l.info.version.clone(),
-                    abi_version: l.abi_version.clone(),
-                    description: l.info.description.clone(),
-                    config_keys: l.info.config_keys.clone(),
-                    path: l.path.display().to_string(),
-                })
-                .collect(),
+            plugins: self.inner.plugins.iter().map(LoadedPlugin::view).collect(),
             failures: self.inner.failures.clone(),
         }
+    }
+
+    /// Checks a connector's configuration against its plugin's keys, then with the plugin itself
+    /// (opened in a plugin host).
+    fn check_config(&self, record: &ConnectorRecord, plugin: &LoadedPlugin) -> Result<()> {
+        let keys = &plugin.info.config_keys;
+        let key_names = || cxm_proto::clip::names(keys.iter().map(|k| k.name.as_str()));
+        if let Some(unknown) = record.config.keys().find(|k| !keys.iter().any(|key| &key.name == *k)) {
+            return Err(Error::invalid(
+                format!("config.{}", cxm_proto::clip::quote(unknown).trim_matches('"')),
+                format!("plugin {:?} has no such key; its keys are: {}", record.plugin, key_names()),
+            ));
+        }
+        if let Some(missing) = keys.iter().find(|k| {
+            k.required && k.default_value.is_empty() && record.config.get(&k.name).is_none_or(|v| v.is_empty())
+        }) {
+            return Err(Error::invalid(
+                format!("config.{}", missing.name),
+                format!("is required by plugin {:?}: {}", record.plugin, missing.description),
+            ));
+        }
+        let secrets = record.secrets(keys);
+        let timeout = pull_timeout(record.pull_timeout_seconds);
+        let opened = HostProcess::spawn(&self.inner.host, sync::plugin_log(&record.name, secrets.clone()))
+            .map_err(|e| HostError::Died(format!("could not start: {e}")))
+            .and_then(|mut host| {
+                host.load(&plugin.path, timeout)?;
+                host.open(sync::plugin_config(record, plugin), timeout)
+            });
+        match opened {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let message = format!(
+                    "plugin {:?} refused the configuration: {}",
+                    record.plugin,
+                    sync::describe(&e, &secrets, "checking the configuration")
+                );
+                Err(match e {
+                    HostError::Plugin(p) if p.code == PluginErrorCode::InvalidConfig as i32 => {
+                        Error::invalid("config", message)
+                    }
+                    _ => Error::FailedPrecondition(message),
+                })
+            }
+        }
+    }
+
+    fn known_plugin(&self, name: &str) -> Result<&LoadedPlugin> {
+        self.plugin(name).ok_or_else(|| {
+            let known = cxm_proto::clip::names(self.inner.plugins.iter().map(|p| p.info.name.as_str()));
+            Error::NotFound(format!("no plugin named {}; loaded plugins: {known}", cxm_proto::clip::quote(name)))
+        })
     }
 
     /// Creates a connector after checking its configuration with the plugin itself.
     pub fn create(&self, request: CreateConnectorRequest) -> Result<Connector> {
         check_name(&request.name)?;
-        let library = self.library(&request.plugin).ok_or_else(|| {
-            let known = cxm_proto::clip::names(self.inner.plugins.iter().map(|p| p.info.name.as_str()));
-            Error::NotFound(format!(
-                "no plugin named {}; loaded plugins: {known}",
-                cxm_proto::clip::quote(&request.plugin)
-            ))
-        })?;
-        let keys = &library.info.config_keys;
-        let key_names = || cxm_proto::clip::names(keys.iter().map(|k| k.name.as_str()));
-        if let Some(unknown) = request.config.keys().find(|k| !keys.iter().any(|key| &key.name == *k)) {
-            return Err(Error::invalid(
-                format!("config.{}", cxm_proto::clip::quote(unknown).trim_matches('"')),
-                format!("plugin {:?} has no such key; its keys are: {}", request.plugin, key_names()),
-            ));
-        }
-        if let Some(missing) = keys.iter().find(|k| {
-            k.required && k.default_value.is_empty() && request.config.get(&k.name).is_none_or(|v| v.is_empty())
-        }) {
-            return Err(Error::invalid(
-                format!("config.{}", missing.name),
-                format!("is required by plugin {:?}: {}", request.plugin, missing.description),
-            ));
-        }
+        let plugin = self.known_plugin(&request.plugin)?;
         let record = ConnectorRecord {
             name: request.name.clone(),
             plugin: request.plugin.clone(),
             config: request.config.into_iter().collect(),
             sync_interval_seconds: request.sync_interval_seconds,
+            pull_timeout_seconds: request.pull_timeout_seconds,
             created_at: record::now(),
             last_sync_start: None,
             last_sync_end: None,
             last_success: None,
             last_error: String::new(),
         };
-        let secrets = record.secrets(keys);
-        let config = sync::plugin_config(&record, library);
-        if let Err(e) = library.open(&config, sync::plugin_log(&record.name, secrets.clone())) {
-            let message =
-                format!("plugin {:?} refused the configuration: {}", record.plugin, sync::describe(&e, &secrets));
-            return Err(match e {
-                CallError::Plugin(p) if p.code == PluginErrorCode::InvalidConfig as i32 => {
-                    Error::invalid("config", message)
-                }
-                _ => Error::FailedPrecondition(message),
-            });
-        }
+        self.check_config(&record, plugin)?;
         let store = self.inner.engine.store();
-        // Creation is serialised with syncs and deletes through the `syncing` lock.
+        // Creation is serialised with syncs and deletes through the `running` lock.
         {
-            let _guard = lock(&self.inner.syncing);
+            let _guard = lock(&self.inner.running);
             if ConnectorRecord::load(store, &record.name)?.is_some() {
                 return Err(Error::AlreadyExists(format!("a connector named {:?} already exists", record.name)));
             }
@@ -178,6 +232,38 @@ impl Connectors {
         tracing::info!(connector = %record.name, plugin = %record.plugin, interval_s = record.sync_interval_seconds, "connector created");
         self.schedule(&record);
         self.view(&record)
+    }
+
+    /// Changes a connector's configuration (keys given replace those keys; a value of
+    /// [`REDACTED`] keeps the stored one), schedule and pull timeout; the cursor stays.
+    pub fn update(&self, request: UpdateConnectorRequest) -> Result<Connector> {
+        let current = self.record(&request.name)?;
+        let plugin = self.known_plugin(&current.plugin)?;
+        let mut changed = current.clone();
+        for (key, value) in request.config {
+            if value != REDACTED {
+                changed.config.insert(key, value);
+            }
+        }
+        changed.sync_interval_seconds = request.sync_interval_seconds;
+        changed.pull_timeout_seconds = request.pull_timeout_seconds;
+        self.check_config(&changed, plugin)?;
+        let store = self.inner.engine.store();
+        {
+            let _guard = lock(&self.inner.running);
+            // Keep the sync state as it is now; change only the definition.
+            let Some(mut latest) = ConnectorRecord::load(store, &changed.name)? else {
+                return Err(Error::NotFound(format!("no connector named {:?}", changed.name)));
+            };
+            latest.config = changed.config;
+            latest.sync_interval_seconds = changed.sync_interval_seconds;
+            latest.pull_timeout_seconds = changed.pull_timeout_seconds;
+            latest.save(store)?;
+            changed = latest;
+        }
+        tracing::info!(connector = %changed.name, interval_s = changed.sync_interval_seconds, pull_timeout_s = changed.pull_timeout_seconds, "connector updated; its cursor stays");
+        self.schedule(&changed);
+        self.view(&changed)
     }
 
     /// One connector.
@@ -192,11 +278,11 @@ impl Connectors {
 
     /// Deletes a connector (not while it syncs); its events stay.
     pub fn delete(&self, name: &str) -> Result<()> {
-        let syncing = lock(&self.inner.syncing);
+        let running = lock(&self.inner.running);
         self.record(name)?;
-        if syncing.contains(name) {
+        if running.contains_key(name) {
             return Err(Error::FailedPrecondition(format!(
-                "connector {name:?} is syncing; delete it when the sync ends"
+                "connector {name:?} is syncing; cancel the sync (CancelSync) or delete it when the sync ends"
             )));
         }
         ConnectorRecord::delete(self.inner.engine.store(), name)?;
@@ -207,47 +293,89 @@ impl Connectors {
         Ok(())
     }
 
+    /// Stops a connector's running sync: its plugin host is killed, the page being pulled is
+    /// not stored and the sync ends with an error saying it was cancelled.
+    pub fn cancel(&self, name: &str) -> Result<()> {
+        let running = lock(&self.inner.running);
+        self.record(name)?;
+        let Some(control) = running.get(name) else {
+            return Err(Error::FailedPrecondition(format!("connector {name:?} is not syncing")));
+        };
+        control.stop("the sync was cancelled (CancelSync)");
+        tracing::info!(connector = %name, "sync cancelled");
+        Ok(())
+    }
+
+    /// Stops every running sync and refuses new ones (cxmd is shutting down). Committed pages
+    /// stay; each interrupted sync resumes from its cursor next time.
+    pub fn stop(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        for task in lock(&self.inner.schedules).values() {
+            task.abort();
+        }
+        for control in lock(&self.inner.running).values() {
+            control.stop("cxmd is shutting down");
+        }
+    }
+
     /// Starts a sync and returns its progress stream (the last message has `done` set). The
     /// sync runs to its end even if the receiver is dropped. Must be called within a Tokio
     /// runtime.
     pub fn sync(&self, name: &str) -> Result<mpsc::Receiver<SyncProgress>> {
         let mut record = self.record(name)?;
-        let library = self.library(&record.plugin).ok_or_else(|| {
-            Error::FailedPrecondition(format!(
+        if self.plugin(&record.plugin).is_none() {
+            return Err(Error::FailedPrecondition(format!(
                 "connector {name:?} uses plugin {:?}, which is not loaded",
                 record.plugin
-            ))
-        })?;
-        if !lock(&self.inner.syncing).insert(name.to_owned()) {
-            return Err(Error::FailedPrecondition(format!(
-                "connector {name:?} is already syncing; wait for that sync to end"
             )));
+        }
+        let control = Arc::new(SyncControl::default());
+        {
+            let mut running = lock(&self.inner.running);
+            if self.inner.stopping.load(Ordering::SeqCst) {
+                return Err(Error::FailedPrecondition("cxmd is shutting down".to_owned()));
+            }
+            if running.contains_key(name) {
+                return Err(Error::FailedPrecondition(format!(
+                    "connector {name:?} is already syncing; wait for that sync to end or cancel it"
+                )));
+            }
+            running.insert(name.to_owned(), Arc::clone(&control));
         }
         let (progress, receiver) = mpsc::channel(64);
         let this = self.clone();
-        let plugin = library.info.name.clone();
         tokio::task::spawn_blocking(move || {
             let store = this.inner.engine.store();
             record.last_sync_start = Some(record::now());
             let _ = record.save(store);
-            tracing::info!(connector = %record.name, %plugin, "sync started");
-            let Some(library) = this.library(&plugin) else { return };
-            let last = sync::run(&this.inner.engine, library, &record, &progress);
+            tracing::info!(connector = %record.name, plugin = %record.plugin, "sync started");
+            let last = match this.plugin(&record.plugin) {
+                Some(plugin) => sync::run(&this.inner.engine, &this.inner.host, plugin, &record, &control, &progress),
+                None => {
+                    SyncProgress { done: true, error: "the plugin is not loaded".into(), ..SyncProgress::default() }
+                }
+            };
             let end = record::now();
-            record.last_sync_end = Some(end);
+            // Keep the definition as it is now (it may have been updated or deleted meanwhile).
+            let _guard = lock(&this.inner.running);
+            if let Ok(Some(mut latest)) = ConnectorRecord::load(store, &record.name) {
+                latest.last_sync_start = record.last_sync_start;
+                latest.last_sync_end = Some(end);
+                if last.error.is_empty() {
+                    latest.last_success = Some(end);
+                    latest.last_error.clear();
+                } else {
+                    latest.last_error = last.error.clone();
+                }
+                let _ = latest.save(store);
+            }
             if last.error.is_empty() {
-                record.last_success = Some(end);
-                record.last_error.clear();
                 tracing::info!(connector = %record.name, pages = last.pages, accepted = last.accepted, updated = last.updated, "sync finished");
             } else {
-                record.last_error = last.error.clone();
                 tracing::warn!(connector = %record.name, error = %last.error, "sync failed");
             }
-            // Keep the definition as it is now (it may have been deleted meanwhile: then not).
-            if let Ok(Some(_)) = ConnectorRecord::load(store, &record.name) {
-                let _ = record.save(store);
-            }
-            lock(&this.inner.syncing).remove(&record.name);
+            drop(_guard);
+            lock(&this.inner.running).remove(&record.name);
             let _ = progress.blocking_send(last);
         });
         Ok(receiver)
@@ -263,10 +391,13 @@ impl Connectors {
 
     fn schedule(&self, record: &ConnectorRecord) {
         if record.sync_interval_seconds == 0 {
+            if let Some(old) = lock(&self.inner.schedules).remove(&record.name) {
+                old.abort();
+            }
             return;
         }
         let (this, name) = (self.clone(), record.name.clone());
-        let every = std::time::Duration::from_secs(record.sync_interval_seconds);
+        let every = Duration::from_secs(record.sync_interval_seconds);
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

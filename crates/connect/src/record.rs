@@ -19,6 +19,9 @@ pub(crate) struct ConnectorRecord {
     pub(crate) plugin: String,
     pub(crate) config: BTreeMap<String, String>,
     pub(crate) sync_interval_seconds: u64,
+    /// Seconds one call into the plugin may take; 0 = the default.
+    #[serde(default)]
+    pub(crate) pull_timeout_seconds: u64,
     pub(crate) created_at: i64,
     pub(crate) last_sync_start: Option<i64>,
     pub(crate) last_sync_end: Option<i64>,
@@ -102,6 +105,7 @@ impl ConnectorRecord {
             last_error: self.last_error.clone(),
             events: cursor.events,
             syncing,
+            pull_timeout_seconds: self.pull_timeout_seconds,
         }
     }
 

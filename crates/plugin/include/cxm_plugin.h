@@ -6,8 +6,14 @@
  *
  *     const CxmPluginVTable *cxm_plugin_entry_v1(void);
  *
- * returning a pointer to a table in static storage. The host checks abi_major == 1 and
- * size >= sizeof(CxmPluginVTable) before calling anything else.
+ * returning a pointer to a table in static storage. The host checks abi_major == 1,
+ * size >= sizeof(CxmPluginVTable) and that no function pointer is NULL before calling anything
+ * else. cxmd loads the library in a child process of its own (a plugin host), so a crash or a
+ * hang fails one sync, not the server.
+ *
+ * Limits: a page holds at most PullRequest.max_events events and is at most 16 MiB encoded.
+ * A plugin in C should use a protobuf library rather than encode by hand: see
+ * examples/c-plugin (protobuf-c).
  *
  * Every payload is a protobuf-encoded message of package cx.v1 (proto/cx/v1/plugin.proto):
  *   info  -> PluginInfo

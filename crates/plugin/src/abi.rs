@@ -90,17 +90,19 @@ pub struct CxmPluginVTable {
     pub abi_minor: u32,
     /// `sizeof(CxmPluginVTable)` as the plugin knows it.
     pub size: usize,
-    /// Describes the plugin: writes a `PluginInfo` to `out`.
-    pub info: extern "C" fn(out: *mut CxmBuf) -> i32,
+    /// Describes the plugin: writes a `PluginInfo` to `out`. A table with any function missing
+    /// (NULL) is refused at load.
+    pub info: Option<extern "C" fn(out: *mut CxmBuf) -> i32>,
     /// Opens an instance with a `PluginConfig`; sets `*instance`.
-    pub open:
+    pub open: Option<
         extern "C" fn(config: CxmSlice, host: *const CxmHost, instance: *mut *mut c_void, out: *mut CxmBuf) -> i32,
+    >,
     /// Pulls one page: `PullRequest` in, `PullResponse` to `out`.
-    pub pull: extern "C" fn(instance: *mut c_void, request: CxmSlice, out: *mut CxmBuf) -> i32,
+    pub pull: Option<extern "C" fn(instance: *mut c_void, request: CxmSlice, out: *mut CxmBuf) -> i32>,
     /// Releases an instance.
-    pub close: extern "C" fn(instance: *mut c_void),
+    pub close: Option<extern "C" fn(instance: *mut c_void)>,
     /// Frees a buffer the plugin returned.
-    pub free_buf: extern "C" fn(buf: CxmBuf),
+    pub free_buf: Option<extern "C" fn(buf: CxmBuf)>,
 }
 
 /// The leading fields every version of the table starts with; read before anything else.

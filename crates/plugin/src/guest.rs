@@ -3,6 +3,7 @@
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use cxm_proto::v1::{ConfigKey, PluginConfig, PluginError, PluginErrorCode, PluginInfo, PullRequest, PullResponse};
 use prost::Message;
@@ -27,27 +28,44 @@ pub trait Plugin: Sized + Send + 'static {
 }
 
 /// Writes lines into the server's log, tagged with the connector's name.
-#[derive(Clone, Copy)]
+///
+/// Clone it freely, into other threads too: once the instance it was given to is closed, its
+/// lines are dropped instead of reaching a host callback that no longer exists.
+#[derive(Clone)]
 pub struct Logger {
-    host: Option<CxmHost>,
+    target: Option<Arc<LogTarget>>,
+}
+
+/// The host's logging callback while the instance lives; `None` after `close`.
+struct LogTarget {
+    host: RwLock<Option<CxmHost>>,
 }
 
 // SAFETY: the ABI requires the host's `log` callback and its `ctx` to be callable from any thread
-// while the instance lives; the logger holds nothing else.
+// until `close`; `close` clears `host` under the write lock, so no call starts afterwards and none
+// is in flight when it returns.
 #[allow(unsafe_code)]
-unsafe impl Send for Logger {}
+unsafe impl Send for LogTarget {}
 // SAFETY: as above; `log` takes its context by shared pointer and synchronises internally.
 #[allow(unsafe_code)]
-unsafe impl Sync for Logger {}
+unsafe impl Sync for LogTarget {}
+
+impl LogTarget {
+    fn close(&self) {
+        *self.host.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
 
 impl Logger {
     /// A logger that drops every line (for unit tests of a plugin).
     pub fn discard() -> Self {
-        Self { host: None }
+        Self { target: None }
     }
 
     fn write(&self, level: u32, message: &str) {
-        if let Some(host) = &self.host {
+        let Some(target) = &self.target else { return };
+        let host = target.host.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(host) = &*host {
             (host.log)(host.ctx, level, CxmSlice { ptr: message.as_ptr(), len: message.len() });
         }
     }
@@ -133,6 +151,12 @@ fn decode<M: Message + Default>(slice: CxmSlice, what: &str) -> Result<M, Plugin
         .map_err(|e| error(PluginErrorCode::Internal, format!("the host sent a {what} that does not decode: {e}")))
 }
 
+/// An open instance: the plugin and the logging target its loggers share.
+struct Hosted<P> {
+    plugin: P,
+    log: Arc<LogTarget>,
+}
+
 extern "C" fn info<P: Plugin>(out: *mut CxmBuf) -> i32 {
     guard(out, || Ok(P::describe().encode_to_vec()))
 }
@@ -148,14 +172,21 @@ extern "C" fn open<P: Plugin>(
         // SAFETY: the host passes either null or a `CxmHost` valid until `close`; we copy it.
         #[allow(unsafe_code)]
         let host = unsafe { host.as_ref() }.copied();
-        let plugin = P::open(&config, Logger { host })?;
+        let target = Arc::new(LogTarget { host: RwLock::new(host) });
+        let plugin = match P::open(&config, Logger { target: Some(Arc::clone(&target)) }) {
+            Ok(plugin) => plugin,
+            Err(e) => {
+                target.close();
+                return Err(e);
+            }
+        };
         if instance.is_null() {
             return Err(error(PluginErrorCode::Internal, "the host passed no instance slot"));
         }
         // SAFETY: `instance` is a valid, writable pointer slot for the call (checked non-null).
         #[allow(unsafe_code)]
         unsafe {
-            instance.write(Box::into_raw(Box::new(plugin)).cast::<c_void>());
+            instance.write(Box::into_raw(Box::new(Hosted { plugin, log: target })).cast::<c_void>());
         }
         Ok(Vec::new())
     })
@@ -164,12 +195,12 @@ extern "C" fn open<P: Plugin>(
 extern "C" fn pull<P: Plugin>(instance: *mut c_void, request: CxmSlice, out: *mut CxmBuf) -> i32 {
     guard(out, || {
         let request: PullRequest = decode(request, "PullRequest")?;
-        // SAFETY: `instance` came from `open::<P>` (a `Box<P>`), is not yet closed, and the host
-        // calls it from one thread at a time, so this is the only reference.
+        // SAFETY: `instance` came from `open::<P>` (a `Box<Hosted<P>>`), is not yet closed, and the
+        // host calls it from one thread at a time, so this is the only reference.
         #[allow(unsafe_code)]
-        let plugin = unsafe { instance.cast::<P>().as_mut() }
+        let hosted = unsafe { instance.cast::<Hosted<P>>().as_mut() }
             .ok_or_else(|| error(PluginErrorCode::Internal, "the host passed a null instance"))?;
-        Ok(plugin.pull(&request)?.encode_to_vec())
+        Ok(hosted.plugin.pull(&request)?.encode_to_vec())
     })
 }
 
@@ -177,12 +208,13 @@ extern "C" fn close<P: Plugin>(instance: *mut c_void) {
     if instance.is_null() {
         return;
     }
-    let _ = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `instance` came from `Box::into_raw` in `open::<P>` and the host closes it
-        // exactly once.
-        #[allow(unsafe_code)]
-        drop(unsafe { Box::from_raw(instance.cast::<P>()) });
-    }));
+    // SAFETY: `instance` came from `Box::into_raw` in `open::<P>` and the host closes it exactly
+    // once.
+    #[allow(unsafe_code)]
+    let Hosted { plugin, log } = *unsafe { Box::from_raw(instance.cast::<Hosted<P>>()) };
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(plugin)));
+    // Loggers the plugin kept (in other threads, say) go quiet from here on.
+    log.close();
 }
 
 extern "C" fn free_buf(buf: CxmBuf) {
@@ -201,11 +233,11 @@ pub const fn vtable<P: Plugin>() -> CxmPluginVTable {
         abi_major: abi::ABI_MAJOR,
         abi_minor: abi::ABI_MINOR,
         size: std::mem::size_of::<CxmPluginVTable>(),
-        info: info::<P>,
-        open: open::<P>,
-        pull: pull::<P>,
-        close: close::<P>,
-        free_buf,
+        info: Some(info::<P>),
+        open: Some(open::<P>),
+        pull: Some(pull::<P>),
+        close: Some(close::<P>),
+        free_buf: Some(free_buf),
     }
 }
 
@@ -222,4 +254,61 @@ macro_rules! export_plugin {
             &VTABLE
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::c_void;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use cxm_proto::v1::{PluginConfig, PluginError, PluginInfo, PullRequest, PullResponse};
+
+    use super::{Logger, Plugin, vtable};
+    use crate::abi::{CXM_OK, CxmBuf, CxmHost, CxmSlice};
+
+    static LINES: AtomicUsize = AtomicUsize::new(0);
+    static KEPT: Mutex<Option<Logger>> = Mutex::new(None);
+
+    /// A plugin that keeps a clone of its logger beyond its own life.
+    struct Keeper;
+
+    impl Plugin for Keeper {
+        fn describe() -> PluginInfo {
+            PluginInfo::default()
+        }
+
+        fn open(_: &PluginConfig, log: Logger) -> Result<Self, PluginError> {
+            log.info("opened");
+            *KEPT.lock().unwrap() = Some(log);
+            Ok(Self)
+        }
+
+        fn pull(&mut self, _: &PullRequest) -> Result<PullResponse, PluginError> {
+            Ok(PullResponse::default())
+        }
+    }
+
+    extern "C" fn count(_: *const c_void, _: u32, _: CxmSlice) {
+        LINES.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn a_logger_kept_after_close_goes_quiet_instead_of_calling_the_host() {
+        let table = vtable::<Keeper>();
+        let host = CxmHost { size: std::mem::size_of::<CxmHost>(), ctx: std::ptr::null(), log: count };
+        let mut instance: *mut c_void = std::ptr::null_mut();
+        let mut out = CxmBuf::EMPTY;
+        let config = CxmSlice { ptr: std::ptr::null(), len: 0 };
+        assert_eq!(table.open.unwrap()(config, &host, &mut instance, &mut out), CXM_OK);
+        table.free_buf.unwrap()(out);
+        assert_eq!(LINES.load(Ordering::SeqCst), 1);
+        let kept = KEPT.lock().unwrap().take().unwrap();
+        let clone = kept.clone();
+        std::thread::spawn(move || clone.info("from another thread while open")).join().unwrap();
+        assert_eq!(LINES.load(Ordering::SeqCst), 2);
+        table.close.unwrap()(instance);
+        std::thread::spawn(move || kept.info("after close")).join().unwrap();
+        assert_eq!(LINES.load(Ordering::SeqCst), 2, "a line after close must not reach the host");
+    }
 }

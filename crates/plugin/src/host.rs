@@ -1,7 +1,9 @@
-//! The host side: finding, loading and calling plugin libraries (feature `host`).
+//! The loading side: finding, loading and calling plugin libraries (feature `host`). It runs
+//! inside the plugin host process ([`crate::hosted`]), never inside `cxmd` itself.
 //!
 //! Libraries are opened with `RTLD_NOW | RTLD_LOCAL` and never unloaded. Every call result is
-//! checked: a status other than OK/ERROR, or bytes that do not decode, become a [`CallError`].
+//! checked: a status other than OK/ERROR, bytes that do not decode, or a page larger than the
+//! host accepts become a [`CallError`].
 
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ impl std::error::Error for LoadError {}
 pub enum CallError {
     /// The plugin reported an error (possibly a caught panic).
     Plugin(PluginError),
-    /// The plugin broke the ABI: bad bytes or an unknown status.
+    /// The plugin broke the ABI: bad bytes, an unknown status or an oversized page.
     Protocol(String),
 }
 
@@ -46,10 +48,41 @@ impl std::fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
+/// The functions of a table, every one checked non-null at load.
+#[derive(Debug, Clone, Copy)]
+struct Functions {
+    info: extern "C" fn(out: *mut CxmBuf) -> i32,
+    open: extern "C" fn(config: CxmSlice, host: *const CxmHost, instance: *mut *mut c_void, out: *mut CxmBuf) -> i32,
+    pull: extern "C" fn(instance: *mut c_void, request: CxmSlice, out: *mut CxmBuf) -> i32,
+    close: extern "C" fn(instance: *mut c_void),
+    free_buf: extern "C" fn(buf: CxmBuf),
+}
+
+impl Functions {
+    fn of(table: &CxmPluginVTable) -> Result<Self, LoadError> {
+        let missing: Vec<&str> = [
+            ("info", table.info.is_none()),
+            ("open", table.open.is_none()),
+            ("pull", table.pull.is_none()),
+            ("close", table.close.is_none()),
+            ("free_buf", table.free_buf.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, null)| null.then_some(name))
+        .collect();
+        match (table.info, table.open, table.pull, table.close, table.free_buf) {
+            (Some(info), Some(open), Some(pull), Some(close), Some(free_buf)) => {
+                Ok(Self { info, open, pull, close, free_buf })
+            }
+            _ => Err(LoadError(format!("the function table has NULL for {}", missing.join(", ")))),
+        }
+    }
+}
+
 /// A loaded plugin library.
 #[derive(Debug)]
 pub struct Library {
-    vtable: &'static CxmPluginVTable,
+    functions: Functions,
     /// What the plugin says about itself.
     pub info: PluginInfo,
     /// The ABI version it was built against, `MAJOR.MINOR`.
@@ -61,18 +94,54 @@ pub struct Library {
 /// Whether `path` is named like a plugin library: `libcxm_plugin_*.so` (or the platform's
 /// equivalent). Other libraries in a plugin directory are not touched.
 pub fn is_plugin_file(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return false;
-    };
+    file_plugin_name(path).is_some()
+}
+
+/// The plugin name a file's name announces: `libcxm_plugin_<name>.so` → `<name>`.
+pub fn file_plugin_name(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
     let stem = name.strip_prefix(std::env::consts::DLL_PREFIX).unwrap_or(name);
-    stem.starts_with("cxm_plugin_") && name.ends_with(std::env::consts::DLL_SUFFIX)
+    stem.strip_prefix("cxm_plugin_")?.strip_suffix(std::env::consts::DLL_SUFFIX)
+}
+
+/// Every plugin file in `dirs`, in directory order then by name, each real file once.
+pub fn plugin_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    let mut files = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_plugin_file(p)).collect();
+        paths.sort();
+        for path in paths {
+            if seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())) {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// An error with its sources: libloading keeps the dynamic loader's text (`dlerror`) there.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }
 
 #[cfg(unix)]
 fn open_library(path: &Path) -> Result<libloading::Library, libloading::Error> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
-    // SAFETY: loading a library runs its initialisers; plugins are trusted code that the
-    // operator placed in a plugin directory. RTLD_LOCAL keeps its symbols out of the global scope.
+    // SAFETY: loading a library runs its initialisers; plugins are code the operator placed in a
+    // plugin directory, and this runs inside the plugin host process, never inside cxmd.
+    // RTLD_LOCAL keeps its symbols out of the global scope.
     #[allow(unsafe_code)]
     let library = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }?;
     Ok(library.into())
@@ -80,7 +149,7 @@ fn open_library(path: &Path) -> Result<libloading::Library, libloading::Error> {
 
 #[cfg(not(unix))]
 fn open_library(path: &Path) -> Result<libloading::Library, libloading::Error> {
-    // SAFETY: as above: plugins are trusted code placed in a plugin directory.
+    // SAFETY: as above: plugins are code placed in a plugin directory, run in the host process.
     #[allow(unsafe_code)]
     unsafe {
         libloading::Library::new(path)
@@ -88,16 +157,22 @@ fn open_library(path: &Path) -> Result<libloading::Library, libloading::Error> {
 }
 
 impl Library {
-    /// Loads a plugin library and checks its ABI version and table size before using it.
+    /// Loads a plugin library and checks its ABI version, table size and functions before
+    /// using it. Errors carry the dynamic loader's own text (`dlerror`).
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let library = open_library(path).map_err(|e| LoadError(format!("not a loadable library: {e}")))?;
+        let library =
+            open_library(path).map_err(|e| LoadError(format!("not a loadable library: {}", with_sources(&e))))?;
         // The library is never unloaded: plugin code and statics stay valid for the process.
         let library: &'static libloading::Library = Box::leak(Box::new(library));
         let symbol = String::from_utf8_lossy(&abi::ENTRY_SYMBOL[..abi::ENTRY_SYMBOL.len() - 1]).into_owned();
         // SAFETY: the symbol, if present, has the `EntryFn` signature by the ABI's definition.
         #[allow(unsafe_code)]
-        let entry = unsafe { library.get::<EntryFn>(abi::ENTRY_SYMBOL) }.map_err(|_| {
-            LoadError(format!("no entry symbol `{symbol}`: not a cxm plugin of ABI {}.x", abi::ABI_MAJOR))
+        let entry = unsafe { library.get::<EntryFn>(abi::ENTRY_SYMBOL) }.map_err(|e| {
+            LoadError(format!(
+                "no entry symbol `{symbol}`: not a cxm plugin of ABI {}.x ({})",
+                abi::ABI_MAJOR,
+                with_sources(&e)
+            ))
         })?;
         let table = entry();
         if table.is_null() {
@@ -127,17 +202,22 @@ impl Library {
             )));
         }
         // SAFETY: the major version matches and the table is at least as large as this ABI's,
-        // so it is a valid `CxmPluginVTable` in static storage of a never-unloaded library.
+        // so it is a valid `CxmPluginVTable` in static storage of a never-unloaded library;
+        // its function pointers are `Option`s, so NULL ones read as `None`.
         #[allow(unsafe_code)]
-        let vtable: &'static CxmPluginVTable = unsafe { &*table };
+        let functions = Functions::of(unsafe { &*table })?;
         let mut out = CxmBuf::EMPTY;
-        let status = (vtable.info)(&mut out);
-        let info: PluginInfo = take(vtable, status, out).map_err(|e| LoadError(format!("`info` failed: {e}")))?;
-        if info.name.is_empty() {
-            return Err(LoadError("the plugin's info has no name".to_owned()));
+        let status = (functions.info)(&mut out);
+        let info: PluginInfo =
+            take(functions, status, out, usize::MAX).map_err(|e| LoadError(format!("`info` failed: {e}")))?;
+        if !crate::valid_name(&info.name) {
+            return Err(LoadError(format!(
+                "the plugin calls itself {:?}, which is not a plugin name: use 1 to 64 of a-z, 0-9, '-' and '_'",
+                info.name
+            )));
         }
         Ok(Self {
-            vtable,
+            functions,
             info,
             abi_version: format!("{}.{}", header.abi_major, header.abi_minor),
             path: path.to_path_buf(),
@@ -155,12 +235,12 @@ impl Library {
         let bytes = config.encode_to_vec();
         let mut handle: *mut c_void = std::ptr::null_mut();
         let mut out = CxmBuf::EMPTY;
-        let status = (self.vtable.open)(slice(&bytes), &*host, &mut handle, &mut out);
-        take_empty(self.vtable, status, out)?;
+        let status = (self.functions.open)(slice(&bytes), &*host, &mut handle, &mut out);
+        take_empty(self.functions, status, out)?;
         if handle.is_null() {
             return Err(CallError::Protocol("`open` succeeded but returned no instance".to_owned()));
         }
-        Ok(Instance { vtable: self.vtable, handle, _host: host, _sink: sink })
+        Ok(Instance { functions: self.functions, handle, _host: host, _sink: sink })
     }
 }
 
@@ -191,23 +271,33 @@ fn slice(bytes: &[u8]) -> CxmSlice {
     CxmSlice { ptr: bytes.as_ptr(), len: bytes.len() }
 }
 
-/// Copies a returned buffer and hands it back to the plugin.
-fn copy_and_free(vtable: &CxmPluginVTable, out: CxmBuf) -> Vec<u8> {
+/// Copies a returned buffer of at most `max_bytes` and hands it back to the plugin.
+fn copy_and_free(functions: Functions, out: CxmBuf, max_bytes: usize) -> Result<Vec<u8>, CallError> {
     if out.ptr.is_null() || out.len == 0 {
         if !out.ptr.is_null() {
-            (vtable.free_buf)(out);
+            (functions.free_buf)(out);
         }
-        return Vec::new();
+        return Ok(Vec::new());
+    }
+    if out.len > max_bytes {
+        (functions.free_buf)(out);
+        return Err(CallError::Protocol(format!(
+            "the plugin returned a page of {} bytes ({:.1} MiB); a page may be at most {} bytes ({} MiB)",
+            out.len,
+            out.len as f64 / 1_048_576.0,
+            max_bytes,
+            max_bytes / 1_048_576
+        )));
     }
     // SAFETY: the plugin returned `len` readable bytes at `ptr`, owned by it until `free_buf`.
     #[allow(unsafe_code)]
     let bytes = unsafe { std::slice::from_raw_parts(out.ptr, out.len) }.to_vec();
-    (vtable.free_buf)(out);
-    bytes
+    (functions.free_buf)(out);
+    Ok(bytes)
 }
 
-fn take<M: Message + Default>(vtable: &CxmPluginVTable, status: i32, out: CxmBuf) -> Result<M, CallError> {
-    let bytes = copy_and_free(vtable, out);
+fn take<M: Message + Default>(functions: Functions, status: i32, out: CxmBuf, max: usize) -> Result<M, CallError> {
+    let bytes = copy_and_free(functions, out, max)?;
     match status {
         CXM_OK => M::decode(bytes.as_slice()).map_err(|e| {
             CallError::Protocol(format!("the plugin returned {} bytes that do not decode as a reply: {e}", bytes.len()))
@@ -217,8 +307,8 @@ fn take<M: Message + Default>(vtable: &CxmPluginVTable, status: i32, out: CxmBuf
     }
 }
 
-fn take_empty(vtable: &CxmPluginVTable, status: i32, out: CxmBuf) -> Result<(), CallError> {
-    let bytes = copy_and_free(vtable, out);
+fn take_empty(functions: Functions, status: i32, out: CxmBuf) -> Result<(), CallError> {
+    let bytes = copy_and_free(functions, out, usize::MAX)?;
     match status {
         CXM_OK => Ok(()),
         CXM_ERROR => Err(error_of(&bytes)),
@@ -235,7 +325,7 @@ fn error_of(bytes: &[u8]) -> CallError {
 
 /// An open plugin instance; closed when dropped.
 pub struct Instance {
-    vtable: &'static CxmPluginVTable,
+    functions: Functions,
     handle: *mut c_void,
     _host: Box<CxmHost>,
     _sink: Box<LogSink>,
@@ -247,60 +337,32 @@ pub struct Instance {
 unsafe impl Send for Instance {}
 
 impl Instance {
-    /// Pulls one page.
-    pub fn pull(&mut self, request: &PullRequest) -> Result<PullResponse, CallError> {
+    /// Pulls one page of at most `max_bytes` encoded bytes (a larger one is a
+    /// [`CallError::Protocol`] naming both sizes).
+    pub fn pull(&mut self, request: &PullRequest, max_bytes: usize) -> Result<PullResponse, CallError> {
+        let bytes = self.pull_encoded(request, max_bytes)?;
+        PullResponse::decode(bytes.as_slice()).map_err(|e| {
+            CallError::Protocol(format!("the plugin returned {} bytes that do not decode as a reply: {e}", bytes.len()))
+        })
+    }
+
+    /// Pulls one page and returns it as the plugin encoded it, not decoded (the plugin host
+    /// passes it on as is; `cxmd` decodes it once).
+    pub fn pull_encoded(&mut self, request: &PullRequest, max_bytes: usize) -> Result<Vec<u8>, CallError> {
         let bytes = request.encode_to_vec();
         let mut out = CxmBuf::EMPTY;
-        let status = (self.vtable.pull)(self.handle, slice(&bytes), &mut out);
-        take(self.vtable, status, out)
+        let status = (self.functions.pull)(self.handle, slice(&bytes), &mut out);
+        let bytes = copy_and_free(self.functions, out, max_bytes)?;
+        match status {
+            CXM_OK => Ok(bytes),
+            CXM_ERROR => Err(error_of(&bytes)),
+            other => Err(CallError::Protocol(format!("the plugin returned unknown status {other}"))),
+        }
     }
 }
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        (self.vtable.close)(self.handle);
+        (self.functions.close)(self.handle);
     }
-}
-
-/// Loads every plugin file in `dirs`: the plugins, and the files that failed with why.
-/// A second plugin with a name already loaded is a failure too.
-pub fn discover(dirs: &[PathBuf]) -> (Vec<Library>, Vec<(PathBuf, LoadError)>) {
-    let mut loaded: Vec<Library> = Vec::new();
-    let mut failed = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let mut paths: Vec<PathBuf> =
-            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_plugin_file(p)).collect();
-        paths.sort();
-        for path in paths {
-            if !seen.insert(path.canonicalize().unwrap_or_else(|_| path.clone())) {
-                continue;
-            }
-            match Library::load(&path) {
-                Ok(library) => match loaded.iter().find(|l| l.info.name == library.info.name) {
-                    Some(first) => failed.push((
-                        path,
-                        LoadError(format!(
-                            "a plugin named {:?} was already loaded from {}",
-                            first.info.name,
-                            first.path.display()
-                        )),
-                    )),
-                    None => {
-                        tracing::info!(plugin = %library.info.name, path = %library.path.display(), "plugin loaded");
-                        loaded.push(library);
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), reason = %e, "plugin not loaded");
-                    failed.push((path, e));
-                }
-            }
-        }
-    }
-    loaded.sort_by(|a, b| a.info.name.cmp(&b.info.name));
-    (loaded, failed)
 }

@@ -16,6 +16,8 @@
 //! ```toml
 //! [package]
 //! name = "cxm-plugin-constant"
+//! version = "0.1.0"
+//! edition = "2024"
 //!
 //! [lib]
 //! crate-type = ["cdylib"]   # builds libcxm_plugin_constant.so
@@ -92,12 +94,25 @@
 //! # fn main() {}
 //! ```
 //!
-//! Put the built library (named `libcxm_plugin_<name>.so`, or the platform's equivalent) next to
-//! `cxmd` or in a `--plugin-dir`, and create a connector from it.
+//! Put the built library (named `libcxm_plugin_<name>.so`, or the platform's equivalent, where
+//! `<name>` is the name `describe` returns: 1 to 64 of `a-z`, `0-9`, `-`, `_`) next to `cxmd` or
+//! in a `--plugin-dir`, and create a connector from it. `cxmd` runs it in a plugin host process
+//! (`cxm_plugin::hosted`, feature `host`), so a crash or a hang fails that sync only.
 
 pub mod abi;
+pub mod frame;
 pub mod guest;
 #[cfg(feature = "host")]
 pub mod host;
+#[cfg(feature = "host")]
+pub mod hosted;
 
 pub use guest::{Logger, Plugin, config_key, error};
+
+/// Whether `name` is a valid plugin or connector name: 1 to 64 characters from `a-z`, `0-9`,
+/// `-` and `_`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}

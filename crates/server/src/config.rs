@@ -72,6 +72,14 @@ pub(crate) struct Args {
     /// How long an IngestStream may send nothing before it is closed, in seconds [default: 60].
     #[arg(long, env = "CXM_STREAM_IDLE_TIMEOUT_SECONDS")]
     stream_idle_timeout_seconds: Option<u64>,
+    /// Address-space limit of each plugin host process, in MiB (RLIMIT_AS; a plugin that needs
+    /// more fails its sync with "ran out of memory") [default: 2048].
+    #[arg(long, env = "CXM_PLUGIN_MEMORY_MB")]
+    plugin_memory_mb: Option<u64>,
+    /// After SIGTERM or Ctrl-C, how long in-flight requests may take before cxmd exits anyway;
+    /// running syncs are stopped at once (their committed pages stay) [default: 10].
+    #[arg(long, env = "CXM_SHUTDOWN_GRACE_SECONDS")]
+    shutdown_grace_seconds: Option<u64>,
     /// Offline commands instead of serving.
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
@@ -120,6 +128,8 @@ struct File {
     max_streams_per_connection: Option<u32>,
     max_concurrent_streams: Option<usize>,
     stream_idle_timeout_seconds: Option<u64>,
+    plugin_memory_mb: Option<u64>,
+    shutdown_grace_seconds: Option<u64>,
 }
 
 /// TLS files.
@@ -148,6 +158,8 @@ pub(crate) struct Config {
     pub(crate) max_streams_per_connection: u32,
     pub(crate) max_concurrent_streams: usize,
     pub(crate) stream_idle_timeout: std::time::Duration,
+    pub(crate) plugin_memory_mb: u64,
+    pub(crate) shutdown_grace: std::time::Duration,
 }
 
 impl Config {
@@ -200,7 +212,16 @@ impl Config {
                     .to_owned(),
             ));
         }
+        let plugin_memory_mb = args.plugin_memory_mb.or(file.plugin_memory_mb).unwrap_or(2048);
+        if plugin_memory_mb < 64 {
+            return Err(StartError::Config(format!(
+                "plugin_memory_mb is {plugin_memory_mb}; a plugin host needs at least 64"
+            )));
+        }
+        let grace = args.shutdown_grace_seconds.or(file.shutdown_grace_seconds).unwrap_or(10);
         Ok(Self {
+            plugin_memory_mb,
+            shutdown_grace: std::time::Duration::from_secs(grace),
             listen: args.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
             data_dir: args.data_dir.take().or(file.data_dir).unwrap_or_else(|| PathBuf::from("cxm-data")),
             tls,

@@ -5,9 +5,9 @@ use std::pin::Pin;
 use cxm_connect::Connectors;
 use cxm_proto::v1::connector_service_server::ConnectorService;
 use cxm_proto::v1::{
-    Connector, CreateConnectorRequest, DeleteConnectorRequest, DeleteConnectorResponse, GetConnectorRequest,
-    ListConnectorsRequest, ListConnectorsResponse, ListPluginsRequest, ListPluginsResponse, SyncConnectorRequest,
-    SyncProgress,
+    CancelSyncRequest, CancelSyncResponse, Connector, CreateConnectorRequest, DeleteConnectorRequest,
+    DeleteConnectorResponse, GetConnectorRequest, ListConnectorsRequest, ListConnectorsResponse, ListPluginsRequest,
+    ListPluginsResponse, SyncConnectorRequest, SyncProgress, UpdateConnectorRequest,
 };
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -67,6 +67,17 @@ impl ConnectorService for ConnectorApi {
         let name = request.into_inner().name;
         self.blocking(move |c| c.delete(&name)).await?;
         Ok(Response::new(DeleteConnectorResponse {}))
+    }
+
+    async fn update_connector(&self, request: Request<UpdateConnectorRequest>) -> Result<Response<Connector>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(self.blocking(move |c| c.update(request)).await?))
+    }
+
+    async fn cancel_sync(&self, request: Request<CancelSyncRequest>) -> Result<Response<CancelSyncResponse>, Status> {
+        let name = request.into_inner().name;
+        self.blocking(move |c| c.cancel(&name)).await?;
+        Ok(Response::new(CancelSyncResponse {}))
     }
 
     type SyncConnectorStream = ProgressStream;

@@ -33,9 +33,6 @@ use tokio_stream::wrappers::TcpListenerStream;
 use crate::config::{Args, Config, LogFormat};
 use crate::error::StartError;
 
-/// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Largest request accepted, in bytes.
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -146,9 +143,16 @@ async fn run(config: Config) -> Result<(), StartError> {
 
     let plugin_dirs = config.plugin_dirs.clone();
     let plugin_engine = Arc::clone(&engine);
-    let connectors = tokio::task::spawn_blocking(move || cxm_connect::Connectors::load(plugin_engine, &plugin_dirs))
-        .await
-        .map_err(|e| StartError::Config(format!("loading plugins panicked: {e}")))?;
+    // Plugins run in plugin hosts: this executable re-run with a hidden argument (see `main`).
+    let host = cxm_connect::HostSettings {
+        program: std::env::current_exe()
+            .map_err(|e| StartError::Config(format!("cannot find the cxmd executable to run plugin hosts: {e}")))?,
+        memory_mb: config.plugin_memory_mb,
+    };
+    let connectors =
+        tokio::task::spawn_blocking(move || cxm_connect::Connectors::load(plugin_engine, &plugin_dirs, host))
+            .await
+            .map_err(|e| StartError::Config(format!("loading plugins panicked: {e}")))?;
     connectors.start_schedules().map_err(|e| StartError::Config(format!("connectors: {e}")))?;
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -172,7 +176,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     let ingest = IngestServiceServer::new(ingest::Ingest { engine: Arc::clone(&engine) })
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let metrics = MetricsServiceServer::new(metrics::Metrics { engine: Arc::clone(&engine) });
-    let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors });
+    let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors: connectors.clone() });
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
     // The one line on stdout: tests and scripts read the bound address from it.
@@ -221,8 +225,11 @@ async fn run(config: Config) -> Result<(), StartError> {
             health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
             health.set_not_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
             let _ = stop_tx.send(true);
+            // Running syncs stop now (their plugin hosts are killed; committed pages stay), so
+            // that no plugin can hold the shutdown up.
+            connectors.stop();
             // In-flight requests get a grace period; idle client connections do not hold us up.
-            match tokio::time::timeout(SHUTDOWN_GRACE, &mut serve).await {
+            match tokio::time::timeout(config.shutdown_grace, &mut serve).await {
                 Ok(served) => served?,
                 Err(_) => tracing::warn!("grace period over; closing remaining connections"),
             }
@@ -264,8 +271,25 @@ async fn seed_demo(engine: &Arc<Engine>) -> Result<(), StartError> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // `cxmd __plugin-host`: this process is a plugin host (docs/plugins.md), not a server.
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == cxm_connect::HOST_ARG) {
+        return cxm_plugin::hosted::serve();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cxmd: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(serve_main());
+    // Blocking work left over (a sync whose plugin host was just killed) must not delay the exit.
+    runtime.shutdown_background();
+    code
+}
+
+async fn serve_main() -> std::process::ExitCode {
     let mut args = Args::parse();
     let config = match Config::load(&mut args) {
         Ok(config) => config,

@@ -47,7 +47,7 @@ impl Plugin for DelightedPlugin {
     fn open(config: &PluginConfig, log: Logger) -> Result<Self, PluginError> {
         let config = Config::from_values(&config.values)?;
         let auth = Auth::Basic { user: config.api_key.clone(), password: String::new() };
-        let client = Client::new(&config.base_url, auth, log)?;
+        let client = Client::new(&config.base_url, auth, log.clone())?;
         Ok(Self { config, client, log })
     }
 

@@ -80,7 +80,7 @@ impl Plugin for HubSpot {
 
     fn open(config: &PluginConfig, log: Logger) -> Result<Self, PluginError> {
         let config = Config::from_values(&config.values)?;
-        let client = Client::new(&config.base_url, Auth::Bearer(config.access_token.clone()), log)?;
+        let client = Client::new(&config.base_url, Auth::Bearer(config.access_token.clone()), log.clone())?;
         Ok(Self { config, client, log })
     }
 

@@ -71,7 +71,7 @@ impl Plugin for TypeformPlugin {
 
     fn open(config: &PluginConfig, log: Logger) -> Result<Self, PluginError> {
         let config = Config::from_values(&config.values)?;
-        let client = Client::new(&config.base_url, Auth::Bearer(config.token.clone()), log)?;
+        let client = Client::new(&config.base_url, Auth::Bearer(config.token.clone()), log.clone())?;
         Ok(Self { config, client, log })
     }
 

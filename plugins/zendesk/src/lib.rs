@@ -56,7 +56,7 @@ impl Plugin for ZendeskPlugin {
     fn open(config: &PluginConfig, log: Logger) -> Result<Self, PluginError> {
         let config = Config::from_values(&config.values)?;
         let auth = Auth::Basic { user: format!("{}/token", config.email), password: config.api_token.clone() };
-        let client = Client::new(&config.base_url, auth, log)?.with_retry(RETRY);
+        let client = Client::new(&config.base_url, auth, log.clone())?.with_retry(RETRY);
         Ok(Self { config, api: HttpApi(client), log })
     }
 

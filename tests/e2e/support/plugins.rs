@@ -74,16 +74,39 @@ impl PluginDir {
 
     /// Compiles the C plugin of tests/fixtures/c with `cc` against the shipped header.
     pub fn c_plugin(self) -> Self {
+        self.c_fixture("demo_plugin", "c_demo")
+    }
+
+    /// Compiles `tests/fixtures/c/<file>.c` with `cc` against the shipped header as plugin
+    /// `<name>`.
+    pub fn c_fixture(self, file: &str, name: &str) -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
         let status = Command::new("cc")
             .args(["-shared", "-fPIC", "-Wall", "-Werror", "-I"])
             .arg(root.join("crates/plugin/include"))
             .arg("-o")
-            .arg(self.plugin_path("c_demo"))
-            .arg(root.join("tests/fixtures/c/demo_plugin.c"))
+            .arg(self.plugin_path(name))
+            .arg(root.join(format!("tests/fixtures/c/{file}.c")))
             .status()
             .expect("run cc");
-        assert!(status.success(), "compiling the C plugin failed");
+        assert!(status.success(), "compiling the C plugin {file} failed");
+        self
+    }
+
+    /// Builds the protobuf-c example plugin of examples/c-plugin with its Makefile (needs
+    /// `protoc-c` and `libprotobuf-c-dev`) as plugin `c_survey`.
+    pub fn c_protobuf_plugin(self) -> Self {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let build = self.path().join("c-build");
+        let status = Command::new("make")
+            .arg("--quiet")
+            .arg("-C")
+            .arg(root.join("examples/c-plugin"))
+            .arg(format!("BUILD={}", build.display()))
+            .arg(format!("OUT={}", self.plugin_path("c_survey").display()))
+            .status()
+            .expect("run make");
+        assert!(status.success(), "building examples/c-plugin failed (are protoc-c and libprotobuf-c-dev installed?)");
         self
     }
 
