@@ -321,6 +321,11 @@ mod tests {
         assert_eq!(required_role("/cx.v1.ConnectorService/CancelSync"), Some(Role::Admin));
         assert_eq!(required_role("/cx.v1.ConnectorService/UpdateConnector"), Some(Role::Admin));
         assert_eq!(required_role("/cx.v1.IngestService/IngestStream"), Some(Role::Ingest));
+        assert_eq!(required_role("/cx.v1.InsightsService/Prioritize"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.GoalService/GetGoal"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.GoalService/ListGoals"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.GoalService/CreateGoal"), Some(Role::Admin));
+        assert_eq!(required_role("/cx.v1.GoalService/DeleteGoal"), Some(Role::Admin));
         assert!(Role::Admin.allows(Role::Ingest) && !Role::Read.allows(Role::Ingest));
     }
 
