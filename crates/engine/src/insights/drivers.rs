@@ -47,17 +47,25 @@ impl Tallies {
     fn add(&mut self, dimension: &str, values: &[&str], account: &str, (tally, unhappy): (Tally, bool)) -> Result<()> {
         self.overall.merge(&tally);
         for value in values {
-            if !self.segments.contains_key(*value) && self.segments.len() == MAX_VALUES {
-                return Err(Error::TooLarge(format!(
-                    "dimension {} has more than {MAX_VALUES} distinct values in the range (the most Prioritize \
-                     tallies); filter the events or pick a dimension with fewer values",
-                    clip::quote(dimension)
-                )));
+            if !self.segments.contains_key(*value) {
+                if self.segments.len() == MAX_VALUES {
+                    return Err(Error::TooLarge(format!(
+                        "dimension {} has more than {MAX_VALUES} distinct values in the range (the most Prioritize \
+                         tallies); filter the events or pick a dimension with fewer values",
+                        clip::quote(dimension)
+                    )));
+                }
+                self.segments.insert((*value).to_owned(), Segment::default());
             }
-            let segment = self.segments.entry((*value).to_owned()).or_default();
+            let Some(segment) = self.segments.get_mut(*value) else { continue };
             segment.tally.merge(&tally);
-            if !account.is_empty() {
-                let seen = segment.accounts.entry(account.to_owned()).or_default();
+            if account.is_empty() {
+                continue;
+            }
+            if !segment.accounts.contains_key(account) {
+                segment.accounts.insert(account.to_owned(), (0, 0));
+            }
+            if let Some(seen) = segment.accounts.get_mut(account) {
                 seen.0 += 1;
                 seen.1 += u64::from(unhappy);
             }
