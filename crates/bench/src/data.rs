@@ -17,6 +17,9 @@ pub const START_SECONDS: i64 = 1_704_067_200;
 /// 2026-01-01T00:00:00Z: the end (exclusive) of the data set, two years (731 days) later.
 pub const END_SECONDS: i64 = 1_767_225_600;
 
+/// Distinct accounts the responses come from (`acct-00000` …).
+pub const ACCOUNTS: u64 = 100_000;
+
 /// SplitMix64: a small, fast, well-mixed generator; one stream per event.
 struct Rng(u64);
 
@@ -114,7 +117,7 @@ pub fn response(seed: u64, n: u64, i: u64) -> SurveyResponse {
         source: SOURCES[rng.pick(&[60, 30, 10])].to_owned(),
         attributes,
         updated_at: None,
-        account_id: format!("acct-{:05}", rng.below(20_000)),
+        account_id: format!("acct-{:05}", rng.below(ACCOUNTS)),
         respondent_id: format!("user-{:07}", rng.below(2_000_000)),
         kind: kind as i32,
         score,
