@@ -60,8 +60,13 @@ pub(crate) fn of_ticket(metric: SupportMetric, facts: &TicketFacts) -> Option<(T
 impl Tally {
     /// Adds another tally.
     pub(crate) fn merge(&mut self, other: &Self) {
-        self.survey.merge(&other.survey);
-        self.support.merge(&other.support);
+        // Only one half is ever filled: skip the other (the ticket half holds duration sketches).
+        if other.survey.responses() > 0 {
+            self.survey.merge(&other.survey);
+        }
+        if other.support.solved > 0 {
+            self.support.merge(&other.support);
+        }
     }
 
     /// `self − other`.
