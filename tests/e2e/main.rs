@@ -22,6 +22,7 @@ mod file_plugin;
 mod goals;
 mod hostile;
 mod hubspot_plugin;
+mod index_budget;
 mod ingest;
 mod isolation;
 mod plugins;

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+pub use data::DataProfile;
 pub use report::Report;
 pub use server::Profile;
 
@@ -28,6 +29,8 @@ pub use server::Profile;
 pub struct Options {
     /// Events in the data set.
     pub events: u64,
+    /// Which data set.
+    pub data: DataProfile,
     /// Seed of the data set.
     pub seed: u64,
     /// Timed runs of each question in cxm.
@@ -52,6 +55,7 @@ impl Options {
     pub fn new(events: u64) -> Self {
         Self {
             events,
+            data: DataProfile::Friendly,
             seed: 42,
             queries: 1_000,
             duckdb_queries: 100,
@@ -73,20 +77,33 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
-/// Runs the benchmark and writes `results-<events>.json` into the output dir.
+impl Options {
+    /// The name of the results file of a run of `events` events of this profile:
+    /// `results-<events>.json` (friendly) or `results-realistic-<events>.json`.
+    pub fn results_name(&self, events: u64) -> String {
+        match self.data {
+            DataProfile::Friendly => format!("results-{events}.json"),
+            profile => format!("results-{}-{events}.json", profile.name()),
+        }
+    }
+}
+
+/// Runs the benchmark and writes its results file (see [`Options::results_name`]) into the
+/// output dir.
 pub fn run(options: &Options) -> anyhow::Result<Report> {
     let root = server::workspace_root();
-    let work = options.out_dir.join(format!("run-{}", options.events));
+    let work = options.out_dir.join(format!("run-{}-{}", options.data.name(), options.events));
     if work.exists() {
         std::fs::remove_dir_all(&work).with_context(|| format!("clearing {}", work.display()))?;
     }
     std::fs::create_dir_all(&work)?;
     let n = options.events;
 
-    eprintln!("[bench] generating {n} events: CSV for DuckDB, encoded batches for cxmd");
+    eprintln!("[bench] generating {n} {} events: CSV for DuckDB, encoded batches for cxmd", options.data.name());
     let csv = work.join("events.csv");
     let batches = work.join("batches.bin");
     let written = data::write_files(
+        options.data,
         options.seed,
         n,
         client::BATCH,
@@ -141,7 +158,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
         disk_bytes,
         prioritize,
     })?;
-    std::fs::write(options.out_dir.join(format!("results-{n}.json")), serde_json::to_vec_pretty(&report)?)?;
+    std::fs::write(options.out_dir.join(options.results_name(n)), serde_json::to_vec_pretty(&report)?)?;
     if !options.keep {
         std::fs::remove_dir_all(&work)?;
     }

@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use cxm_bench::{Options, Profile};
+use cxm_bench::{DataProfile, Options, Profile};
 
 /// Benchmarks a release cxmd (ingest, queries, memory, disk) against raw sled and DuckDB.
 #[derive(Debug, Parser)]
@@ -16,6 +16,11 @@ struct Args {
     /// Events in the synthetic data set (e.g. 1000000, 10000000).
     #[arg(long, default_value_t = 1_000_000)]
     events: u64,
+    /// Data profile(s) to run, one after the other: `friendly` (time-ordered, few attribute
+    /// values) or `realistic` (late and backfilled events, attributes of 50-1,000 values and a
+    /// per-respondent id) [default: both].
+    #[arg(long, value_delimiter = ',')]
+    profile: Vec<DataProfile>,
     /// Timed runs of each question in cxm.
     #[arg(long, default_value_t = 1_000)]
     queries: u64,
@@ -40,19 +45,25 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.events > 0, "--events must be at least 1");
     anyhow::ensure!(args.queries > 0 && args.duckdb_queries > 0, "--queries and --duckdb-queries must be at least 1");
-    let mut options = Options::new(args.events);
-    options.queries = args.queries;
-    options.duckdb_queries = args.duckdb_queries;
-    options.seed = args.seed;
-    options.prioritize_runs = args.prioritize_runs.max(1);
-    options.keep = args.keep;
-    if args.debug {
-        options.profile = Profile::Debug;
+    let profiles =
+        if args.profile.is_empty() { vec![DataProfile::Friendly, DataProfile::Realistic] } else { args.profile };
+    let mut disagree = 0;
+    for data in profiles {
+        let mut options = Options::new(args.events);
+        options.data = data;
+        options.queries = args.queries;
+        options.duckdb_queries = args.duckdb_queries;
+        options.seed = args.seed;
+        options.prioritize_runs = args.prioritize_runs.max(1);
+        options.keep = args.keep;
+        if args.debug {
+            options.profile = Profile::Debug;
+        }
+        let report = cxm_bench::run(&options)?;
+        println!("{report}");
+        println!("results: {}\n", options.out_dir.join(options.results_name(args.events)).display());
+        disagree += report.questions.iter().filter(|q| !q.agree).count();
     }
-    let report = cxm_bench::run(&options)?;
-    println!("{report}");
-    println!("results: {}", options.out_dir.join(format!("results-{}.json", args.events)).display());
-    let disagree = report.questions.iter().filter(|q| !q.agree).count();
     anyhow::ensure!(disagree == 0, "cxm and DuckDB disagree on {disagree} question(s)");
     Ok(())
 }

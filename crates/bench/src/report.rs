@@ -69,6 +69,8 @@ pub struct Report {
     pub machine: Machine,
     /// Events in the data set.
     pub events: u64,
+    /// Which data set (`friendly` or `realistic`).
+    pub data_profile: String,
     /// Seed of the data set.
     pub seed: u64,
     /// `release` or `debug` cxmd.
@@ -151,7 +153,7 @@ fn machine(options: &Options) -> Machine {
 
 /// The query p99 of the nps question in an earlier run of another size, if one was saved.
 fn earlier_p99(options: &Options, events: u64) -> Option<f64> {
-    let bytes = std::fs::read(options.out_dir.join(format!("results-{events}.json"))).ok()?;
+    let bytes = std::fs::read(options.out_dir.join(options.results_name(events))).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     value["questions"][0]["cxm"]["p99_ms"].as_f64()
 }
@@ -219,6 +221,7 @@ pub(crate) fn build(parts: Parts<'_>) -> anyhow::Result<Report> {
     Ok(Report {
         machine: machine(options),
         events: options.events,
+        data_profile: options.data.name().to_owned(),
         seed: options.seed,
         profile: if options.profile == server::Profile::Release { "release" } else { "debug" }.to_owned(),
         protobuf_bytes,
@@ -241,7 +244,11 @@ pub(crate) fn build(parts: Parts<'_>) -> anyhow::Result<Report> {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = &self.machine;
-        writeln!(f, "cxm benchmark: {} events ({} cxmd), seed {}", self.events, self.profile, self.seed)?;
+        writeln!(
+            f,
+            "cxm benchmark: {} events, {} profile ({} cxmd), seed {}",
+            self.events, self.data_profile, self.profile, self.seed
+        )?;
         writeln!(f, "machine: {} x {}, {:.1} GiB, disk {}", m.nproc, m.cpu, m.memory_gib, m.disk)?;
         writeln!(f)?;
         writeln!(

@@ -1,15 +1,23 @@
-//! A reduced benchmark run: 20,000 events, 20 runs per question, against the debug `cxmd`.
-//! It checks that the whole pipeline works and that cxm and DuckDB give the same numbers;
-//! it never asserts a timing.
+//! A reduced benchmark run of each data profile: 20,000 events, 20 runs per question, against
+//! the debug `cxmd`. It checks that the whole pipeline works and that cxm and DuckDB give the
+//! same numbers, on time-ordered data and on late, backfilled data with many attribute values;
+//! it never asserts a timing. The profiles run one after the other (they share the `.venv`
+//! that the first run may have to create).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use cxm_bench::{Options, Profile};
+use cxm_bench::{DataProfile, Options, Profile};
 
 #[test]
 fn small_run_works_end_to_end_and_cxm_agrees_with_duckdb() {
+    small_run(DataProfile::Friendly, "results-20000.json");
+    small_run(DataProfile::Realistic, "results-realistic-20000.json");
+}
+
+fn small_run(data: DataProfile, results: &str) {
     let dir = tempfile::tempdir_in(cxm_bench::server::workspace_root().join("target")).unwrap();
     let mut options = Options::new(20_000);
+    options.data = data;
     options.queries = 20;
     options.duckdb_queries = 5;
     options.profile = Profile::Debug;
@@ -19,13 +27,14 @@ fn small_run_works_end_to_end_and_cxm_agrees_with_duckdb() {
     let report = cxm_bench::run(&options).expect("the benchmark runs");
     println!("{report}");
     assert_eq!(report.ingest.events, 20_000);
+    assert_eq!(report.data_profile, data.name());
     assert_eq!(report.questions.len(), 4);
     for q in &report.questions {
-        assert!(q.agree, "{}: {}", q.name, q.difference.as_deref().unwrap_or(""));
+        assert!(q.agree, "{} ({}): {}", q.name, data.name(), q.difference.as_deref().unwrap_or(""));
         assert!(q.cells > 0, "{} answered nothing", q.name);
     }
     assert!(report.disk_bytes > 0 && report.protobuf_bytes > 0);
     assert_eq!(report.prioritize.runs, 2);
     assert!(report.prioritize.p99_ms > 0.0);
-    assert!(dir.path().join("results-20000.json").exists());
+    assert!(dir.path().join(results).exists());
 }

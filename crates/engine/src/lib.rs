@@ -19,6 +19,7 @@ pub mod stats;
 mod steps;
 pub mod support;
 pub mod survey;
+mod views;
 
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -31,6 +32,7 @@ use cxm_store::{EventType, MetaWrite, Options, Outcome, Rules, Store};
 pub use bounds::Stop;
 pub use error::{Error, Result};
 pub use query::Query;
+pub use views::{IndexBudget, Usage};
 
 /// Most events in one ingest request.
 pub const MAX_EVENTS_PER_REQUEST: usize = 10_000;
@@ -42,10 +44,11 @@ pub struct Settings {
     pub rules: Rules,
     /// Store settings.
     pub store: Options,
+    /// Limits on the memory of the dimension views of each event type.
+    pub index: IndexBudget,
 }
 
 /// Derived state kept in memory: one index per metric family.
-#[derive(Default)]
 pub(crate) struct Rollups {
     pub(crate) surveys: survey::SurveyIndex,
     pub(crate) revenue: revenue::RevenueIndex,
@@ -56,9 +59,18 @@ pub(crate) struct Rollups {
 }
 
 impl Rollups {
-    /// The rollups of everything in `store`.
-    fn rebuild(store: &Store) -> Result<Self> {
-        let mut rollups = Rollups::default();
+    fn new(budget: IndexBudget) -> Self {
+        Self {
+            surveys: survey::SurveyIndex::new(budget),
+            revenue: revenue::RevenueIndex::default(),
+            support: support::SupportIndex::new(budget),
+            moves: 0,
+        }
+    }
+
+    /// The rollups of everything in `store`, within `budget`.
+    fn rebuild(store: &Store, budget: IndexBudget) -> Result<Self> {
+        let mut rollups = Rollups::new(budget);
         let started = std::time::Instant::now();
         let mut events = 0_u64;
         for kind in INDEXED_TYPES {
@@ -67,7 +79,13 @@ impl Rollups {
                 events += 1;
             }
         }
-        tracing::info!(events, elapsed_ms = started.elapsed().as_millis() as u64, "rollups rebuilt from the store");
+        tracing::info!(
+            events,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            survey_view_bytes = rollups.surveys.usage().bytes,
+            support_view_bytes = rollups.support.usage().bytes,
+            "rollups rebuilt from the store"
+        );
         Ok(rollups)
     }
 
@@ -114,6 +132,8 @@ const INDEXED_TYPES: [EventType; 4] =
 pub struct Engine {
     store: Store,
     rules: Rules,
+    /// The memory budget of the rollups' views (kept for rebuilds).
+    budget: IndexBudget,
     rollups: RwLock<Rollups>,
 }
 
@@ -134,8 +154,8 @@ impl Engine {
                 revenue::DEFAULT_EXPONENT
             );
         }
-        let rollups = Rollups::rebuild(&store)?;
-        Ok(Self { store, rules: settings.rules, rollups: RwLock::new(rollups) })
+        let rollups = Rollups::rebuild(&store, settings.index)?;
+        Ok(Self { store, rules: settings.rules, budget: settings.index, rollups: RwLock::new(rollups) })
     }
 
     /// The rollups, read-locked. A lock poisoned by a panic half-way through an update is
@@ -158,7 +178,7 @@ impl Engine {
         let mut rollups = poisoned.into_inner();
         tracing::error!("a panic interrupted an update of the rollups: rebuilding them from the store");
         let moves = rollups.moves;
-        *rollups = Rollups::rebuild(&self.store).map_err(|e| {
+        *rollups = Rollups::rebuild(&self.store, self.budget).map_err(|e| {
             tracing::error!(error = %e, "rebuilding the rollups failed: refusing queries and ingest until restart");
             Error::Rollups("rebuilding them from the store failed; restart cxmd".to_owned())
         })?;
@@ -260,6 +280,12 @@ impl Engine {
             definition_version: catalog::DEFINITION_VERSION.to_owned(),
             series,
         })
+    }
+
+    /// What the dimension views of survey responses and of tickets hold, against the budget.
+    pub fn index_usage(&self) -> Result<(Usage, Usage)> {
+        let rollups = self.read()?;
+        Ok((rollups.surveys.usage(), rollups.support.usage()))
     }
 
     /// The event store (for metadata records such as connector definitions).

@@ -6,8 +6,14 @@
 //! grows with the days it spans, never with the number of events stored. Whatever part of a
 //! bucket is not slot-aligned (a `from` of 10:07, a historical zone offset) is read from the
 //! store by the caller.
+//!
+//! Memory follows what is stored, not the calendar: a day holds its total and only the slots
+//! that hold anything (a 96-bit map of them and their cells in slot order), so a value seen a
+//! few times a day costs a few cells, not 96. Each rollup keeps an estimate of its bytes, which
+//! the index budget ([`crate::views`]) adds up.
 
 use std::collections::BTreeMap;
+use std::mem::size_of;
 
 use cxm_store::Nanos;
 
@@ -29,23 +35,87 @@ pub trait Cell: Copy + Default {
     fn add_to(&self, total: &mut Self::Total);
 }
 
-struct Day<C> {
-    slots: [C; SLOTS_PER_DAY as usize],
+/// The non-empty slots of one day: bit `s` of `occupied` is set when slot `s` holds anything,
+/// and `cells` holds those slots' cells in slot order.
+struct Slots<C> {
+    occupied: u128,
+    cells: Vec<C>,
+}
+
+impl<C> Default for Slots<C> {
+    fn default() -> Self {
+        Self { occupied: 0, cells: Vec::new() }
+    }
+}
+
+/// The bits of slots below `slot`.
+fn below(slot: u32) -> u128 {
+    (1_u128 << slot) - 1
+}
+
+impl<C: Cell> Slots<C> {
+    /// Heap bytes of the cells (capacity, plus an allocator header).
+    fn heap_bytes(&self) -> usize {
+        match self.cells.capacity() {
+            0 => 0,
+            capacity => capacity * size_of::<C>() + 16,
+        }
+    }
+
+    fn add(&mut self, slot: u32, cell: &C) {
+        let bit = 1_u128 << slot;
+        let at = (self.occupied & below(slot)).count_ones() as usize;
+        if self.occupied & bit != 0 {
+            self.cells[at].add(cell);
+            return;
+        }
+        if self.cells.len() == self.cells.capacity() {
+            // Grow by a quarter, never past a full day: slack stays small.
+            let room = SLOTS_PER_DAY as usize - self.cells.len();
+            self.cells.reserve_exact((self.cells.len() / 4).max(2).min(room.max(1)));
+        }
+        self.cells.insert(at, *cell);
+        self.occupied |= bit;
+    }
+
+    fn sub(&mut self, slot: u32, cell: &C) {
+        let bit = 1_u128 << slot;
+        if self.occupied & bit == 0 {
+            return;
+        }
+        let at = (self.occupied & below(slot)).count_ones() as usize;
+        self.cells[at].sub(cell);
+        if self.cells[at].is_empty() {
+            self.cells.remove(at);
+            self.occupied &= !bit;
+        }
+    }
+
+    /// Adds slots `[lo, hi)` of the day into `total`.
+    fn sum(&self, lo: u32, hi: u32, total: &mut C::Total) {
+        let first = (self.occupied & below(lo)).count_ones() as usize;
+        let count = (self.occupied & below(hi) & !below(lo)).count_ones() as usize;
+        for cell in &self.cells[first..first + count] {
+            cell.add_to(total);
+        }
+    }
 }
 
 /// One series of slots over time.
 ///
 /// The day totals live in their own map, apart from the slots: a query over whole days walks
-/// B-tree nodes that hold a dozen totals side by side, instead of visiting one boxed day of 97
-/// cells per day, scattered over the heap (its cost stayed O(days) but grew with the heap).
+/// B-tree nodes that hold a dozen totals side by side, instead of visiting one day of cells per
+/// day, scattered over the heap (its cost stayed O(days) but grew with the heap).
 pub struct Rollup<C> {
     totals: BTreeMap<i64, C>,
-    days: BTreeMap<i64, Box<Day<C>>>,
+    days: BTreeMap<i64, Slots<C>>,
+    /// Estimated bytes of the slots' heap cells (the per-day part is `days × day_bytes`).
+    heap: usize,
 }
 
 impl<C> Default for Rollup<C> {
     fn default() -> Self {
-        Self { totals: BTreeMap::new(), days: BTreeMap::new() }
+        Self { totals: BTreeMap::new(), days: BTreeMap::new(), heap: 0 }
     }
 }
 
@@ -61,25 +131,35 @@ pub fn aligned(from: Nanos, to: Nanos) -> Option<(i64, i64)> {
     (first < end).then_some((first, end))
 }
 
+/// The day of instant `t` and its slot within that day.
+fn day_and_slot(t: Nanos) -> (i64, u32) {
+    let slot = slot(t);
+    (slot.div_euclid(SLOTS_PER_DAY), slot.rem_euclid(SLOTS_PER_DAY) as u32)
+}
+
 impl<C: Cell> Rollup<C> {
+    /// Estimated bytes one day costs before its slots' cells: its entries in the two B-trees
+    /// (nodes are about two-thirds full, hence the 3/2).
+    const DAY_BYTES: usize = (2 * size_of::<i64>() + size_of::<C>() + size_of::<Slots<C>>()) * 3 / 2;
+
     /// Adds a cell at instant `t`.
     pub fn add(&mut self, t: Nanos, cell: &C) {
-        let slot = slot(t);
-        let index = slot.div_euclid(SLOTS_PER_DAY);
+        let (index, at) = day_and_slot(t);
         self.totals.entry(index).or_default().add(cell);
-        let day =
-            self.days.entry(index).or_insert_with(|| Box::new(Day { slots: [C::default(); SLOTS_PER_DAY as usize] }));
-        day.slots[slot.rem_euclid(SLOTS_PER_DAY) as usize].add(cell);
+        let day = self.days.entry(index).or_default();
+        let before = day.heap_bytes();
+        day.add(at, cell);
+        self.heap = self.heap + day.heap_bytes() - before;
     }
 
-    /// Removes a cell added at instant `t`; days left empty are freed.
+    /// Removes a cell added at instant `t`; slots and days left empty are freed.
     pub fn sub(&mut self, t: Nanos, cell: &C) {
-        let slot = slot(t);
-        let index = slot.div_euclid(SLOTS_PER_DAY);
+        let (index, at) = day_and_slot(t);
         if let (Some(total), Some(day)) = (self.totals.get_mut(&index), self.days.get_mut(&index)) {
             total.sub(cell);
-            day.slots[slot.rem_euclid(SLOTS_PER_DAY) as usize].sub(cell);
+            day.sub(at, cell);
             if total.is_empty() {
+                self.heap -= day.heap_bytes();
                 self.totals.remove(&index);
                 self.days.remove(&index);
             }
@@ -89,6 +169,16 @@ impl<C: Cell> Rollup<C> {
     /// Whether the rollup holds nothing.
     pub fn is_empty(&self) -> bool {
         self.totals.is_empty()
+    }
+
+    /// Days that hold anything.
+    pub fn days(&self) -> usize {
+        self.totals.len()
+    }
+
+    /// Estimated bytes the rollup takes beyond its own struct.
+    pub fn bytes(&self) -> usize {
+        self.days() * Self::DAY_BYTES + self.heap
     }
 
     /// Adds slots `[first, end)` into `total`.
@@ -103,9 +193,7 @@ impl<C: Cell> Rollup<C> {
             if lo == 0 && hi == SLOTS_PER_DAY {
                 day_total.add_to(total);
             } else if let Some(day) = self.days.get(&index) {
-                for cell in &day.slots[lo as usize..hi as usize] {
-                    cell.add_to(total);
-                }
+                day.sum(lo as u32, hi as u32, total);
             }
         }
     }
@@ -113,6 +201,7 @@ impl<C: Cell> Rollup<C> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[derive(Clone, Copy, Default, Debug, PartialEq)]
@@ -136,6 +225,10 @@ mod tests {
 
     const MINUTE: i64 = 60_000_000_000;
 
+    fn direct(times: &[i64], from: i64, to: i64) -> u64 {
+        times.iter().filter(|t| (from * MINUTE..to * MINUTE).contains(*t)).count() as u64
+    }
+
     #[test]
     fn sums_equal_a_direct_count_for_every_aligned_range() {
         let times: Vec<i64> = (0..500).map(|i| (i * 37 - 3_000) * MINUTE).collect();
@@ -147,17 +240,58 @@ mod tests {
             let (first, end) = aligned(from * MINUTE, to * MINUTE).unwrap();
             let mut total = 0;
             rollup.sum(first, end, &mut total);
-            let direct = times.iter().filter(|t| (from * MINUTE..to * MINUTE).contains(*t)).count();
-            assert_eq!(total, direct as u64, "[{from}, {to}) minutes");
+            assert_eq!(total, direct(&times, from, to), "[{from}, {to}) minutes");
         }
     }
 
     #[test]
-    fn sub_frees_empty_days_and_alignment_rounds_inwards() {
+    fn every_partial_day_of_a_full_and_a_sparse_day_matches_after_removals() {
+        // Day 0: every slot, some twice; day 1: a few slots; then some removed again.
+        let mut times: Vec<i64> = (0..96).map(|s| s * 15 * MINUTE).collect();
+        times.extend((0..96).step_by(7).map(|s| s * 15 * MINUTE + 3 * MINUTE));
+        times.extend([1_440 + 14, 1_440 + 700, 1_440 + 701, 1_440 + 1_439].map(|m| m * MINUTE));
+        let mut rollup = Rollup::default();
+        for t in &times {
+            rollup.add(*t, &Count(1));
+        }
+        let removed: Vec<i64> = times.iter().copied().step_by(5).collect();
+        for t in &removed {
+            rollup.sub(*t, &Count(1));
+        }
+        let mut kept = times.clone();
+        for t in &removed {
+            let at = kept.iter().position(|k| k == t).unwrap();
+            kept.swap_remove(at);
+        }
+        for day in 0..2 {
+            for lo in (0..96).step_by(5) {
+                for hi in (lo + 1..=96).step_by(6) {
+                    let (from, to) = (day * 1_440 + lo * 15, day * 1_440 + hi * 15);
+                    let mut total = 0;
+                    rollup.sum(from / 15, to / 15, &mut total);
+                    assert_eq!(total, direct(&kept, from, to), "[{from}, {to}) minutes");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_sparse_day_costs_a_few_cells_and_sub_frees_empty_days() {
         let mut rollup = Rollup::default();
         rollup.add(5 * MINUTE, &Count(2));
+        let one = rollup.bytes();
+        assert!(one < 200, "one slot costs {one} bytes");
+        for s in 0..96 {
+            rollup.add(s * 15 * MINUTE, &Count(1));
+        }
+        let full = rollup.bytes();
+        assert!(full >= 96 * size_of::<Count>() && full < 96 * size_of::<Count>() + 200, "{full}");
+        for s in 0..96 {
+            rollup.sub(s * 15 * MINUTE, &Count(1));
+        }
         rollup.sub(5 * MINUTE, &Count(2));
         assert!(rollup.is_empty());
+        assert_eq!(rollup.bytes(), 0);
         assert_eq!(aligned(7 * MINUTE, 44 * MINUTE), Some((1, 2)));
         assert_eq!(aligned(7 * MINUTE, 29 * MINUTE), None);
         assert_eq!(aligned(-15 * MINUTE, 0), Some((-1, 0)));

@@ -80,6 +80,19 @@ pub(crate) struct Args {
     /// running syncs are stopped at once (their committed pages stay) [default: 10].
     #[arg(long, env = "CXM_SHUTDOWN_GRACE_SECONDS")]
     shutdown_grace_seconds: Option<u64>,
+    /// Attribute keys indexed per event type; queries on others scan [default: 64].
+    #[arg(long, env = "CXM_INDEX_ATTRIBUTE_KEYS")]
+    index_attribute_keys: Option<usize>,
+    /// Values indexed per dimension; past it the dimension is scanned [default: 1000].
+    #[arg(long, env = "CXM_INDEX_VALUES_PER_DIMENSION")]
+    index_values_per_dimension: Option<usize>,
+    /// Value-days (a value's rollup on one day with data) the indexes of an event type may hold
+    /// [default: 1000000].
+    #[arg(long, env = "CXM_INDEX_VALUE_DAYS")]
+    index_value_days: Option<u64>,
+    /// Estimated MiB the dimension indexes of an event type may take [default: 256].
+    #[arg(long, env = "CXM_INDEX_MEMORY_MB")]
+    index_memory_mb: Option<u64>,
     /// Offline commands instead of serving.
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
@@ -130,6 +143,10 @@ struct File {
     stream_idle_timeout_seconds: Option<u64>,
     plugin_memory_mb: Option<u64>,
     shutdown_grace_seconds: Option<u64>,
+    index_attribute_keys: Option<usize>,
+    index_values_per_dimension: Option<usize>,
+    index_value_days: Option<u64>,
+    index_memory_mb: Option<u64>,
 }
 
 /// TLS files.
@@ -160,6 +177,7 @@ pub(crate) struct Config {
     pub(crate) stream_idle_timeout: std::time::Duration,
     pub(crate) plugin_memory_mb: u64,
     pub(crate) shutdown_grace: std::time::Duration,
+    pub(crate) index: cxm_engine::IndexBudget,
 }
 
 impl Config {
@@ -219,7 +237,21 @@ impl Config {
             )));
         }
         let grace = args.shutdown_grace_seconds.or(file.shutdown_grace_seconds).unwrap_or(10);
+        let default = cxm_engine::IndexBudget::default();
+        let index = cxm_engine::IndexBudget {
+            attribute_keys: args.index_attribute_keys.or(file.index_attribute_keys).unwrap_or(default.attribute_keys),
+            values_per_dimension: args
+                .index_values_per_dimension
+                .or(file.index_values_per_dimension)
+                .unwrap_or(default.values_per_dimension),
+            value_days: args.index_value_days.or(file.index_value_days).unwrap_or(default.value_days),
+            bytes: args
+                .index_memory_mb
+                .or(file.index_memory_mb)
+                .map_or(default.bytes, |mb| mb.saturating_mul(1024 * 1024)),
+        };
         Ok(Self {
+            index,
             plugin_memory_mb,
             shutdown_grace: std::time::Duration::from_secs(grace),
             listen: args.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),

@@ -131,6 +131,7 @@ async fn run(config: Config) -> Result<(), StartError> {
             allow_empty: config.allow_empty,
             discard_damaged: config.discard_damaged,
         },
+        index: config.index,
     };
     let dir = config.data_dir.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, settings))

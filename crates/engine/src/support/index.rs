@@ -1,9 +1,7 @@
 //! The in-memory rollups of tickets: one over all counted tickets, one per value of each
-//! low-cardinality dimension (a "view"), and the locators of the first-reply and solve
+//! dimension that the index budget lets in (a "view", see [`crate::views`]), and the locators of the first-reply and solve
 //! timelines. Rebuilt from the store at start, kept exact at ingest by removing the replaced
 //! version of a ticket and adding the new one.
-
-use std::collections::{BTreeSet, HashMap};
 
 use cxm_proto::v1::Ticket;
 use cxm_store::Nanos;
@@ -11,9 +9,7 @@ use cxm_store::Nanos;
 use super::cell::{self, TicketCell, TicketFacts, TicketTotals, Timeline};
 use super::timeline::{DurationRollup, Locator};
 use crate::rollup::Rollup;
-
-/// Most distinct values a dimension's view keeps; past it the dimension is answered by scanning.
-pub const MAX_VIEW_VALUES: usize = 1_000;
+use crate::views::{IndexBudget, Lookup, Usage, ValueRollup, Views, listed};
 
 /// Single-valued built-in dimensions that get a view. `account_id` does not: it has as many
 /// values as customers. `tag` has its own view.
@@ -85,44 +81,49 @@ impl TicketRollup {
     }
 }
 
-/// The rollups of one dimension, one per non-empty value.
-enum View {
-    Values(HashMap<String, TicketRollup>),
-    Overflowed,
+impl ValueRollup for TicketRollup {
+    fn usage(&self) -> Usage {
+        let bytes = self.counts.bytes() + self.first_replies.bytes() + self.resolutions.bytes();
+        Usage { value_days: self.counts.days() as u64, bytes: bytes as u64 }
+    }
+
+    fn is_empty(&self) -> bool {
+        TicketRollup::is_empty(self)
+    }
 }
 
 /// All ticket rollups.
-#[derive(Default)]
 pub struct SupportIndex {
     total: TicketRollup,
-    /// Views of single-valued dimensions; their "" value is the total minus all the values.
-    views: HashMap<String, View>,
-    /// The tag view: a ticket is in the rollup of each of its tags.
-    tags: Option<View>,
+    /// Per dimension, one rollup per non-empty value: the single-valued dimensions, whose ""
+    /// value is the total minus all the values, and `tag`, where a ticket is in the rollup of
+    /// each of its tags.
+    views: Views<TicketRollup>,
     /// Tickets without tags (the "" tag), kept explicitly: a ticket with two tags is in two
     /// tag rollups, so the total minus the tags is not the untagged tickets.
     untagged: TicketRollup,
     first_replies: Locator,
     solves: Locator,
-    attribute_keys: BTreeSet<String>,
 }
 
-/// Adds or removes `facts` in the view's rollup of `value`; overflows past [`MAX_VIEW_VALUES`].
-fn change_view(view: &mut View, dimension: &str, value: &str, facts: &TicketFacts, add: bool) {
-    let View::Values(values) = view else { return };
-    if add && !values.contains_key(value) && values.len() == MAX_VIEW_VALUES {
-        tracing::info!(dimension, "more than {MAX_VIEW_VALUES} values: ticket queries on it scan events");
-        *view = View::Overflowed;
-        return;
-    }
-    let rollup = values.entry(value.to_owned()).or_default();
-    rollup.change(facts, add);
-    if rollup.is_empty() {
-        values.remove(value);
+impl Default for SupportIndex {
+    fn default() -> Self {
+        Self::new(IndexBudget::default())
     }
 }
 
 impl SupportIndex {
+    /// No tickets yet; views within `budget`.
+    pub fn new(budget: IndexBudget) -> Self {
+        Self {
+            total: TicketRollup::default(),
+            views: Views::new("support", budget),
+            untagged: TicketRollup::default(),
+            first_replies: Locator::default(),
+            solves: Locator::default(),
+        }
+    }
+
     /// Adds a stored ticket (a DELETED one adds nothing).
     pub fn add(&mut self, ticket: &Ticket) {
         self.apply(ticket, true);
@@ -149,51 +150,49 @@ impl SupportIndex {
                 }
             }
         }
-        for key in ticket.attributes.keys() {
-            if !self.attribute_keys.contains(key) {
-                self.attribute_keys.insert(key.clone());
+        let change = |rollup: &mut TicketRollup| rollup.change(&facts, add);
+        for dimension in VIEW_DIMENSIONS {
+            let value = cell::dimension(ticket, dimension);
+            if !value.is_empty() {
+                self.views.change(dimension, value, add, change);
             }
         }
-        let dimensions = VIEW_DIMENSIONS.iter().copied().chain(ticket.attributes.keys().map(String::as_str));
-        for dimension in dimensions {
-            let value = cell::dimension(ticket, dimension);
-            if value.is_empty() {
+        for (key, value) in &ticket.attributes {
+            // An attribute named like a built-in dimension is not that dimension: queries (and
+            // scans) read the built-in field, so its view must not count the attribute too.
+            if cell::DIMENSIONS.contains(&key.as_str()) || !self.views.admit_key(key, add) || value.is_empty() {
                 continue;
             }
-            let view = self.views.entry(dimension.to_owned()).or_insert_with(|| View::Values(HashMap::new()));
-            change_view(view, dimension, value, &facts, add);
+            self.views.change(key, value, add, change);
         }
-        let tags = self.tags.get_or_insert_with(|| View::Values(HashMap::new()));
         for tag in cell::dimension_values(ticket, "tag") {
             if tag.is_empty() {
                 self.untagged.change(&facts, add);
             } else {
-                change_view(tags, "tag", tag, &facts, add);
+                self.views.change("tag", tag, add, change);
             }
         }
     }
 
-    /// Whether `name` is a dimension of support metrics (built-in or an attribute key seen on
-    /// a ticket).
+    /// Whether `name` is a dimension of support metrics (built-in, an attribute key seen on a
+    /// ticket, or any name once more attribute keys were seen than the index keeps).
     pub fn knows(&self, name: &str) -> bool {
-        cell::DIMENSIONS.contains(&name) || self.attribute_keys.contains(name)
+        cell::DIMENSIONS.contains(&name) || self.views.is_key(name) || self.views.more_keys()
     }
 
-    /// Every dimension name, built-in first.
+    /// The dimension names an error lists: built-in first, at most 20.
     pub fn dimensions(&self) -> Vec<String> {
-        cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.attribute_keys.iter().cloned()).collect()
-    }
-
-    fn view(&self, dimension: &str) -> Option<&View> {
-        if dimension == "tag" { self.tags.as_ref() } else { self.views.get(dimension) }
+        listed(cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()))
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.
     pub fn has_view(&self, dimension: &str) -> bool {
-        match self.view(dimension) {
-            Some(View::Values(_)) => true,
-            Some(View::Overflowed) => false,
-            None => self.knows(dimension) && dimension != "account_id",
+        match self.views.lookup(dimension) {
+            Lookup::Values(_) => true,
+            Lookup::Overflowed => false,
+            Lookup::Absent => {
+                dimension == "tag" || VIEW_DIMENSIONS.contains(&dimension) || self.views.is_key(dimension)
+            }
         }
     }
 
@@ -203,15 +202,21 @@ impl SupportIndex {
     }
 
     /// Sums slots `[first, end)` per value of `dimension`, the "" value included; `None` when
-    /// the dimension has no view (unknown, or too many values).
+    /// the dimension has no view (unknown, not indexed, or over the budget).
     pub fn by_value(&self, dimension: &str, first: i64, end: i64, parts: Parts) -> Option<Vec<(String, TicketTotals)>> {
-        let values = match self.view(dimension) {
-            Some(View::Values(values)) => values,
-            Some(View::Overflowed) => return None,
-            None if self.knows(dimension) && dimension != "account_id" => {
-                return Some(vec![(String::new(), self.total(first, end, parts))]);
+        let unnamed = |named: &TicketTotals| {
+            if dimension == "tag" {
+                self.untagged.totals(first, end, parts)
+            } else {
+                self.total(first, end, parts).minus(named)
             }
-            None => return None,
+        };
+        let values = match self.views.lookup(dimension) {
+            Lookup::Values(values) => values,
+            Lookup::Absent if self.has_view(dimension) => {
+                return Some(vec![(String::new(), unnamed(&TicketTotals::default()))]);
+            }
+            _ => return None,
         };
         let mut named = TicketTotals::default();
         let mut out: Vec<(String, TicketTotals)> = values
@@ -222,13 +227,19 @@ impl SupportIndex {
                 (value.clone(), totals)
             })
             .collect();
-        let unnamed = if dimension == "tag" {
-            self.untagged.totals(first, end, parts)
-        } else {
-            self.total(first, end, parts).minus(&named)
-        };
-        out.push((String::new(), unnamed));
+        out.push((String::new(), unnamed(&named)));
         Some(out)
+    }
+
+    /// What the views hold (the total and untagged rollups, and the locators, are not counted).
+    pub fn usage(&self) -> Usage {
+        self.views.usage()
+    }
+
+    /// Values in `dimension`'s view and what they hold; `None` when it has none (unknown, not
+    /// indexed, or over the budget).
+    pub fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
+        self.views.indexed(dimension)
     }
 
     /// The distinct creation instants of the tickets whose `timeline` instant may lie in

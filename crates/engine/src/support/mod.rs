@@ -17,7 +17,7 @@ use cxm_proto::v1::Series;
 
 pub(crate) use cell::dimension_values;
 pub use cell::{DIMENSIONS, TicketCell, TicketFacts, TicketTotals, Timeline};
-pub use index::{MAX_VIEW_VALUES, Parts, SupportIndex, TicketRollup};
+pub use index::{Parts, SupportIndex, TicketRollup};
 pub use metric::{count, evaluate};
 pub use sketch::{DurationSketch, DurationTotals, RELATIVE_ACCURACY, nearest_rank};
 pub use timeline::{DurationRollup, Locator};

@@ -82,6 +82,14 @@ impl DurationSketch {
         self.count == 0
     }
 
+    /// Estimated heap bytes of its bins.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self.bins.capacity() {
+            0 => 0,
+            capacity => capacity * std::mem::size_of::<(u16, u32)>() + 16,
+        }
+    }
+
     /// Adds its durations into a query total.
     pub fn add_to(&self, totals: &mut DurationTotals) {
         totals.count += u64::from(self.count);

@@ -23,6 +23,16 @@ struct SketchDay {
 #[derive(Default)]
 pub struct DurationRollup {
     days: BTreeMap<i64, SketchDay>,
+    /// Estimated heap bytes of the days' slot lists and sketch bins.
+    heap: usize,
+}
+
+impl SketchDay {
+    /// Estimated heap bytes of the slot list and of the bins of the day's sketch and of `slot`'s.
+    fn heap_bytes(&self, slot: Option<usize>) -> usize {
+        let list = self.slots.capacity() * std::mem::size_of::<(u8, DurationSketch)>();
+        list + self.total.heap_bytes() + slot.and_then(|i| self.slots.get(i)).map_or(0, |(_, s)| s.heap_bytes())
+    }
 }
 
 fn day_and_slot(t: Nanos) -> (i64, u8) {
@@ -35,15 +45,22 @@ impl DurationRollup {
     pub fn insert(&mut self, t: Nanos, nanos: u64) {
         let (day, at) = day_and_slot(t);
         let day = self.days.entry(day).or_default();
+        let found = day.slots.binary_search_by_key(&at, |(s, _)| *s);
+        let before = day.heap_bytes(found.ok());
         day.total.insert(nanos);
-        match day.slots.binary_search_by_key(&at, |(s, _)| *s) {
-            Ok(i) => day.slots[i].1.insert(nanos),
+        let i = match found {
+            Ok(i) => {
+                day.slots[i].1.insert(nanos);
+                i
+            }
             Err(i) => {
                 let mut sketch = DurationSketch::default();
                 sketch.insert(nanos);
                 day.slots.insert(i, (at, sketch));
+                i
             }
-        }
+        };
+        self.heap = self.heap + day.heap_bytes(Some(i)) - before;
     }
 
     /// Removes a duration added at instant `t`; empty slots and days are freed.
@@ -52,16 +69,34 @@ impl DurationRollup {
         let Some(day) = self.days.get_mut(&index) else {
             return;
         };
+        let found = day.slots.binary_search_by_key(&at, |(s, _)| *s).ok();
+        let before = day.heap_bytes(found);
         day.total.remove(nanos);
-        if let Ok(i) = day.slots.binary_search_by_key(&at, |(s, _)| *s) {
+        let mut after = 0;
+        if let Some(i) = found {
             day.slots[i].1.remove(nanos);
             if day.slots[i].1.is_empty() {
                 day.slots.remove(i);
+                after = day.heap_bytes(None);
+            } else {
+                after = day.heap_bytes(Some(i));
             }
         }
+        if found.is_none() {
+            after = day.heap_bytes(None);
+        }
+        self.heap = self.heap + after - before;
         if day.total.is_empty() {
+            // What is left of the day (its lists' capacity) goes with it.
+            self.heap -= day.heap_bytes(None);
             self.days.remove(&index);
         }
+    }
+
+    /// Estimated bytes it takes beyond its own struct.
+    pub fn bytes(&self) -> usize {
+        const DAY: usize = (std::mem::size_of::<i64>() + std::mem::size_of::<SketchDay>()) * 3 / 2;
+        self.days.len() * DAY + self.heap
     }
 
     /// Adds slots `[first, end)` into `totals`.
@@ -165,10 +200,12 @@ mod tests {
             assert_eq!(got.quantile(1, 2), want.quantile(1, 2));
             assert_eq!(got.mean(), want.mean());
         }
+        assert!(rollup.bytes() > 0);
         for (t, d) in &entries {
             rollup.remove(*t, *d);
         }
         assert!(rollup.days.is_empty());
+        assert_eq!(rollup.bytes(), 0);
     }
 
     #[test]

@@ -1,37 +1,39 @@
 //! The in-memory rollups of survey responses: one for all responses, and one per value of each
-//! low-cardinality dimension (a "view"). Rebuilt from the store at start, kept exact at ingest
-//! by removing the replaced version and adding the new one.
+//! dimension that the index budget lets in (a "view", see [`crate::views`]). Rebuilt from the
+//! store at start, kept exact at ingest by removing the replaced version and adding the new one.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashSet;
 
 use cxm_proto::v1::SurveyResponse;
 use cxm_store::nanos;
 
 use super::cell::{self, SurveyCell, SurveyTotals};
 use crate::rollup::Rollup;
-
-/// Most distinct values a dimension's view keeps; past it the dimension is answered by scanning.
-pub const MAX_VIEW_VALUES: usize = 1_000;
+use crate::views::{IndexBudget, Lookup, Usage, Views, listed};
 
 /// Built-in dimensions that get a view. `account_id` does not: it has as many values as customers.
 const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
 
-/// The rollups of one dimension: one per non-empty value. The "" value (responses without the
-/// dimension) is the total minus all of them.
-enum View {
-    Values(HashMap<String, Rollup<SurveyCell>>),
-    Overflowed,
-}
-
 /// All survey rollups.
-#[derive(Default)]
 pub struct SurveyIndex {
     total: Rollup<SurveyCell>,
-    views: HashMap<String, View>,
-    attribute_keys: BTreeSet<String>,
+    /// Per dimension, one rollup per non-empty value. The "" value (responses without the
+    /// dimension) is the total minus all of them.
+    views: Views<Rollup<SurveyCell>>,
+}
+
+impl Default for SurveyIndex {
+    fn default() -> Self {
+        Self::new(IndexBudget::default())
+    }
 }
 
 impl SurveyIndex {
+    /// No responses yet; views within `budget`.
+    pub fn new(budget: IndexBudget) -> Self {
+        Self { total: Rollup::default(), views: Views::new("survey", budget) }
+    }
+
     /// Adds a stored response.
     pub fn add(&mut self, response: &SurveyResponse) {
         self.apply(response, true);
@@ -51,61 +53,39 @@ impl SurveyIndex {
             if add { rollup.add(t, &cell) } else { rollup.sub(t, &cell) }
         };
         change(&mut self.total);
-        for key in response.attributes.keys() {
-            if !self.attribute_keys.contains(key) {
-                self.attribute_keys.insert(key.clone());
-            }
-        }
-        let dimensions = VIEW_DIMENSIONS.iter().copied().chain(response.attributes.keys().map(String::as_str));
-        for dimension in dimensions {
+        for dimension in VIEW_DIMENSIONS {
             let value = cell::dimension(response, dimension);
-            if value.is_empty() {
+            if !value.is_empty() {
+                self.views.change(dimension, value, add, change);
+            }
+        }
+        for (key, value) in &response.attributes {
+            // An attribute named like a built-in dimension is not that dimension: queries (and
+            // scans) read the built-in field, so its view must not count the attribute too.
+            if cell::DIMENSIONS.contains(&key.as_str()) || !self.views.admit_key(key, add) || value.is_empty() {
                 continue;
             }
-            // Look up before inserting: this runs for every dimension of every response, and
-            // an owned key per lookup would allocate each time.
-            if !self.views.contains_key(dimension) {
-                self.views.insert(dimension.to_owned(), View::Values(HashMap::new()));
-            }
-            let Some(view) = self.views.get_mut(dimension) else { continue };
-            let View::Values(values) = view else { continue };
-            if let Some(rollup) = values.get_mut(value) {
-                change(rollup);
-                if rollup.is_empty() {
-                    values.remove(value);
-                }
-                continue;
-            }
-            if !add {
-                continue;
-            }
-            if values.len() == MAX_VIEW_VALUES {
-                tracing::info!(dimension, "more than {MAX_VIEW_VALUES} values: queries on it scan events");
-                *view = View::Overflowed;
-                continue;
-            }
-            let mut rollup = Rollup::default();
-            change(&mut rollup);
-            values.insert(value.to_owned(), rollup);
+            self.views.change(key, value, add, change);
         }
     }
 
-    /// Whether `name` is a dimension of survey metrics (built-in or an attribute key seen).
+    /// Whether `name` is a dimension of survey metrics (built-in, an attribute key seen, or any
+    /// name once more attribute keys were seen than the index keeps).
     pub fn knows(&self, name: &str) -> bool {
-        cell::DIMENSIONS.contains(&name) || self.attribute_keys.contains(name)
+        cell::DIMENSIONS.contains(&name) || self.views.is_key(name) || self.views.more_keys()
     }
 
-    /// Every dimension name, built-in first.
+    /// The dimension names an error lists: built-in first, at most 20.
     pub fn dimensions(&self) -> Vec<String> {
-        cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.attribute_keys.iter().cloned()).collect()
+        listed(cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()))
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.
     pub fn has_view(&self, dimension: &str) -> bool {
-        match self.views.get(dimension) {
-            Some(View::Values(_)) => true,
-            Some(View::Overflowed) => false,
-            None => self.knows(dimension) && dimension != "account_id",
+        match self.views.lookup(dimension) {
+            Lookup::Values(_) => true,
+            Lookup::Overflowed => false,
+            Lookup::Absent => VIEW_DIMENSIONS.contains(&dimension) || self.views.is_key(dimension),
         }
     }
 
@@ -117,27 +97,119 @@ impl SurveyIndex {
     }
 
     /// Sums slots `[first, end)` per value of `dimension`, the "" value included; `None` when the
-    /// dimension has no view (never seen, or too many values).
-    pub fn by_value(&self, dimension: &str, first: i64, end: i64) -> Option<Vec<(String, SurveyTotals)>> {
-        let values = match self.views.get(dimension) {
-            Some(View::Values(values)) => values,
-            Some(View::Overflowed) => return None,
-            None if self.knows(dimension) && dimension != "account_id" => {
+    /// dimension has no view (unknown, not indexed, or over the budget). With `only`, just the
+    /// values in it are summed (all of them when it holds "", which is the total minus the rest).
+    pub fn by_value(
+        &self,
+        dimension: &str,
+        first: i64,
+        end: i64,
+        only: Option<&HashSet<String>>,
+    ) -> Option<Vec<(String, SurveyTotals)>> {
+        let values = match self.views.lookup(dimension) {
+            Lookup::Values(values) => values,
+            Lookup::Absent if self.has_view(dimension) => {
                 return Some(vec![(String::new(), self.total(first, end))]);
             }
-            None => return None,
+            _ => return None,
         };
+        let sum = |(value, rollup): (&String, &Rollup<SurveyCell>)| {
+            let mut totals = SurveyTotals::default();
+            rollup.sum(first, end, &mut totals);
+            (value.clone(), totals)
+        };
+        if let Some(only) = only.filter(|only| !only.contains("")) {
+            return Some(only.iter().filter_map(|value| values.get_key_value(value)).map(sum).collect());
+        }
+        let mut out: Vec<(String, SurveyTotals)> = values.iter().map(sum).collect();
         let mut named = SurveyTotals::default();
-        let mut out: Vec<(String, SurveyTotals)> = values
-            .iter()
-            .map(|(value, rollup)| {
-                let mut totals = SurveyTotals::default();
-                rollup.sum(first, end, &mut totals);
-                named.merge(&totals);
-                (value.clone(), totals)
-            })
-            .collect();
+        for (_, totals) in &out {
+            named.merge(totals);
+        }
         out.push((String::new(), self.total(first, end).minus(&named)));
         Some(out)
+    }
+
+    /// What the views hold (the total rollup, one per index, is not counted).
+    pub fn usage(&self) -> Usage {
+        self.views.usage()
+    }
+
+    /// Values in `dimension`'s view and what they hold; `None` when it has none (unknown, not
+    /// indexed, or over the budget).
+    pub fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
+        self.views.indexed(dimension)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use cxm_proto::prost_types::Timestamp;
+    use cxm_proto::v1::SurveyKind;
+
+    use super::*;
+
+    /// Response `i`: on day `i % 700`, with 12 attribute keys of 20 to 2,000 values each.
+    fn response(i: u64) -> SurveyResponse {
+        let attributes: BTreeMap<String, String> =
+            (0..12_u64).map(|k| (format!("k{k:02}"), format!("v{}", i.wrapping_mul(k + 7) % (20 + k * 180)))).collect();
+        SurveyResponse {
+            id: format!("r{i}"),
+            attributes,
+            kind: SurveyKind::Nps as i32,
+            score: (i % 11) as i32,
+            touchpoint: format!("t{}", i % 5),
+            responded_at: Some(Timestamp {
+                seconds: 1_700_000_000 + (i % 700) as i64 * 86_400 + (i % 97) as i64 * 600,
+                nanos: 0,
+            }),
+            ..SurveyResponse::default()
+        }
+    }
+
+    #[test]
+    fn views_stay_within_every_limit_of_the_budget_at_every_step() {
+        let budget = IndexBudget { attribute_keys: 8, values_per_dimension: 500, value_days: 40_000, bytes: 6 << 20 };
+        let mut index = SurveyIndex::new(budget);
+        let mut unbounded = SurveyIndex::new(IndexBudget {
+            attribute_keys: 100,
+            values_per_dimension: 10_000,
+            value_days: u64::MAX,
+            bytes: u64::MAX,
+        });
+        for i in 0..20_000 {
+            index.add(&response(i));
+            unbounded.add(&response(i));
+            let used = index.usage();
+            assert!(used.bytes <= budget.bytes && used.value_days <= budget.value_days, "{used:?} after {i}");
+        }
+        // Unbounded, the same data takes many times the budget.
+        assert!(unbounded.usage().bytes > 4 * budget.bytes, "{:?}", unbounded.usage());
+        // The first 8 keys were admitted, the others never; the small views are still there.
+        assert!(index.knows("k11") && index.has_view("k00") && !index.has_view("k08"));
+        assert!((0..12).filter_map(|k| index.indexed(&format!("k{k:02}"))).all(|(n, _)| n <= 500));
+        assert_eq!(index.indexed("k00").map(|(n, _)| n), Some(20));
+        assert_eq!(index.indexed("touchpoint").map(|(n, _)| n), Some(5));
+        assert!(index.indexed("k07").is_none(), "1,280 values: past the values per dimension");
+        // Removing everything leaves nothing in the views that are still indexed.
+        for i in 0..20_000 {
+            index.remove(&response(i));
+        }
+        assert_eq!(index.usage(), Usage::default());
+        assert_eq!(index.total(i64::MIN / 2, i64::MAX / 2), SurveyTotals::default());
+    }
+
+    #[test]
+    fn an_attribute_named_like_a_built_in_dimension_is_not_counted_in_its_view() {
+        let mut index = SurveyIndex::default();
+        let mut r = response(1);
+        r.attributes.insert("touchpoint".to_owned(), "t1".to_owned());
+        r.touchpoint = "t0".to_owned();
+        index.add(&r);
+        let values = index.by_value("touchpoint", i64::MIN / 2, i64::MAX / 2, None).unwrap();
+        let counts: BTreeMap<String, u64> = values.into_iter().map(|(v, t)| (v, t.responses())).collect();
+        assert_eq!(counts, BTreeMap::from([(String::new(), 0), ("t0".to_owned(), 1)]));
     }
 }

@@ -12,7 +12,7 @@ use cxm_store::{EventType, Nanos, Store};
 
 pub(crate) use cell::dimension;
 pub use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
-pub use index::{MAX_VIEW_VALUES, SurveyIndex};
+pub use index::SurveyIndex;
 pub use metric::{Value, count, evaluate};
 
 use crate::Result;
@@ -135,7 +135,8 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
                     Plan::View(dimension) => {
                         let wanted: Vec<_> =
                             query.filters.iter().filter(|(d, _)| d == dimension).map(|(_, values)| values).collect();
-                        for (value, totals) in index.by_value(dimension, first, end).unwrap_or_default() {
+                        let only = wanted.first().copied();
+                        for (value, totals) in index.by_value(dimension, first, end, only).unwrap_or_default() {
                             if totals == SurveyTotals::default() || !wanted.iter().all(|values| values.contains(&value))
                             {
                                 continue;

@@ -1,0 +1,282 @@
+//! The dimension views of one event type and the budget that bounds them (SPEC §13).
+//!
+//! A view keeps one rollup per value of a dimension, so that a query filtering or grouping by
+//! that one dimension reads pre-aggregated cells. Its memory follows the data (values × days
+//! with data), so every view of an event type lives within an [`IndexBudget`] set by the
+//! operator: the first `attribute_keys` attribute keys seen get a view, a view holds at most
+//! `values_per_dimension` values, and all views together at most `value_days` value-days and
+//! about `bytes` bytes. When a limit is passed the dimension concerned (for the value-days and
+//! bytes, the largest view) stops being indexed: its rollups are freed and queries on it scan
+//! the store, with the same answers. A dimension that stopped being indexed stays so until the
+//! next start (which rebuilds every view from the store), so adding and removing versions of
+//! an event stays exact: an event whose value was never in a view is never taken out of one.
+
+use std::collections::{BTreeSet, HashMap};
+use std::mem::size_of;
+
+use crate::rollup::{Cell, Rollup};
+
+/// Limits on the memory of the dimension views of one event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexBudget {
+    /// Distinct attribute keys that get a view: the first ones seen (built-in dimensions come
+    /// on top). Queries on other keys scan.
+    pub attribute_keys: usize,
+    /// Distinct values one dimension's view may hold.
+    pub values_per_dimension: usize,
+    /// Days with data, summed over every value of every view.
+    pub value_days: u64,
+    /// Estimated bytes of every view together.
+    pub bytes: u64,
+}
+
+impl Default for IndexBudget {
+    fn default() -> Self {
+        Self { attribute_keys: 64, values_per_dimension: 1_000, value_days: 1_000_000, bytes: 256 * 1024 * 1024 }
+    }
+}
+
+/// What views hold: value-days and estimated bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Days with data, summed over the values.
+    pub value_days: u64,
+    /// Estimated bytes.
+    pub bytes: u64,
+}
+
+impl Usage {
+    /// Takes `before` out and puts `after` in (`before` is part of `self`).
+    fn replace(&mut self, before: Usage, after: Usage) {
+        self.value_days = self.value_days - before.value_days + after.value_days;
+        self.bytes = self.bytes - before.bytes + after.bytes;
+    }
+}
+
+/// A rollup a view keeps per value.
+pub(crate) trait ValueRollup: Default {
+    /// Its days with data and estimated bytes.
+    fn usage(&self) -> Usage;
+    /// Whether it holds nothing.
+    fn is_empty(&self) -> bool;
+}
+
+impl<C: Cell> ValueRollup for Rollup<C> {
+    fn usage(&self) -> Usage {
+        Usage { value_days: self.days() as u64, bytes: self.bytes() as u64 }
+    }
+
+    fn is_empty(&self) -> bool {
+        Rollup::is_empty(self)
+    }
+}
+
+/// What a query finds for a dimension.
+pub(crate) enum Lookup<'a, R> {
+    /// Its view: one rollup per value seen.
+    Values(&'a HashMap<String, R>),
+    /// It had a view, over the budget: queries on it scan.
+    Overflowed,
+    /// No event has had a value for it (or it has no view at all).
+    Absent,
+}
+
+struct Values<R> {
+    rollups: HashMap<String, R>,
+    used: Usage,
+}
+
+enum View<R> {
+    Indexed(Values<R>),
+    Overflowed,
+}
+
+/// The views of one event type, within their budget.
+pub(crate) struct Views<R> {
+    budget: IndexBudget,
+    /// The event type, for the log.
+    family: &'static str,
+    views: HashMap<String, View<R>>,
+    /// Attribute keys that get a view.
+    keys: BTreeSet<String>,
+    /// Whether more attribute keys than the budget allows were seen.
+    more_keys: bool,
+    used: Usage,
+}
+
+/// Estimated bytes of one value's entry beyond its rollup: the hash table slot (7/8 full at
+/// most) and the value's string.
+fn entry_bytes<R>(value: &str) -> u64 {
+    (size_of::<(String, R)>() * 8 / 7 + 1 + value.len() + 16) as u64
+}
+
+impl<R: ValueRollup> Views<R> {
+    /// No views yet.
+    pub(crate) fn new(family: &'static str, budget: IndexBudget) -> Self {
+        Self { budget, family, views: HashMap::new(), keys: BTreeSet::new(), more_keys: false, used: Usage::default() }
+    }
+
+    /// Whether attribute `key` gets a view; when `add`ing, admits it while the key budget lasts.
+    pub(crate) fn admit_key(&mut self, key: &str, add: bool) -> bool {
+        if self.keys.contains(key) {
+            return true;
+        }
+        if !add {
+            return false;
+        }
+        if self.keys.len() < self.budget.attribute_keys {
+            self.keys.insert(key.to_owned());
+            return true;
+        }
+        if !self.more_keys {
+            self.more_keys = true;
+            tracing::info!(
+                family = self.family,
+                key,
+                "more than {} attribute keys: queries on the others scan events",
+                self.budget.attribute_keys
+            );
+        }
+        false
+    }
+
+    /// Whether attribute `key` has a view.
+    pub(crate) fn is_key(&self, key: &str) -> bool {
+        self.keys.contains(key)
+    }
+
+    /// Whether attribute keys beyond the budget were seen (they are not remembered: any name
+    /// may then be one).
+    pub(crate) fn more_keys(&self) -> bool {
+        self.more_keys
+    }
+
+    /// The attribute keys with a view, in order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
+        self.keys.iter()
+    }
+
+    /// Applies `change` to the rollup of `value` in `dimension`'s view. When `add`ing, a view
+    /// and a rollup are made as needed, within the budget; a removal never makes one (what it
+    /// takes out was never put in).
+    pub(crate) fn change(&mut self, dimension: &str, value: &str, add: bool, change: impl FnOnce(&mut R)) {
+        if !self.views.contains_key(dimension) {
+            if !add {
+                return;
+            }
+            let values = Values { rollups: HashMap::new(), used: Usage::default() };
+            self.views.insert(dimension.to_owned(), View::Indexed(values));
+        }
+        let Some(View::Indexed(values)) = self.views.get_mut(dimension) else { return };
+        let (before, after) = if let Some(rollup) = values.rollups.get_mut(value) {
+            let before = rollup.usage();
+            change(rollup);
+            if rollup.is_empty() {
+                values.rollups.remove(value);
+                (
+                    Usage { value_days: before.value_days, bytes: before.bytes + entry_bytes::<R>(value) },
+                    Usage::default(),
+                )
+            } else {
+                (before, rollup.usage())
+            }
+        } else if !add {
+            return;
+        } else if values.rollups.len() >= self.budget.values_per_dimension {
+            let why = format!("more than {} values", self.budget.values_per_dimension);
+            self.overflow(dimension, &why);
+            return;
+        } else {
+            let mut rollup = R::default();
+            change(&mut rollup);
+            let used = rollup.usage();
+            values.rollups.insert(value.to_owned(), rollup);
+            (Usage::default(), Usage { value_days: used.value_days, bytes: used.bytes + entry_bytes::<R>(value) })
+        };
+        values.used.replace(before, after);
+        self.used.replace(before, after);
+        self.enforce();
+    }
+
+    /// Stops indexing the largest views until the rest fits the value-days and bytes budget.
+    fn enforce(&mut self) {
+        while self.used.bytes > self.budget.bytes || self.used.value_days > self.budget.value_days {
+            let largest = self
+                .views
+                .iter()
+                .filter_map(|(name, view)| match view {
+                    View::Indexed(values) => Some((values.used.bytes, values.used.value_days, name)),
+                    View::Overflowed => None,
+                })
+                .max();
+            let Some((_, _, name)) = largest else { break };
+            let name = name.clone();
+            self.overflow(&name, "the index budget is spent and it is the largest view");
+        }
+    }
+
+    /// Frees `dimension`'s view for good: queries on it scan from now on.
+    fn overflow(&mut self, dimension: &str, why: &str) {
+        let Some(view) = self.views.get_mut(dimension) else { return };
+        if let View::Indexed(values) = std::mem::replace(view, View::Overflowed) {
+            self.used.replace(values.used, Usage::default());
+            tracing::info!(
+                family = self.family,
+                dimension,
+                values = values.rollups.len(),
+                value_days = values.used.value_days,
+                bytes = values.used.bytes,
+                "{why}: queries on it scan events"
+            );
+        }
+    }
+
+    /// What a query finds for `dimension`.
+    pub(crate) fn lookup(&self, dimension: &str) -> Lookup<'_, R> {
+        match self.views.get(dimension) {
+            Some(View::Indexed(values)) => Lookup::Values(&values.rollups),
+            Some(View::Overflowed) => Lookup::Overflowed,
+            None => Lookup::Absent,
+        }
+    }
+
+    /// What every view holds together.
+    pub(crate) fn usage(&self) -> Usage {
+        self.used
+    }
+
+    /// Values in `dimension`'s view and what they hold; `None` when it has none (never seen,
+    /// or over the budget).
+    pub(crate) fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
+        match self.views.get(dimension) {
+            Some(View::Indexed(values)) => Some((values.rollups.len(), values.used)),
+            _ => None,
+        }
+    }
+}
+
+/// The names an error message lists: at most 20, then how many more there are.
+pub(crate) fn listed(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = names.collect();
+    if names.len() > 20 {
+        let more = names.len() - 20;
+        names.truncate(20);
+        names.push(format!("and {more} more"));
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_list_at_most_twenty_names() {
+        let names = |n: usize| (0..n).map(|i| format!("k{i}"));
+        assert_eq!(listed(names(20)).len(), 20);
+        let long = listed(names(64));
+        assert_eq!(long.len(), 21);
+        assert_eq!(long[19], "k19");
+        assert_eq!(long[20], "and 44 more");
+    }
+}
