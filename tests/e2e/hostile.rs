@@ -53,7 +53,10 @@ async fn malformed_protobuf_is_invalid_argument_without_internals() {
 
 #[tokio::test]
 async fn errors_never_echo_more_than_a_few_hundred_bytes_nor_list_more_than_twenty_names() {
-    let server = Cxmd::start();
+    // Every attribute key known (past --index-attribute-keys, unknown dimensions scan instead of
+    // being refused), so that the refusals below list them.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Cxmd::start_with(dir.path(), &["--index-attribute-keys", "200"], &[]);
     // Four responses with 100 attribute keys between them: 105 survey dimensions.
     let events = (0..4)
         .map(|i| {

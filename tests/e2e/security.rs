@@ -18,7 +18,7 @@ use crate::support::reference::Case;
 use crate::support::{Cxmd, event, response, ts};
 
 /// Runs `cxmd keys create` on `data_dir` and returns (id, secret).
-fn create_key(data_dir: &std::path::Path, role: &str, name: &str) -> (String, String) {
+pub(crate) fn create_key(data_dir: &std::path::Path, role: &str, name: &str) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_cxmd"))
         .args(["keys", "create", "--role", role, "--name", name, "--data-dir"])
         .arg(data_dir)

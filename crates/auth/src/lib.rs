@@ -64,6 +64,7 @@ pub fn required_role(path: &str) -> Option<Role> {
         | "grpc.reflection.v1.ServerReflection"
         | "grpc.reflection.v1alpha.ServerReflection" => None,
         "cx.v1.IngestService" => Some(Role::Ingest),
+        // ListMetrics, Query, Compare, Records: all reads; so is Prioritize.
         "cx.v1.MetricsService" | "cx.v1.InsightsService" => Some(Role::Read),
         "cx.v1.GoalService" if matches!(method, "GetGoal" | "ListGoals") => Some(Role::Read),
         "cx.v1.ConnectorService" if matches!(method, "ListPlugins" | "ListConnectors" | "GetConnector") => {
@@ -316,6 +317,8 @@ mod tests {
     fn roles_and_paths() {
         assert_eq!(required_role("/grpc.health.v1.Health/Check"), None);
         assert_eq!(required_role("/cx.v1.MetricsService/Query"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.MetricsService/Compare"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.MetricsService/Records"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.ConnectorService/GetConnector"), Some(Role::Read));
         assert_eq!(required_role("/cx.v1.ConnectorService/SyncConnector"), Some(Role::Admin));
         assert_eq!(required_role("/cx.v1.ConnectorService/CancelSync"), Some(Role::Admin));

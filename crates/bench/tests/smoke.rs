@@ -1,5 +1,5 @@
-//! A reduced benchmark run of each data profile: 20,000 events, 20 runs per question, against
-//! the debug `cxmd`. It checks that the whole pipeline works and that cxm and DuckDB give the
+//! A reduced benchmark run of each data profile (20,000 friendly events, 10,000 realistic ones),
+//! 20 runs per question, against the debug `cxmd`. It checks that the whole pipeline works and that cxm and DuckDB give the
 //! same numbers, on time-ordered data and on late, backfilled data with many attribute values;
 //! it never asserts a timing. The profiles run one after the other (they share the `.venv`
 //! that the first run may have to create).
@@ -10,13 +10,13 @@ use cxm_bench::{DataProfile, Options, Profile};
 
 #[test]
 fn small_run_works_end_to_end_and_cxm_agrees_with_duckdb() {
-    small_run(DataProfile::Friendly, "results-20000.json");
-    small_run(DataProfile::Realistic, "results-realistic-20000.json");
+    small_run(DataProfile::Friendly, 20_000, "results-20000.json");
+    small_run(DataProfile::Realistic, 10_000, "results-realistic-10000.json");
 }
 
-fn small_run(data: DataProfile, results: &str) {
+fn small_run(data: DataProfile, events: u64, results: &str) {
     let dir = tempfile::tempdir_in(cxm_bench::server::workspace_root().join("target")).unwrap();
-    let mut options = Options::new(20_000);
+    let mut options = Options::new(events);
     options.data = data;
     options.queries = 20;
     options.duckdb_queries = 5;
@@ -26,7 +26,7 @@ fn small_run(data: DataProfile, results: &str) {
     options.prioritize_runs = 2;
     let report = cxm_bench::run(&options).expect("the benchmark runs");
     println!("{report}");
-    assert_eq!(report.ingest.events, 20_000);
+    assert_eq!(report.ingest.events, events);
     assert_eq!(report.data_profile, data.name());
     assert_eq!(report.questions.len(), 4);
     for q in &report.questions {

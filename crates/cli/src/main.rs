@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod catalog;
+mod compare;
 mod connection;
 mod connectors;
 mod drivers;
@@ -19,6 +20,7 @@ mod grid;
 mod ingest;
 mod keys;
 mod query;
+mod records;
 mod render;
 mod rows;
 mod style;
@@ -85,6 +87,26 @@ enum Command {
 
 The range is [from, to); bare dates (YYYY-MM-DD) are midnight in --tz.")]
     Query(query::QueryArgs),
+    /// One metric over two periods, per group: both values, the change, its 95% interval and
+    /// p-value.
+    #[command(after_help = "Examples:
+  cxm compare nps --base-from 2026-01-01 --base-to 2026-04-01 \\
+    --from 2026-04-01 --to 2026-07-01 --by touchpoint
+  cxm compare csat --base-from 2026-03-01 --base-to 2026-04-01 \\
+    --from 2026-04-01 --to 2026-05-01 --where region=emea --format json
+
+Each period is one bucket, [from, to); bare dates are midnight in --tz. A change is significant
+when its two-sided p-value is below 0.05.")]
+    Compare(compare::CompareArgs),
+    /// The events behind one point: its bucket [from, to) and one group.
+    #[command(after_help = "Examples:
+  cxm records nps --from 2026-04-06 --to 2026-04-13 --by touchpoint --group web
+  cxm records backlog --from 2026-04-01 --to 2026-05-01 --all --format csv
+  cxm records mrr --from 2026-04-01 --to 2026-05-01 --page-token <token>
+
+One page of 100 keys by default; --all lists every page. Pages come from a snapshot taken at
+the first page, so events ingested meanwhile never shift them.")]
+    Records(records::RecordsArgs),
     /// Pushes CSV / JSON Lines files of events to cxmd (streamed in batches).
     #[command(after_help = "Examples:
   cxm ingest responses.csv tickets.jsonl --source typeform
@@ -193,6 +215,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Health { service } => health(&connection, service).await,
         Command::Metrics { format } => catalog::run(&connection, *format).await,
         Command::Query(args) => query::run(&connection, args).await,
+        Command::Compare(args) => compare::run(&connection, args).await,
+        Command::Records(args) => records::run(&connection, args).await,
         Command::Ingest(_) => Ok(()), // handled above
         Command::Plugins => connectors::plugins(&connection).await,
         Command::Connectors { command } => connectors::run(&connection, command).await,

@@ -99,29 +99,52 @@ fn split_pair<'a>(text: &'a str, flag: &str) -> Result<(&'a str, &'a str), CliEr
         .ok_or_else(|| CliError::usage(format!("{flag} {text:?} needs the form name=value")))
 }
 
+/// The zone of `--tz`.
+pub(crate) fn zone(tz: &str) -> Result<Tz, CliError> {
+    tz.trim().parse().map_err(|_| {
+        CliError::usage(format!("--tz {tz:?} is not an IANA time zone (e.g. Europe/Paris, America/New_York)"))
+    })
+}
+
+/// The range `[from, to)` of two flags (named `from_flag`, `to_flag`), read in `zone`.
+pub(crate) fn range(
+    (from, from_flag): (&str, &str),
+    (to, to_flag): (&str, &str),
+    zone: Tz,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), CliError> {
+    let start = times::parse_query_bound(from, zone).map_err(|e| CliError::usage(format!("{from_flag} {e}")))?;
+    let end = times::parse_query_bound(to, zone).map_err(|e| CliError::usage(format!("{to_flag} {e}")))?;
+    if end <= start {
+        return Err(CliError::usage(format!("{to_flag} ({to}) must be after {from_flag} ({from})")));
+    }
+    Ok((start, end))
+}
+
+/// The filters of `--where dim=v1,v2` flags.
+pub(crate) fn filters(texts: &[String]) -> Result<Vec<Filter>, CliError> {
+    texts
+        .iter()
+        .map(|text| {
+            let (dimension, values) = split_pair(text, "--where")?;
+            Ok(Filter {
+                dimension: dimension.to_owned(),
+                values: values.split(',').map(|v| v.trim().to_owned()).collect(),
+            })
+        })
+        .collect()
+}
+
+/// The parameters of `--param key=value` flags.
+pub(crate) fn params(texts: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+    texts.iter().map(|text| split_pair(text, "--param").map(|(k, v)| (k.to_owned(), v.to_owned()))).collect()
+}
+
 /// Builds the request from the command line (usage errors for anything malformed).
 pub(crate) fn request(args: &QueryArgs) -> Result<(QueryRequest, Asked), CliError> {
-    let zone: Tz = args.tz.trim().parse().map_err(|_| {
-        CliError::usage(format!("--tz {:?} is not an IANA time zone (e.g. Europe/Paris, America/New_York)", args.tz))
-    })?;
-    let from = times::parse_query_bound(&args.from, zone).map_err(|e| CliError::usage(format!("--from {e}")))?;
-    let to = times::parse_query_bound(&args.to, zone).map_err(|e| CliError::usage(format!("--to {e}")))?;
-    if to <= from {
-        return Err(CliError::usage(format!("--to ({}) must be after --from ({})", args.to, args.from)));
-    }
-    let mut filters = Vec::new();
-    for text in &args.filters {
-        let (dimension, values) = split_pair(text, "--where")?;
-        filters.push(Filter {
-            dimension: dimension.to_owned(),
-            values: values.split(',').map(|v| v.trim().to_owned()).collect(),
-        });
-    }
-    let mut params = BTreeMap::new();
-    for text in &args.params {
-        let (key, value) = split_pair(text, "--param")?;
-        params.insert(key.to_owned(), value.to_owned());
-    }
+    let zone = zone(&args.tz)?;
+    let (from, to) = range((&args.from, "--from"), (&args.to, "--to"), zone)?;
+    let filters = filters(&args.filters)?;
+    let params = params(&args.params)?;
     let request = QueryRequest {
         metric: args.metric.trim().to_owned(),
         from: Some(times::to_timestamp(from)),

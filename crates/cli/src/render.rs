@@ -24,7 +24,7 @@ pub(crate) enum OutputFormat {
 }
 
 /// A bucket start in the query's zone, RFC 3339 with the zone's offset.
-fn local_rfc3339(start: Option<&Timestamp>, zone: Tz) -> String {
+pub(crate) fn local_rfc3339(start: Option<&Timestamp>, zone: Tz) -> String {
     start
         .and_then(times::from_timestamp)
         .map(|t| t.with_timezone(&zone).to_rfc3339_opts(SecondsFormat::AutoSi, true))

@@ -29,7 +29,7 @@ const PARTIAL: &str = " (partial)";
 const TO_DATE: &str = " (to date)";
 
 /// Decimals for a metric's values, from its unit.
-fn decimals(unit: &str) -> usize {
+pub(crate) fn decimals(unit: &str) -> usize {
     match unit {
         "count" => 0,
         "percent" | "minutes" => 1,
@@ -39,7 +39,7 @@ fn decimals(unit: &str) -> usize {
 }
 
 /// The unit as a column header shows it: `%`, `min`, `score -100..100`, ….
-fn unit_label(unit: &str) -> String {
+pub(crate) fn unit_label(unit: &str) -> String {
     match unit {
         "percent" => String::from("%"),
         "minutes" => String::from("min"),
@@ -54,7 +54,7 @@ pub(crate) fn fixed(value: f64, decimals: usize) -> String {
 }
 
 /// A local time as people read it: the date alone at midnight, else date and minutes.
-fn local_text(t: DateTime<Utc>, zone: Tz) -> String {
+pub(crate) fn local_text(t: DateTime<Utc>, zone: Tz) -> String {
     let local = t.with_timezone(&zone);
     if local.time() == NaiveTime::MIN {
         local.format("%Y-%m-%d").to_string()
@@ -265,7 +265,7 @@ pub(crate) fn render(answer: &QueryResponse, asked: &Asked, info: Option<&Metric
 }
 
 /// Aligns cells in columns: the first left-aligned, the others right-aligned; the header dimmed.
-fn align(rows: &[Vec<String>], style: Style) -> String {
+pub(crate) fn align(rows: &[Vec<String>], style: Style) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))

@@ -11,10 +11,10 @@ use std::time::Instant;
 use crate::{Error, Result};
 
 /// Most cells (groups × buckets) one query may need.
-pub const MAX_CELLS: usize = 1_000_000;
+pub(crate) const MAX_CELLS: usize = 1_000_000;
 
 /// Largest encoded answer, in bytes.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Work between two looks at the clock inside a loop.
 const TICKS_PER_CHECK: u32 = 256;
@@ -100,7 +100,7 @@ fn thousands(n: usize) -> String {
 
 /// Checks, before a new group is allocated, that `groups` groups of `buckets` buckets stay
 /// within [`MAX_CELLS`]; the error names both numbers.
-pub fn check_cells(groups: usize, buckets: usize) -> Result<()> {
+pub(crate) fn check_cells(groups: usize, buckets: usize) -> Result<()> {
     let cells = groups.saturating_mul(buckets);
     if cells <= MAX_CELLS {
         return Ok(());

@@ -9,21 +9,21 @@ use cxm_store::Nanos;
 use crate::error::{Error, Result};
 
 /// Most buckets one query may ask for.
-pub const MAX_BUCKETS: usize = 10_000;
+pub(crate) const MAX_BUCKETS: usize = 10_000;
 
 /// One bucket of a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     /// The bucket's calendar start (the query's `from` when ungranular).
-    pub start: Nanos,
+    pub(crate) start: Nanos,
     /// Start of the effective interval: the bucket intersected with `[from, to)`.
-    pub from: Nanos,
+    pub(crate) from: Nanos,
     /// End of the effective interval (exclusive).
-    pub to: Nanos,
+    pub(crate) to: Nanos,
 }
 
 /// Parses an IANA zone name; empty means UTC.
-pub fn zone(name: &str) -> Result<Tz> {
+pub(crate) fn zone(name: &str) -> Result<Tz> {
     if name.is_empty() {
         return Ok(Tz::UTC);
     }
@@ -87,7 +87,7 @@ fn next_period(start: NaiveDate, granularity: Granularity) -> Option<NaiveDate> 
 
 /// Cuts `[from, to)` into the buckets of `granularity` in `tz`. Every bucket that meets the
 /// range is returned, the first and last possibly partial.
-pub fn buckets(from: Nanos, to: Nanos, granularity: Granularity, tz: Tz) -> Result<Vec<Bucket>> {
+pub(crate) fn buckets(from: Nanos, to: Nanos, granularity: Granularity, tz: Tz) -> Result<Vec<Bucket>> {
     if from >= to {
         return Err(Error::invalid("to", "must be after from"));
     }

@@ -3,35 +3,49 @@
 //! the catalog defines it.
 //!
 //! The engine is synchronous; the server calls it from blocking tasks.
+//!
+//! Layout: each metric family (`survey`, `support`, `revenue`, and `joined` — survey responses
+//! weighed by account revenue) describes its own metrics in its `catalog` module and computes them
+//! in its `metric` module; [`catalog`] only lists the families' entries. `point` holds the value of
+//! one bucket, [`time`] the protobuf time conversions, `plan` the reading plan survey and support
+//! share, `bounds` and `steps` the limits and locking of one query. Adding a metric to a family
+//! touches its catalog entry, its evaluation and its documentation (docs/metrics.md).
 
 #![forbid(unsafe_code)]
 
-pub mod bounds;
-pub mod calendar;
+mod answer;
+mod bounds;
+mod calendar;
 pub mod catalog;
+mod compare;
+mod describe;
 mod error;
 pub mod goals;
 pub mod insights;
-pub mod query;
-pub mod revenue;
-pub mod rollup;
-pub mod stats;
+mod joined;
+mod plan;
+mod point;
+mod query;
+mod records;
+mod revenue;
+mod rollup;
+mod stats;
 mod steps;
-pub mod support;
-pub mod survey;
+mod support;
+mod survey;
+pub mod time;
 mod views;
 
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Event, IngestResponse, QueryRequest, QueryResponse, Rejection};
 use cxm_store::{EventType, MetaWrite, Options, Outcome, Rules, Store};
 
 pub use bounds::Stop;
 pub use error::{Error, Result};
-pub use query::Query;
+use query::Query;
 pub use views::{IndexBudget, Usage};
 
 /// Most events in one ingest request.
@@ -135,11 +149,6 @@ pub struct Engine {
     /// The memory budget of the rollups' views (kept for rebuilds).
     budget: IndexBudget,
     rollups: RwLock<Rollups>,
-}
-
-/// A protobuf timestamp from nanoseconds since the epoch.
-pub fn timestamp(nanos: i64) -> Timestamp {
-    Timestamp { seconds: nanos.div_euclid(1_000_000_000), nanos: nanos.rem_euclid(1_000_000_000) as i32 }
 }
 
 impl Engine {
@@ -260,25 +269,11 @@ impl Engine {
     /// one bounded step at a time (see `steps`).
     pub fn query_until(&self, request: &QueryRequest, stop: &Stop) -> Result<QueryResponse> {
         let query = Query::parse(request)?;
-        let mut attempt = 0;
-        let series = loop {
-            let mut steps = steps::Steps::new(self, stop, attempt == steps::STEPPED_ATTEMPTS)?;
-            let answered = match query.metric.family {
-                catalog::Family::Survey(metric) => survey::answer(metric, &mut steps, &query),
-                catalog::Family::Support(metric) => support::answer(metric, &mut steps, &query),
-                catalog::Family::Revenue(metric) => {
-                    revenue::answer(metric, &mut steps, &query, &request.params, &self.rules.reporting_currency)
-                }
-            };
-            match answered {
-                Err(Error::Moved) if attempt < steps::STEPPED_ATTEMPTS => attempt += 1,
-                answered => break answered?,
-            }
-        };
+        let groups = self.values(&query, &request.params, stop)?;
         Ok(QueryResponse {
-            metric: query.metric.name.to_owned(),
+            metric: query.metric.about.name.to_owned(),
             definition_version: catalog::DEFINITION_VERSION.to_owned(),
-            series,
+            series: query::points(&query, groups)?,
         })
     }
 

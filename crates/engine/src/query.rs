@@ -3,36 +3,32 @@
 use std::collections::HashSet;
 
 use cxm_proto::clip;
-use cxm_proto::v1::{Granularity, QueryRequest};
-use cxm_store::nanos;
+use cxm_proto::v1::{Granularity, QueryRequest, Series};
 
 use crate::calendar::{self, Bucket};
 use crate::catalog::{self, MetricDef};
-use crate::{Error, Result};
+use crate::point::Value;
+use crate::{Error, Result, time};
 
 /// A checked query.
 #[derive(Debug)]
-pub struct Query {
+pub(crate) struct Query {
     /// The metric asked for.
-    pub metric: &'static MetricDef,
+    pub(crate) metric: MetricDef,
     /// The buckets, in time order.
-    pub buckets: Vec<Bucket>,
+    pub(crate) buckets: Vec<Bucket>,
     /// Per dimension, the accepted values (several filters on one dimension are AND-ed).
-    pub filters: Vec<(String, HashSet<String>)>,
+    pub(crate) filters: Vec<(String, HashSet<String>)>,
     /// The dimension to group by.
-    pub group_by: Option<String>,
+    pub(crate) group_by: Option<String>,
 }
 
 impl Query {
     /// Checks a request and resolves its buckets. Dimensions are checked by the metric family.
-    pub fn parse(request: &QueryRequest) -> Result<Self> {
+    pub(crate) fn parse(request: &QueryRequest) -> Result<Self> {
         let metric = catalog::find(&request.metric)?;
-        let time = |field: &str, ts: Option<&cxm_proto::prost_types::Timestamp>| {
-            let ts = ts.ok_or_else(|| Error::invalid(field, "is required"))?;
-            nanos(ts).ok_or_else(|| Error::invalid(field, "is not a valid time between the years 1678 and 2261"))
-        };
-        let from = time("from", request.from.as_ref())?;
-        let to = time("to", request.to.as_ref())?;
+        let from = time::required("from", request.from.as_ref())?;
+        let to = time::required("to", request.to.as_ref())?;
         let granularity = Granularity::try_from(request.granularity)
             .map_err(|_| Error::invalid("granularity", format!("{} is not a Granularity", request.granularity)))?;
         let zone = calendar::zone(&request.time_zone)?;
@@ -47,11 +43,12 @@ impl Query {
             }
             filters.push((filter.dimension.clone(), filter.values.iter().cloned().collect()));
         }
-        if let Some(param) = request.params.keys().find(|p| !metric.params.contains(&p.as_str())) {
-            let takes = if metric.params.is_empty() { "none".to_owned() } else { clip::names(metric.params) };
+        if let Some(param) = request.params.keys().find(|p| !metric.about.params.contains(&p.as_str())) {
+            let takes =
+                if metric.about.params.is_empty() { "none".to_owned() } else { clip::names(metric.about.params) };
             return Err(Error::invalid(
                 "params",
-                format!("{} does not take {}; it takes: {takes}", metric.name, clip::quote(param)),
+                format!("{} does not take {}; it takes: {takes}", metric.about.name, clip::quote(param)),
             ));
         }
         let group_by = (!request.group_by.is_empty()).then(|| request.group_by.clone());
@@ -62,7 +59,7 @@ impl Query {
 impl Query {
     /// Checks that every dimension the query names (in filters and `group_by`) is one `family`
     /// knows; the error lists the known ones, so a typo never silently returns everything.
-    pub fn check_dimensions(
+    pub(crate) fn check_dimensions(
         &self,
         family: &str,
         knows: impl Fn(&str) -> bool,
@@ -89,26 +86,36 @@ impl Query {
     }
 }
 
-/// One series per group and one point per bucket, from per-group bucket totals; when grouped,
-/// groups none of whose buckets `feeds` the metric are left out. The answer is bounded by
-/// [`crate::bounds::MAX_RESPONSE_BYTES`].
-pub fn series<T>(
+/// Per group, one value per bucket, sorted by group.
+pub(crate) type GroupValues = Vec<(String, Vec<Value>)>;
+
+/// One value per bucket for each group, from per-group bucket totals; when grouped, groups none
+/// of whose buckets `feeds` the metric are left out.
+pub(crate) fn series<T>(
     query: &Query,
     totals: impl IntoIterator<Item = (String, Vec<T>)>,
     feeds: impl Fn(&T) -> bool,
-    point: impl Fn(&T, i64) -> cxm_proto::v1::Point,
-) -> Result<Vec<cxm_proto::v1::Series>> {
+    value: impl Fn(&T) -> Value,
+) -> Result<GroupValues> {
     let grouped = query.group_by.is_some();
-    let mut bytes = 0;
     let mut out = Vec::new();
     for (group, buckets) in totals {
         if grouped && !buckets.iter().any(&feeds) {
             continue;
         }
-        let series = cxm_proto::v1::Series {
-            group,
-            points: query.buckets.iter().zip(&buckets).map(|(bucket, totals)| point(totals, bucket.start)).collect(),
-        };
+        out.push((group, buckets.iter().map(&value).collect()));
+    }
+    Ok(out)
+}
+
+/// The API series of `groups`, each value the point of its bucket of `query`. The answer is
+/// bounded by [`crate::bounds::MAX_RESPONSE_BYTES`].
+pub(crate) fn points(query: &Query, groups: GroupValues) -> Result<Vec<Series>> {
+    let mut bytes = 0;
+    let mut out = Vec::new();
+    for (group, values) in groups {
+        let points = query.buckets.iter().zip(values).map(|(bucket, value)| value.point(bucket.start)).collect();
+        let series = Series { group, points };
         crate::bounds::add_response_bytes(&mut bytes, cxm_proto::prost::Message::encoded_len(&series) + 5)?;
         out.push(series);
     }

@@ -18,11 +18,11 @@ use std::mem::size_of;
 use cxm_store::Nanos;
 
 /// The width of a slot: 15 minutes.
-pub const SLOT_NANOS: i64 = 15 * 60 * 1_000_000_000;
+pub(crate) const SLOT_NANOS: i64 = 15 * 60 * 1_000_000_000;
 const SLOTS_PER_DAY: i64 = 96;
 
 /// An additive aggregate of events: what one slot holds.
-pub trait Cell: Copy + Default {
+pub(crate) trait Cell: Copy + Default {
     /// The wider accumulator a query sums cells into.
     type Total: Default + Clone;
     /// Adds `other` into `self`.
@@ -106,7 +106,7 @@ impl<C: Cell> Slots<C> {
 /// The day totals live in their own map, apart from the slots: a query over whole days walks
 /// B-tree nodes that hold a dozen totals side by side, instead of visiting one day of cells per
 /// day, scattered over the heap (its cost stayed O(days) but grew with the heap).
-pub struct Rollup<C> {
+pub(crate) struct Rollup<C> {
     totals: BTreeMap<i64, C>,
     days: BTreeMap<i64, Slots<C>>,
     /// Estimated bytes of the slots' heap cells (the per-day part is `days × day_bytes`).
@@ -120,12 +120,12 @@ impl<C> Default for Rollup<C> {
 }
 
 /// The slot that holds instant `t`.
-pub fn slot(t: Nanos) -> i64 {
+pub(crate) fn slot(t: Nanos) -> i64 {
     t.div_euclid(SLOT_NANOS)
 }
 
 /// The aligned part of `[from, to)`: slots `[first, end)`, or `None` when no whole slot fits.
-pub fn aligned(from: Nanos, to: Nanos) -> Option<(i64, i64)> {
+pub(crate) fn aligned(from: Nanos, to: Nanos) -> Option<(i64, i64)> {
     let first = slot(from) + i64::from(from.rem_euclid(SLOT_NANOS) != 0);
     let end = slot(to);
     (first < end).then_some((first, end))
@@ -143,7 +143,7 @@ impl<C: Cell> Rollup<C> {
     const DAY_BYTES: usize = (2 * size_of::<i64>() + size_of::<C>() + size_of::<Slots<C>>()) * 3 / 2;
 
     /// Adds a cell at instant `t`.
-    pub fn add(&mut self, t: Nanos, cell: &C) {
+    pub(crate) fn add(&mut self, t: Nanos, cell: &C) {
         let (index, at) = day_and_slot(t);
         self.totals.entry(index).or_default().add(cell);
         let day = self.days.entry(index).or_default();
@@ -153,7 +153,7 @@ impl<C: Cell> Rollup<C> {
     }
 
     /// Removes a cell added at instant `t`; slots and days left empty are freed.
-    pub fn sub(&mut self, t: Nanos, cell: &C) {
+    pub(crate) fn sub(&mut self, t: Nanos, cell: &C) {
         let (index, at) = day_and_slot(t);
         if let (Some(total), Some(day)) = (self.totals.get_mut(&index), self.days.get_mut(&index)) {
             total.sub(cell);
@@ -167,22 +167,22 @@ impl<C: Cell> Rollup<C> {
     }
 
     /// Whether the rollup holds nothing.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.totals.is_empty()
     }
 
     /// Days that hold anything.
-    pub fn days(&self) -> usize {
+    pub(crate) fn days(&self) -> usize {
         self.totals.len()
     }
 
     /// Estimated bytes the rollup takes beyond its own struct.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.days() * Self::DAY_BYTES + self.heap
     }
 
     /// Adds slots `[first, end)` into `total`.
-    pub fn sum(&self, first: i64, end: i64, total: &mut C::Total) {
+    pub(crate) fn sum(&self, first: i64, end: i64, total: &mut C::Total) {
         if first >= end {
             return;
         }

@@ -2,7 +2,7 @@
 //! Student-t interval of a mean, with the t quantile computed here.
 
 /// The z value of a two-sided 95% interval.
-pub const Z: f64 = 1.96;
+pub(crate) const Z: f64 = 1.96;
 
 /// The 0.975 quantile of the standard normal distribution, the limit of [`t_975`].
 const Z_975: f64 = 1.959_963_984_540_054;
@@ -95,7 +95,7 @@ fn t_density(t: f64, df: f64) -> f64 {
 /// two-sided 95% interval (12.706 at 1, 2.262 at 9, 1.960 in the limit). Exact forms for 1
 /// and 2 degrees of freedom, Newton's method on the exact distribution (kept inside a
 /// bracket) up to 1,000 degrees of freedom, the Cornish-Fisher expansion beyond.
-pub fn t_975(df: u64) -> f64 {
+pub(crate) fn t_975(df: u64) -> f64 {
     match df {
         0 => f64::NAN,
         1 => (0.475 * std::f64::consts::PI).tan(),
@@ -135,7 +135,7 @@ pub fn t_975(df: u64) -> f64 {
 }
 
 /// The Wilson score interval of `k` successes in `n` trials, as a proportion; `None` when n = 0.
-pub fn wilson(k: u64, n: u64) -> Option<(f64, f64)> {
+pub(crate) fn wilson(k: u64, n: u64) -> Option<(f64, f64)> {
     if n == 0 {
         return None;
     }
@@ -148,11 +148,76 @@ pub fn wilson(k: u64, n: u64) -> Option<(f64, f64)> {
     Some(((center - half).max(0.0), (center + half).min(1.0)))
 }
 
+/// The Wilson score interval of `k` successes in `n` trials, in percent; `None` when n = 0.
+pub(crate) fn percent_interval(k: u64, n: u64) -> Option<(f64, f64)> {
+    wilson(k, n).map(|(low, high)| (100.0 * low, 100.0 * high))
+}
+
+/// The standard error of a proportion `k`/`n` in percent, 100·√(p(1 − p)/n); `None` when n = 0.
+pub(crate) fn percent_se(k: u64, n: u64) -> Option<f64> {
+    (n > 0).then(|| {
+        let p = k as f64 / n as f64;
+        100.0 * (p * (1.0 - p) / n as f64).sqrt()
+    })
+}
+
+/// The standard error of NPS in points, 100·√((p_P + p_D − (p_P − p_D)²)/N); `None` when n = 0.
+pub(crate) fn nps_se(promoters: u64, detractors: u64, n: u64) -> Option<f64> {
+    (n > 0).then(|| {
+        let (p, d) = (promoters as f64 / n as f64, detractors as f64 / n as f64);
+        100.0 * ((p + d - (p - d).powi(2)).max(0.0) / n as f64).sqrt()
+    })
+}
+
+/// The standard error of a mean, sd/√n with the sample sd, from the count, sum and sum of
+/// squares; `None` when n < 2.
+pub(crate) fn mean_se(n: u64, sum: f64, sum_squares: f64) -> Option<f64> {
+    if n < 2 {
+        return None;
+    }
+    let count = n as f64;
+    let mean = sum / count;
+    let variance = ((sum_squares - count * mean * mean) / (count - 1.0)).max(0.0);
+    Some((variance / count).sqrt())
+}
+
+/// The complementary error function erfc(x) = 1 − erf(x), to about 1e-15 relative: the
+/// series erf(x) = 2/√π · e^(−x²) · Σ 2ⁿ x^(2n+1)/(1·3·…·(2n+1)) below 3, the continued
+/// fraction erfc(x) = e^(−x²)/√π · 1/(x + ½/(x + 1/(x + 3/2/(x + …)))) from 3 on.
+pub(crate) fn erfc(x: f64) -> f64 {
+    if x < 0.0 {
+        return 2.0 - erfc(-x);
+    }
+    let scale = (-x * x).exp() / std::f64::consts::PI.sqrt();
+    if x < 3.0 {
+        let (mut term, mut sum) = (x, x);
+        for n in 1..200 {
+            term *= 2.0 * x * x / (2 * n + 1) as f64;
+            sum += term;
+            if term < 1e-17 * sum {
+                break;
+            }
+        }
+        1.0 - 2.0 * scale * sum
+    } else {
+        let mut f = x;
+        for k in (1..=80).rev() {
+            f = x + f64::from(k) / 2.0 / f;
+        }
+        scale / f
+    }
+}
+
+/// The two-sided p-value of a standard normal statistic `z`: P(|Z| ≥ |z|) = erfc(|z|/√2).
+pub(crate) fn two_sided_p(z: f64) -> f64 {
+    erfc(z.abs() / std::f64::consts::SQRT_2)
+}
+
 /// The adjusted-Wald 95% interval of NPS (Rocks 2016), in NPS points, of `promoters` and
 /// `detractors` among `n` > 0 responses: N' = N + 3, p'P = (P + ¾)/N', p'D = (D + ¾)/N',
 /// 100·(p'P − p'D) ± 196·√((p'P + p'D − (p'P − p'D)²)/N'), clamped to [−100, 100]. Its
 /// width never collapses to zero (version 1's did at N = 1).
-pub fn nps_adjusted_wald(promoters: u64, detractors: u64, n: u64) -> (f64, f64) {
+pub(crate) fn nps_adjusted_wald(promoters: u64, detractors: u64, n: u64) -> (f64, f64) {
     let adjusted = n as f64 + 3.0;
     let p = (promoters as f64 + 0.75) / adjusted;
     let d = (detractors as f64 + 0.75) / adjusted;
@@ -164,7 +229,7 @@ pub fn nps_adjusted_wald(promoters: u64, detractors: u64, n: u64) -> (f64, f64) 
 /// The mean and its 95% interval (mean ± t·sd/√n with the sample sd and the 0.975 quantile of
 /// Student's t with n − 1 degrees of freedom) from the count, sum and sum of squares; the
 /// interval is `None` when n < 2.
-pub fn mean_interval(n: u64, sum: f64, sum_squares: f64) -> Option<(f64, Option<(f64, f64)>)> {
+pub(crate) fn mean_interval(n: u64, sum: f64, sum_squares: f64) -> Option<(f64, Option<(f64, f64)>)> {
     if n == 0 {
         return None;
     }
@@ -182,6 +247,18 @@ pub fn mean_interval(n: u64, sum: f64, sum_squares: f64) -> Option<(f64, Option<
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn erfc_matches_known_values() {
+        // Abramowitz & Stegun table 7.1 and the normal table: erfc(0.5) = 0.4795001222,
+        // erfc(2) = 0.004677734981, P(|Z| ≥ 1.96) = 0.04999579, P(|Z| ≥ 5) = 5.733e-7.
+        assert!((erfc(0.5) - 0.479_500_122_2).abs() < 1e-10);
+        assert!((erfc(2.0) - 0.004_677_734_981).abs() < 1e-12);
+        assert!((two_sided_p(1.96) - 0.049_995_790_3).abs() < 1e-9);
+        assert!((two_sided_p(-5.0) / 5.733_031_4e-7 - 1.0).abs() < 1e-6);
+        assert!((erfc(3.0) - 2.209_049_699_858_544e-5).abs() < 1e-18);
+        assert_eq!(two_sided_p(0.0), 1.0);
+    }
 
     #[test]
     fn wilson_matches_a_worked_example() {

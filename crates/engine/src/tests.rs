@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::{Filter, Granularity, SurveyKind, SurveyResponse};
 
 /// `n` NPS responses, `per_hour` to an hour from 2026-01-01, one in three on an exact hour.

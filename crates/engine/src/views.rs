@@ -247,36 +247,11 @@ impl<R: ValueRollup> Views<R> {
 
     /// Values in `dimension`'s view and what they hold; `None` when it has none (never seen,
     /// or over the budget).
+    #[cfg(test)]
     pub(crate) fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
         match self.views.get(dimension) {
             Some(View::Indexed(values)) => Some((values.rollups.len(), values.used)),
             _ => None,
         }
-    }
-}
-
-/// The names an error message lists: at most 20, then how many more there are.
-pub(crate) fn listed(names: impl Iterator<Item = String>) -> Vec<String> {
-    let mut names: Vec<String> = names.collect();
-    if names.len() > 20 {
-        let more = names.len() - 20;
-        names.truncate(20);
-        names.push(format!("and {more} more"));
-    }
-    names
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_list_at_most_twenty_names() {
-        let names = |n: usize| (0..n).map(|i| format!("k{i}"));
-        assert_eq!(listed(names(20)).len(), 20);
-        let long = listed(names(64));
-        assert_eq!(long.len(), 21);
-        assert_eq!(long[19], "k19");
-        assert_eq!(long[20], "and 44 more");
     }
 }

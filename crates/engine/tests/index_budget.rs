@@ -127,7 +127,7 @@ fn answers_past_the_budget_equal_a_reference_and_an_unbounded_index() {
     let (_a, small) = open(tight);
     // Budgets that only the value-days or the bytes pass: the largest views are dropped.
     let (_c, few_days) = open(IndexBudget { value_days: 300, ..IndexBudget::default() });
-    let (_d, few_bytes) = open(IndexBudget { bytes: 96 * 1024, ..IndexBudget::default() });
+    let (_d, few_bytes) = open(IndexBudget { bytes: 192 * 1024, ..IndexBudget::default() });
     let (_b, large) = open(IndexBudget { values_per_dimension: 10_000, ..IndexBudget::default() });
     let all = [&small, &few_days, &few_bytes, &large];
     let mut rng = Rng(7);
@@ -183,6 +183,6 @@ fn answers_past_the_budget_equal_a_reference_and_an_unbounded_index() {
     let (days, _) = few_days.index_usage().unwrap();
     assert!(days.value_days <= 300 && days.value_days > 0, "{days:?}");
     let (bytes, _) = few_bytes.index_usage().unwrap();
-    assert!(bytes.bytes <= 96 * 1024 && bytes.bytes > 0, "{bytes:?} vs {unbounded:?}");
-    assert!(unbounded.bytes > 96 * 1024 && unbounded.value_days > 300, "{unbounded:?}");
+    assert!(bytes.bytes <= 192 * 1024 && bytes.bytes > 0, "{bytes:?} vs {unbounded:?}");
+    assert!(unbounded.bytes > 192 * 1024 && unbounded.value_days > 300, "{unbounded:?}");
 }

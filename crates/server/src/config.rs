@@ -33,6 +33,9 @@ pub(crate) struct Args {
     /// sled page cache in MiB [default: 128].
     #[arg(long, env = "CXM_CACHE_MB")]
     cache_mb: Option<u64>,
+    /// Address of the web dashboard (HTTP); off unless given, or 127.0.0.1:8080 with --demo.
+    #[arg(long, env = "CXM_HTTP_LISTEN")]
+    http_listen: Option<SocketAddr>,
     /// Start even if the event store holds fewer events than the data dir's store.json records
     /// (e.g. none, after sled's files were removed or truncated), serving what is there.
     #[arg(long, env = "CXM_ALLOW_EMPTY", num_args = 0..=1, default_missing_value = "true")]
@@ -41,7 +44,7 @@ pub(crate) struct Args {
     /// refusing to start.
     #[arg(long, env = "CXM_DISCARD_DAMAGED", num_args = 0..=1, default_missing_value = "true")]
     discard_damaged: Option<bool>,
-    /// Load sample survey data into an empty data dir, for a first look.
+    /// Load sample survey data into an empty data dir, for a first look (and serve the dashboard).
     #[arg(long, env = "CXM_DEMO", num_args = 0..=1, default_missing_value = "true")]
     demo: Option<bool>,
     /// Log format: `text` or `json` [default: text].
@@ -132,6 +135,7 @@ struct File {
     allow_empty: Option<bool>,
     discard_damaged: Option<bool>,
     demo: Option<bool>,
+    http_listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -157,6 +161,18 @@ pub(crate) struct Tls {
     pub(crate) client_ca: Option<PathBuf>,
 }
 
+/// Where the dashboard listens.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HttpListen {
+    pub(crate) addr: SocketAddr,
+    /// Asked for (flag, environment or file): failing to bind it stops cxmd. The `--demo` default
+    /// is not: when its port is taken, cxmd serves without the dashboard and says so.
+    pub(crate) required: bool,
+}
+
+/// The dashboard's address under `--demo` when none is given.
+const DEMO_HTTP_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
 /// The checked configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -168,6 +184,8 @@ pub(crate) struct Config {
     pub(crate) allow_empty: bool,
     pub(crate) discard_damaged: bool,
     pub(crate) demo: bool,
+    /// Where the dashboard listens, if anywhere.
+    pub(crate) http: Option<HttpListen>,
     pub(crate) log_format: LogFormat,
     pub(crate) tls: Option<Tls>,
     pub(crate) max_concurrent_requests: usize,
@@ -230,6 +248,12 @@ impl Config {
                     .to_owned(),
             ));
         }
+        let demo = args.demo.or(file.demo).unwrap_or(false);
+        let http = match args.http_listen.or(file.http_listen) {
+            Some(addr) => Some(HttpListen { addr, required: true }),
+            None if demo => Some(HttpListen { addr: DEMO_HTTP_LISTEN, required: false }),
+            None => None,
+        };
         let plugin_memory_mb = args.plugin_memory_mb.or(file.plugin_memory_mb).unwrap_or(2048);
         if plugin_memory_mb < 64 {
             return Err(StartError::Config(format!(
@@ -267,7 +291,8 @@ impl Config {
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
             allow_empty: args.allow_empty.or(file.allow_empty).unwrap_or(false),
             discard_damaged: args.discard_damaged.or(file.discard_damaged).unwrap_or(false),
-            demo: args.demo.or(file.demo).unwrap_or(false),
+            demo,
+            http,
             log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
         })
     }
@@ -277,4 +302,28 @@ fn read_file(path: &Path) -> Result<File, StartError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| StartError::Config(format!("cannot read config file {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| StartError::Config(format!("config file {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(args: &[&str]) -> Config {
+        let mut args = Args::try_parse_from(std::iter::once("cxmd").chain(args.iter().copied())).unwrap();
+        Config::load(&mut args).unwrap()
+    }
+
+    #[test]
+    fn the_dashboard_is_off_unless_asked_for_or_the_demo_runs() {
+        assert!(load(&[]).http.is_none());
+        let demo = load(&["--demo"]).http.unwrap();
+        assert_eq!((demo.addr, demo.required), (DEMO_HTTP_LISTEN, false));
+        let asked = load(&["--demo", "--http-listen", "127.0.0.1:9090"]).http.unwrap();
+        assert_eq!((asked.addr.port(), asked.required), (9090, true));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cxm.toml");
+        std::fs::write(&file, "http_listen = \"127.0.0.1:9191\"\n").unwrap();
+        let from_file = load(&["--config", file.to_str().unwrap()]).http.unwrap();
+        assert_eq!((from_file.addr.port(), from_file.required), (9191, true));
+    }
 }

@@ -29,8 +29,8 @@ impl SplitMix {
 }
 
 /// Survey responses over the 180 days before `now` (Unix seconds): NPS, CSAT and CES across
-/// touchpoints, channels, regions and plans, with a few patterns worth finding (support
-/// detractors in APAC, happier enterprise customers).
+/// touchpoints, channels, regions and plans, with a few patterns worth finding (support well
+/// below the other touchpoints and worse over the last ten weeks, happier enterprise customers).
 pub(crate) fn sample(now: i64) -> Vec<Event> {
     let mut rng = SplitMix(0xC0FFEE);
     let span = 180 * 86_400;
@@ -39,13 +39,17 @@ pub(crate) fn sample(now: i64) -> Vec<Event> {
             let touchpoint = rng.pick(&["onboarding", "support", "billing", "renewal"]);
             let region = rng.pick(&["emea", "amer", "apac"]);
             let plan = rng.pick(&["free", "pro", "enterprise"]);
-            let lift = i64::from(plan == "enterprise") - i64::from(region == "apac" && touchpoint == "support");
+            let responded = now - span + rng.below(span as u64) as i64;
+            // The story: support drags NPS (and CSAT, CES) below the other touchpoints, and
+            // dropped further ten weeks ago; enterprise customers are happier.
+            let recent = responded >= now - 70 * 86_400;
+            let support = i64::from(touchpoint == "support") * (1 + i64::from(recent));
+            let lift = i64::from(plan == "enterprise") - support;
             let (kind, scale, score) = match rng.below(10) {
                 0..=4 => (SurveyKind::Nps, 10, (5 + rng.below(6) as i64 + lift).clamp(0, 10)),
                 5..=7 => (SurveyKind::Csat, 5, (2 + rng.below(4) as i64 + lift).clamp(1, 5)),
                 _ => (SurveyKind::Ces, 7, (3 + rng.below(5) as i64 + lift).clamp(1, 7)),
             };
-            let responded = now - span + rng.below(span as u64) as i64;
             Event {
                 payload: Some(Payload::SurveyResponse(SurveyResponse {
                     id: format!("demo-{i}"),

@@ -25,7 +25,7 @@ fn api_key(key: &Key) -> ApiKey {
         id: key.id.clone(),
         name: key.name.clone(),
         role: role as i32,
-        created_at: Some(cxm_engine::timestamp(key.created_at)),
+        created_at: Some(cxm_engine::time::timestamp(key.created_at)),
     }
 }
 
@@ -109,7 +109,7 @@ pub(crate) fn run(data_dir: &std::path::Path, command: KeysCommand) -> std::proc
                     key.id,
                     key.role.as_str(),
                     key.name,
-                    cxm_engine::timestamp(key.created_at)
+                    cxm_engine::time::timestamp(key.created_at)
                 );
             }
         }),

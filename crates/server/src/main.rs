@@ -92,11 +92,12 @@ fn no_delay(
 fn key_ring(config: &Config) -> Result<Arc<cxm_auth::KeyRing>, StartError> {
     let keys = cxm_auth::KeyRing::open(&config.data_dir);
     let none = keys.is_open().map_err(|e| StartError::Config(e.to_string()))?;
-    if none && !config.listen.ip().is_loopback() {
+    let open =
+        std::iter::once(config.listen).chain(config.http.map(|http| http.addr)).find(|addr| !addr.ip().is_loopback());
+    if let Some(addr) = open.filter(|_| none) {
         return Err(StartError::Config(format!(
-            "refusing to listen on {} without API keys: anyone could read and write your data. Create a key first \
+            "refusing to listen on {addr} without API keys: anyone could read and write your data. Create a key first \
              (cxmd keys create --role admin --name ops --data-dir {}), or listen on 127.0.0.1",
-            config.listen,
             config.data_dir.display()
         )));
     }
@@ -158,6 +159,7 @@ async fn run(config: Config) -> Result<(), StartError> {
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let dashboard_listener = dashboard_listener(&config).await?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<IngestServiceServer<ingest::Ingest>>().await;
     health.set_serving::<MetricsServiceServer<metrics::Metrics>>().await;
@@ -176,15 +178,36 @@ async fn run(config: Config) -> Result<(), StartError> {
 
     let ingest = IngestServiceServer::new(ingest::Ingest { engine: Arc::clone(&engine) })
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let metrics = MetricsServiceServer::new(metrics::Metrics { engine: Arc::clone(&engine) });
+    // One metrics service, answering gRPC calls and the dashboard's alike.
+    let metrics_api = Arc::new(metrics::Metrics { engine: Arc::clone(&engine) });
+    let metrics = MetricsServiceServer::from_arc(Arc::clone(&metrics_api));
     let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors: connectors.clone() });
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
-    // The one line on stdout: tests and scripts read the bound address from it.
-    println!("cxmd listening on {addr}");
-    let _ = std::io::stdout().flush();
-
+    // stdout says where to connect: `cxmd listening on ADDR`, then `cxmd dashboard on ADDR` when
+    // the dashboard is on. Tests and scripts read it; both lines go out in one write, and a reader
+    // that has gone away does not stop the server.
+    let mut banner = format!("cxmd listening on {addr}\n");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let dashboard = match dashboard_listener {
+        Some(listener) => {
+            let http_addr = listener.local_addr()?;
+            tracing::info!(url = %format!("http://{http_addr}/"), "dashboard serving");
+            banner.push_str(&format!("cxmd dashboard on {http_addr}\n"));
+            let dashboard =
+                cxm_web::Dashboard { metrics: metrics_api, keys: Arc::clone(&keys), timeout: config.request_timeout };
+            let mut stop = stop_rx.clone();
+            let stopped = async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            };
+            Some(tokio::spawn(dashboard.serve(listener, stopped)))
+        }
+        None => None,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
+    drop(stdout);
+
     let gate = gate::Gate {
         keys: Arc::clone(&keys),
         unary: gate::Budget::new(config.max_concurrent_requests),
@@ -236,6 +259,14 @@ async fn run(config: Config) -> Result<(), StartError> {
             }
         }
     }
+    if let Some(dashboard) = dashboard {
+        let _ = stop_tx.send(true);
+        match tokio::time::timeout(config.shutdown_grace, dashboard).await {
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "dashboard"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("dashboard: grace period over; closing its connections"),
+        }
+    }
     let flushed = tokio::task::spawn_blocking(move || engine.flush()).await;
     match flushed {
         Ok(Ok(())) => tracing::info!("stopped; data flushed"),
@@ -243,6 +274,20 @@ async fn run(config: Config) -> Result<(), StartError> {
         Err(e) => tracing::error!(error = %e, "final flush did not run"),
     }
     Ok(())
+}
+
+/// Binds the dashboard's address, if it has one. The `--demo` default gives way when its port
+/// is taken; an address asked for does not.
+async fn dashboard_listener(config: &Config) -> Result<Option<tokio::net::TcpListener>, StartError> {
+    let Some(http) = config.http else { return Ok(None) };
+    match tokio::net::TcpListener::bind(http.addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if !http.required => {
+            tracing::warn!(addr = %http.addr, error = %e, "demo: the dashboard's address is taken; serving without it (set --http-listen)");
+            Ok(None)
+        }
+        Err(e) => Err(StartError::Config(format!("cannot listen on {} for the dashboard: {e}", http.addr))),
+    }
 }
 
 async fn seed_demo(engine: &Arc<Engine>) -> Result<(), StartError> {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cli;
 pub mod fake_http;
 pub mod plugins;
@@ -31,6 +32,8 @@ pub struct Cxmd {
     child: Child,
     /// The address it listens on.
     pub addr: String,
+    /// The dashboard's address, when started with `--http-listen` (its second stdout line).
+    pub http_addr: Option<String>,
     /// Its data dir.
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -75,14 +78,24 @@ impl Cxmd {
                 text.push('\n');
             }
         });
+        let dashboard = command.get_args().any(|arg| arg == "--http-listen");
         let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read stdout");
+        stdout.read_line(&mut line).expect("read stdout");
         let addr = line.trim().strip_prefix("cxmd listening on ").map(str::to_owned).unwrap_or_else(|| {
             std::thread::sleep(Duration::from_millis(200));
             panic!("cxmd did not start: {line:?}\n{}", stderr_text.lock().expect("log lock"))
         });
-        Self { child, addr, data_dir: data_dir.to_path_buf(), _temp: None, stderr: stderr_text }
+        let http_addr = dashboard.then(|| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read stdout");
+            line.trim()
+                .strip_prefix("cxmd dashboard on ")
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("no dashboard line: {line:?}\n{}", stderr_text.lock().expect("log lock")))
+        });
+        Self { child, addr, http_addr, data_dir: data_dir.to_path_buf(), _temp: None, stderr: stderr_text }
     }
 
     /// The process id.

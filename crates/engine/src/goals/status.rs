@@ -4,7 +4,8 @@ use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::{Goal, GoalDirection, GoalState, GoalStatus, Granularity, Point, QueryRequest};
 use cxm_store::{Nanos, nanos};
 
-use crate::{Engine, Error, Result, Stop, timestamp};
+use crate::time::timestamp;
+use crate::{Engine, Error, Result, Stop};
 
 /// Nanoseconds in a day of 24 hours.
 pub(crate) const DAY: i64 = 86_400 * 1_000_000_000;

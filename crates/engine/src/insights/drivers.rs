@@ -9,9 +9,10 @@ use cxm_proto::v1::{Driver, Granularity, PrioritizeRequest, PrioritizeResponse, 
 use cxm_store::EventType;
 
 use super::tally::{self, Metric, Tally};
-use crate::catalog::{self, Family, SupportMetric};
+use crate::catalog::{self, Family};
 use crate::query::Query;
 use crate::steps::{STEPPED_ATTEMPTS, Steps};
+use crate::support::SupportMetric;
 use crate::support::{TicketFacts, Timeline};
 use crate::{Engine, Error, Result, Stop};
 
@@ -86,7 +87,7 @@ fn metric(name: &str) -> Result<Metric> {
         _ if !SUPPORTED.contains(&name) => Err(unsupported()),
         Family::Survey(m) => Ok(Metric::Survey(m)),
         Family::Support(m) => Ok(Metric::Support(m)),
-        Family::Revenue(_) => Err(unsupported()),
+        Family::Revenue(_) | Family::Joined(_) => Err(unsupported()),
     }
 }
 
@@ -143,7 +144,7 @@ pub fn prioritize(engine: &Engine, request: &PrioritizeRequest, stop: &Stop) -> 
     };
 
     let overall_n = tallies.overall.count(metric);
-    let overall = tallies.overall.point(metric, from);
+    let overall = tallies.overall.value(metric).point(from);
     let mut below_min_count = 0_u32;
     let mut drivers = Vec::new();
     let mut steps = Steps::new(engine, stop, false)?;
@@ -154,19 +155,15 @@ pub fn prioritize(engine: &Engine, request: &PrioritizeRequest, stop: &Stop) -> 
             continue;
         }
         let rest = tallies.overall.minus(&segment.tally);
-        let (seg_point, rest_point) = (segment.tally.point(metric, from), rest.point(metric, from));
-        let gap = match (seg_point.value, rest_point.value) {
+        let (seg_value, rest_value) = (segment.tally.value(metric), rest.value(metric));
+        let gap = match (seg_value.value, rest_value.value) {
             (Some(s), Some(r)) if metric == Metric::Support(SupportMetric::ReopenRate) => Some(s - r),
             (Some(s), Some(r)) => Some(r - s),
             _ => None,
         };
         let uplift = gap.map(|gap| n as f64 * gap / overall_n as f64);
-        let p_value = match (seg_point.value, rest_point.value) {
-            (Some(s), Some(r)) => {
-                tally::p_value((s, segment.tally.standard_error(metric)), (r, rest.standard_error(metric)))
-            }
-            _ => None,
-        };
+        let p_value = tally::p_value(&seg_value, &rest_value);
+        let (seg_point, rest_point) = (seg_value.point(from), rest_value.point(from));
         let at_risk: HashSet<&String> =
             segment.accounts.iter().filter(|(_, (events, unhappy))| 2 * unhappy > *events).map(|(a, _)| a).collect();
         let arr = arr_of(&mut segment.accounts.keys(), &mut steps)?;

@@ -60,20 +60,20 @@ const TWO_DECIMALS: &[&str] = &[
 ];
 
 /// Decimal places assumed for a code ISO 4217 does not list.
-pub const DEFAULT_EXPONENT: u32 = 2;
+pub(crate) const DEFAULT_EXPONENT: u32 = 2;
 
 /// The ISO 4217 exponent of `code`, or `None` when the code is not a known currency.
-pub fn known_exponent(code: &str) -> Option<u32> {
+pub(crate) fn known_exponent(code: &str) -> Option<u32> {
     EXCEPTIONS.iter().find(|(c, _)| *c == code).map(|(_, e)| *e).or_else(|| TWO_DECIMALS.contains(&code).then_some(2))
 }
 
 /// The exponent money in `code` is reported with: ISO 4217's, else [`DEFAULT_EXPONENT`].
-pub fn exponent(code: &str) -> u32 {
+pub(crate) fn exponent(code: &str) -> u32 {
     known_exponent(code).unwrap_or(DEFAULT_EXPONENT)
 }
 
 /// Converts an amount in minor units into major units (`12345` cents → `123.45`).
-pub fn to_major(minor: i128, exponent: u32) -> f64 {
+pub(crate) fn to_major(minor: i128, exponent: u32) -> f64 {
     minor as f64 / 10_f64.powi(exponent as i32)
 }
 

@@ -6,33 +6,33 @@ use std::collections::{BTreeMap, HashMap};
 
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Account, Subscription};
-use cxm_store::nanos;
+use cxm_store::{Nanos, nanos};
 
 use super::steps::MrrSteps;
 
 /// The built-in dimension of revenue metrics: the subscription's source.
-pub const SOURCE: &str = "source";
+pub(crate) const SOURCE: &str = "source";
 
 /// The built-in dimensions of revenue metrics (attribute keys of Accounts come on top).
-pub const DIMENSIONS: [&str; 1] = [SOURCE];
+pub(crate) const DIMENSIONS: [&str; 1] = [SOURCE];
 
 /// The revenue of one account, per source of its subscriptions.
 #[derive(Debug, Default)]
-pub struct AccountRevenue {
+pub(crate) struct AccountRevenue {
     /// Per subscription source: the subscriptions held, and the MRR they sum to over time.
     by_source: BTreeMap<String, (usize, MrrSteps)>,
 }
 
 impl AccountRevenue {
     /// Per source, the account's MRR over time from that source's subscriptions.
-    pub fn by_source(&self) -> impl Iterator<Item = (&str, &MrrSteps)> {
+    pub(crate) fn by_source(&self) -> impl Iterator<Item = (&str, &MrrSteps)> {
         self.by_source.iter().map(|(source, (_, steps))| (source.as_str(), steps))
     }
 }
 
 /// Revenue data of every account.
 #[derive(Debug, Default)]
-pub struct RevenueIndex {
+pub(crate) struct RevenueIndex {
     /// By `Subscription.account_id`.
     accounts: HashMap<String, AccountRevenue>,
     /// By `Account.id`, then by `Account.source`: the current attributes.
@@ -43,7 +43,7 @@ pub struct RevenueIndex {
 
 impl RevenueIndex {
     /// Adds a stored event, if it is a Subscription or an Account.
-    pub fn add(&mut self, payload: &Payload) {
+    pub(crate) fn add(&mut self, payload: &Payload) {
         match payload {
             Payload::Subscription(s) => self.add_subscription(s),
             Payload::Account(a) => self.add_account(a),
@@ -53,7 +53,7 @@ impl RevenueIndex {
 
     /// Removes an event added before (the version a newer one replaced), if it is a
     /// Subscription or an Account.
-    pub fn remove(&mut self, payload: &Payload) {
+    pub(crate) fn remove(&mut self, payload: &Payload) {
         match payload {
             Payload::Subscription(s) => self.remove_subscription(s),
             Payload::Account(a) => self.remove_account(a),
@@ -62,12 +62,12 @@ impl RevenueIndex {
     }
 
     /// Adds a stored subscription.
-    pub fn add_subscription(&mut self, subscription: &Subscription) {
+    pub(crate) fn add_subscription(&mut self, subscription: &Subscription) {
         self.change_subscription(subscription, true);
     }
 
     /// Removes a subscription that was added before (the version a newer one replaced).
-    pub fn remove_subscription(&mut self, subscription: &Subscription) {
+    pub(crate) fn remove_subscription(&mut self, subscription: &Subscription) {
         self.change_subscription(subscription, false);
     }
 
@@ -95,7 +95,7 @@ impl RevenueIndex {
     }
 
     /// Adds a stored Account.
-    pub fn add_account(&mut self, account: &Account) {
+    pub(crate) fn add_account(&mut self, account: &Account) {
         for key in account.attributes.keys() {
             *self.attribute_keys.entry(key.clone()).or_default() += 1;
         }
@@ -103,7 +103,7 @@ impl RevenueIndex {
     }
 
     /// Removes an Account that was added before (the version a newer one replaced).
-    pub fn remove_account(&mut self, account: &Account) {
+    pub(crate) fn remove_account(&mut self, account: &Account) {
         for key in account.attributes.keys() {
             if let Some(held) = self.attribute_keys.get_mut(key) {
                 *held -= 1;
@@ -121,19 +121,37 @@ impl RevenueIndex {
     }
 
     /// Every account with subscriptions, by id.
-    pub fn accounts(&self) -> impl Iterator<Item = (&str, &AccountRevenue)> {
+    pub(crate) fn accounts(&self) -> impl Iterator<Item = (&str, &AccountRevenue)> {
         self.accounts.iter().map(|(id, a)| (id.as_str(), a))
     }
 
     /// The account `id`, if it has subscriptions.
-    pub fn account(&self, id: &str) -> Option<&AccountRevenue> {
+    pub(crate) fn account(&self, id: &str) -> Option<&AccountRevenue> {
         self.accounts.get(id)
+    }
+
+    /// MRR(`id`, `t`) in minor units: the account's subscriptions of every source in force
+    /// at `t`; 0 for an account without subscriptions.
+    pub(crate) fn mrr_at(&self, id: &str, t: Nanos) -> i128 {
+        self.accounts.get(id).map_or(0, |account| account.by_source().map(|(_, steps)| steps.at(t)).sum())
+    }
+
+    /// The key of the Account event that stands for account `id`: the source first in byte order
+    /// among its stored Accounts, "" when none is stored (the account is known only from its
+    /// subscriptions or responses).
+    pub(crate) fn account_key(&self, id: &str) -> cxm_proto::v1::EventKey {
+        let source = self.profiles.get(id).and_then(|by_source| by_source.keys().next());
+        cxm_proto::v1::EventKey {
+            r#type: cxm_proto::v1::EventType::Account as i32,
+            source: source.cloned().unwrap_or_default(),
+            id: id.to_owned(),
+        }
     }
 
     /// The current value of attribute `key` of account `id`; "" when no Account of that id
     /// has it. When Accounts of several sources share the id, the first source in byte order
     /// that has the key gives the value.
-    pub fn attribute(&self, id: &str, key: &str) -> &str {
+    pub(crate) fn attribute(&self, id: &str, key: &str) -> &str {
         self.profiles
             .get(id)
             .and_then(|by_source| by_source.values().find_map(|a| a.get(key)))
@@ -141,12 +159,12 @@ impl RevenueIndex {
     }
 
     /// Whether `name` is a revenue dimension (`source` or an attribute key of a stored Account).
-    pub fn knows(&self, name: &str) -> bool {
+    pub(crate) fn knows(&self, name: &str) -> bool {
         DIMENSIONS.contains(&name) || self.attribute_keys.contains_key(name)
     }
 
     /// Every dimension name, built-in first.
-    pub fn dimensions(&self) -> Vec<String> {
+    pub(crate) fn dimensions(&self) -> Vec<String> {
         DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.attribute_keys.keys().cloned()).collect()
     }
 }

@@ -1,8 +1,8 @@
 //! Revenue metric values from one bucket's totals, exactly as SPEC §4 defines them.
 
-use crate::catalog::RevenueMetric as Metric;
+use super::RevenueMetric as Metric;
+use crate::point::Value;
 use crate::stats;
-use crate::survey::Value;
 
 use super::currency::to_major;
 
@@ -10,31 +10,31 @@ use super::currency::to_major;
 const DAY_NANOS: f64 = 86_400.0 * 1e9;
 
 /// The average month, in days, that `clv` turns a bucket's churn into a monthly churn with.
-pub const MONTH_DAYS: f64 = 30.4375;
+pub(crate) const MONTH_DAYS: f64 = 30.4375;
 
 /// What the accounts of one group add up to in one bucket with effective interval `[s, e)`.
 /// Money is in minor units, summed exactly.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RevenueTotals {
+pub(crate) struct RevenueTotals {
     /// |C|: customers at `s` (MRR above 0).
-    pub starting_customers: u64,
+    pub(crate) starting_customers: u64,
     /// Customers at `e`.
-    pub ending_customers: u64,
+    pub(crate) ending_customers: u64,
     /// Total MRR at `e`.
-    pub ending_mrr: i128,
+    pub(crate) ending_mrr: i128,
     /// Customers at `s` with no MRR at `e`.
-    pub churned: u64,
+    pub(crate) churned: u64,
     /// Σ over C of MRR at `s`.
-    pub starting_mrr: i128,
+    pub(crate) starting_mrr: i128,
     /// Σ over C of min(MRR at `e`, MRR at `s`).
-    pub retained_mrr: i128,
+    pub(crate) retained_mrr: i128,
     /// Σ over C of MRR at `e`.
-    pub cohort_ending_mrr: i128,
+    pub(crate) cohort_ending_mrr: i128,
 }
 
 impl RevenueTotals {
     /// Adds one account whose MRR is `start` at `s` and `end` at `e`.
-    pub fn add_account(&mut self, start: i128, end: i128) {
+    pub(crate) fn add_account(&mut self, start: i128, end: i128) {
         if end > 0 {
             self.ending_customers += 1;
             self.ending_mrr += end;
@@ -53,15 +53,15 @@ impl RevenueTotals {
 
 /// What a metric needs besides the bucket's totals.
 #[derive(Debug, Clone, Copy)]
-pub struct Context {
+pub(crate) struct Context {
     /// Decimal places of the reporting currency.
-    pub exponent: u32,
+    pub(crate) exponent: u32,
     /// The share of revenue kept as gross margin (0..1), for `clv`.
-    pub gross_margin: f64,
+    pub(crate) gross_margin: f64,
 }
 
 /// How many accounts a metric's value stands on.
-pub fn count(metric: Metric, t: &RevenueTotals) -> u64 {
+pub(crate) fn count(metric: Metric, t: &RevenueTotals) -> u64 {
     match metric {
         Metric::ActiveCustomers | Metric::Mrr | Metric::Arpa => t.ending_customers,
         Metric::CustomerChurnRate | Metric::GrossRevenueRetention | Metric::NetRevenueRetention | Metric::Clv => {
@@ -71,7 +71,7 @@ pub fn count(metric: Metric, t: &RevenueTotals) -> u64 {
 }
 
 /// Computes `metric` for a bucket whose effective interval lasts `length_nanos`.
-pub fn evaluate(metric: Metric, t: &RevenueTotals, length_nanos: i64, context: Context) -> Value {
+pub(crate) fn evaluate(metric: Metric, t: &RevenueTotals, length_nanos: i64, context: Context) -> Value {
     let money = |minor: i128| to_major(minor, context.exponent);
     let mut out = Value { count: count(metric, t), ..Value::default() };
     let customers = t.starting_customers;
@@ -89,7 +89,8 @@ pub fn evaluate(metric: Metric, t: &RevenueTotals, length_nanos: i64, context: C
         _ if customers == 0 => {}
         Metric::CustomerChurnRate => {
             out.value = churn.map(|c| 100.0 * c);
-            out.ci = stats::wilson(t.churned, customers).map(|(l, h)| (100.0 * l, 100.0 * h));
+            out.ci = stats::percent_interval(t.churned, customers);
+            out.se = stats::percent_se(t.churned, customers);
             out.components = vec![("churned", t.churned as f64)];
         }
         Metric::GrossRevenueRetention => {

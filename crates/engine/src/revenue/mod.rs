@@ -7,35 +7,36 @@
 //! next). The index keeps each account's MRR as a step function, so a query costs
 //! O(accounts × buckets × log changes per account), whatever the number of events.
 
+mod catalog;
 mod currency;
 mod index;
 mod metric;
+mod records;
 mod steps;
 
 use std::collections::{BTreeMap, HashSet};
 
-use cxm_proto::v1::Series;
 use cxm_store::Nanos;
 
-pub use currency::{DEFAULT_EXPONENT, exponent, known_exponent, to_major};
-pub use index::{AccountRevenue, DIMENSIONS, RevenueIndex, SOURCE};
-pub use metric::{Context, MONTH_DAYS, RevenueTotals, count, evaluate};
-pub use steps::MrrSteps;
+pub(crate) use catalog::{METRICS, RevenueMetric};
+pub(crate) use currency::{DEFAULT_EXPONENT, exponent, known_exponent, to_major};
+pub(crate) use index::{DIMENSIONS, RevenueIndex, SOURCE};
+pub(crate) use metric::{Context, RevenueTotals, count, evaluate};
+pub(crate) use records::records;
 
 use crate::bounds::{Rows, Ticker};
 use crate::steps::Steps;
 
 /// Accounts read in one step of the rollups' read lock.
 const STEP_ACCOUNTS: usize = 4_096;
-use crate::catalog::RevenueMetric;
-use crate::query::Query;
+use crate::query::{GroupValues, Query};
 use crate::{Error, Result};
 
 /// The parameter of `clv`: the share of revenue kept as gross margin.
-pub const GROSS_MARGIN: &str = "gross_margin";
+pub(crate) const GROSS_MARGIN: &str = "gross_margin";
 
 /// Reads `params["gross_margin"]`: a number in 0..1, 1 when absent.
-pub fn gross_margin(params: &BTreeMap<String, String>) -> Result<f64> {
+pub(crate) fn gross_margin(params: &BTreeMap<String, String>) -> Result<f64> {
     let Some(text) = params.get(GROSS_MARGIN) else {
         return Ok(1.0);
     };
@@ -102,7 +103,7 @@ pub(crate) fn answer(
     query: &Query,
     params: &BTreeMap<String, String>,
     currency: &str,
-) -> Result<Vec<Series>> {
+) -> Result<GroupValues> {
     // The account ids, copied in one step; then the accounts in steps of `STEP_ACCOUNTS`.
     let ids = steps.step(|rollups| {
         let index = &rollups.revenue;
@@ -158,5 +159,5 @@ pub(crate) fn answer(
         let totals: Vec<(RevenueTotals, i64)> = totals.into_iter().zip(lengths.iter().copied()).collect();
         (group, totals)
     });
-    crate::query::series(query, seen, |_| true, |(t, length), start| evaluate(metric, t, *length, context).point(start))
+    crate::query::series(query, seen, |_| true, |(t, length)| evaluate(metric, t, *length, context))
 }

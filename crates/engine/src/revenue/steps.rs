@@ -6,7 +6,7 @@ use cxm_store::Nanos;
 /// value, until the next step. Before the first step it is 0. Steps are sorted, and no step
 /// repeats the value before it, so the function has one step per change of MRR.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MrrSteps {
+pub(crate) struct MrrSteps {
     steps: Vec<(Nanos, i128)>,
 }
 
@@ -14,7 +14,7 @@ impl MrrSteps {
     /// Adds `delta` over `[start, end)` (`end` `None`: for ever). A subscription with
     /// `started_at ≤ t < ended_at` counts at `t`, so it adds its MRR over exactly that interval;
     /// removing it adds the negated amount over the same interval. O(steps).
-    pub fn add(&mut self, start: Nanos, end: Option<Nanos>, delta: i128) {
+    pub(crate) fn add(&mut self, start: Nanos, end: Option<Nanos>, delta: i128) {
         if delta == 0 || end.is_some_and(|end| end <= start) {
             return;
         }
@@ -45,19 +45,20 @@ impl MrrSteps {
     }
 
     /// Whether the MRR is 0 at every instant.
-    pub fn is_zero(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_zero(&self) -> bool {
         self.steps.is_empty()
     }
 
     /// The MRR at instant `t`.
-    pub fn at(&self, t: Nanos) -> i128 {
+    pub(crate) fn at(&self, t: Nanos) -> i128 {
         let i = self.steps.partition_point(|&(at, _)| at <= t);
         if i == 0 { 0 } else { self.steps[i - 1].1 }
     }
 
     /// Adds the MRR at each of the sorted `instants` into `out` (same length): one binary search
     /// per instant over the steps not yet passed, O(instants · log steps).
-    pub fn add_at(&self, instants: &[Nanos], out: &mut [i128]) {
+    pub(crate) fn add_at(&self, instants: &[Nanos], out: &mut [i128]) {
         let mut passed = 0;
         for (t, total) in instants.iter().zip(out.iter_mut()) {
             passed += self.steps[passed..].partition_point(|&(at, _)| at <= *t);

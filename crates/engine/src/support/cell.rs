@@ -9,7 +9,7 @@ use crate::rollup::Cell;
 
 /// The instant a ticket counts at, per metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timeline {
+pub(crate) enum Timeline {
     /// `created_at`: ticket volume, and the arrivals of the backlog.
     Created,
     /// `first_reply_at`: first reply time.
@@ -20,28 +20,28 @@ pub enum Timeline {
 
 /// The facts of one counted (not deleted) ticket that the metrics read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TicketFacts {
+pub(crate) struct TicketFacts {
     /// When it was created.
-    pub created: Nanos,
+    pub(crate) created: Nanos,
     /// When an agent first replied, if they did.
-    pub first_reply: Option<Nanos>,
+    pub(crate) first_reply: Option<Nanos>,
     /// When it was (last) solved, if it was. The status is not consulted: a SOLVED ticket
     /// without `solved_at` is not solved for any metric.
-    pub solved: Option<Nanos>,
+    pub(crate) solved: Option<Nanos>,
     /// At most one agent reply.
-    pub one_touch: bool,
+    pub(crate) one_touch: bool,
     /// Reopened at least once.
-    pub reopened: bool,
+    pub(crate) reopened: bool,
     /// Rated GOOD.
-    pub good: bool,
+    pub(crate) good: bool,
     /// Rated BAD.
-    pub bad: bool,
+    pub(crate) bad: bool,
 }
 
 impl TicketFacts {
     /// The facts of a stored ticket; `None` for a DELETED one (or one without `created_at`,
     /// which validation never lets in).
-    pub fn of(ticket: &Ticket) -> Option<Self> {
+    pub(crate) fn of(ticket: &Ticket) -> Option<Self> {
         if ticket.status == TicketStatus::Deleted as i32 {
             return None;
         }
@@ -59,7 +59,7 @@ impl TicketFacts {
     }
 
     /// The instant of `timeline`, if the ticket has one.
-    pub fn at(&self, timeline: Timeline) -> Option<Nanos> {
+    pub(crate) fn at(&self, timeline: Timeline) -> Option<Nanos> {
         match timeline {
             Timeline::Created => Some(self.created),
             Timeline::FirstReply => self.first_reply,
@@ -69,14 +69,14 @@ impl TicketFacts {
 
     /// Nanoseconds from creation to `t` (never negative: validation keeps replies and solves
     /// at or after creation).
-    pub fn since_created(&self, t: Nanos) -> u64 {
+    pub(crate) fn since_created(&self, t: Nanos) -> u64 {
         u64::try_from(t.saturating_sub(self.created)).unwrap_or(0)
     }
 }
 
 /// The counts one slot of a rollup holds. Durations live in separate sparse sketches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TicketCell {
+pub(crate) struct TicketCell {
     created: u64,
     solved: u64,
     one_touch: u64,
@@ -87,12 +87,12 @@ pub struct TicketCell {
 
 impl TicketCell {
     /// The cell of a ticket at its creation.
-    pub fn created() -> Self {
+    pub(crate) fn created() -> Self {
         Self { created: 1, ..Self::default() }
     }
 
     /// The cell of a ticket at its solve.
-    pub fn solved(facts: &TicketFacts) -> Self {
+    pub(crate) fn solved(facts: &TicketFacts) -> Self {
         Self {
             solved: 1,
             one_touch: u64::from(facts.one_touch),
@@ -141,28 +141,28 @@ impl Cell for TicketCell {
 
 /// Tickets summed over a bucket (or, for the backlog, over everything before an instant).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TicketTotals {
+pub(crate) struct TicketTotals {
     /// Tickets created.
-    pub created: u64,
+    pub(crate) created: u64,
     /// Tickets solved.
-    pub solved: u64,
+    pub(crate) solved: u64,
     /// Solved tickets with at most one agent reply.
-    pub one_touch: u64,
+    pub(crate) one_touch: u64,
     /// Solved tickets reopened at least once.
-    pub reopened: u64,
+    pub(crate) reopened: u64,
     /// Solved tickets rated GOOD.
-    pub good: u64,
+    pub(crate) good: u64,
     /// Solved tickets rated BAD.
-    pub bad: u64,
+    pub(crate) bad: u64,
     /// Minutes from creation to first reply, of tickets first replied to.
-    pub first_reply: DurationTotals,
+    pub(crate) first_reply: DurationTotals,
     /// Minutes from creation to solve, of tickets solved.
-    pub resolution: DurationTotals,
+    pub(crate) resolution: DurationTotals,
 }
 
 impl TicketTotals {
     /// Adds what `facts` contributes on `timeline` (the caller checked the instant exists).
-    pub fn add_ticket(&mut self, facts: &TicketFacts, timeline: Timeline) {
+    pub(crate) fn add_ticket(&mut self, facts: &TicketFacts, timeline: Timeline) {
         match timeline {
             Timeline::Created => self.created += 1,
             Timeline::FirstReply => {
@@ -180,7 +180,7 @@ impl TicketTotals {
     }
 
     /// Adds another total.
-    pub fn merge(&mut self, other: &Self) {
+    pub(crate) fn merge(&mut self, other: &Self) {
         self.created += other.created;
         self.solved += other.solved;
         self.one_touch += other.one_touch;
@@ -192,7 +192,7 @@ impl TicketTotals {
     }
 
     /// `self − other`, field by field (used to derive the "" group from the total).
-    pub fn minus(&self, other: &Self) -> Self {
+    pub(crate) fn minus(&self, other: &Self) -> Self {
         Self {
             created: self.created.saturating_sub(other.created),
             solved: self.solved.saturating_sub(other.solved),
@@ -207,7 +207,7 @@ impl TicketTotals {
 }
 
 /// The built-in dimensions of support metrics.
-pub const DIMENSIONS: [&str; 5] = cxm_proto::dimensions::TICKET;
+pub(crate) const DIMENSIONS: [&str; 5] = cxm_proto::dimensions::TICKET;
 
 /// The value of a single-valued `dimension` on a ticket ("" when it has none). Not for `tag`.
 pub(crate) fn dimension<'a>(ticket: &'a Ticket, dimension: &str) -> &'a str {

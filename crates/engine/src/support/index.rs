@@ -9,7 +9,7 @@ use cxm_store::Nanos;
 use super::cell::{self, TicketCell, TicketFacts, TicketTotals, Timeline};
 use super::timeline::{DurationRollup, Locator};
 use crate::rollup::Rollup;
-use crate::views::{IndexBudget, Lookup, Usage, ValueRollup, Views, listed};
+use crate::views::{IndexBudget, Lookup, Usage, ValueRollup, Views};
 
 /// Single-valued built-in dimensions that get a view. `account_id` does not: it has as many
 /// values as customers. `tag` has its own view.
@@ -17,17 +17,17 @@ const VIEW_DIMENSIONS: [&str; 3] = ["source", "channel", "priority"];
 
 /// Which parts of the rollups a query reads (the counts always).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Parts {
+pub(crate) struct Parts {
     /// The first-reply duration sketches.
-    pub first_reply: bool,
+    pub(crate) first_reply: bool,
     /// The resolution duration sketches.
-    pub resolution: bool,
+    pub(crate) resolution: bool,
 }
 
 /// The rollups of one set of tickets: counts on every timeline, duration sketches on the
 /// first-reply and solve timelines.
 #[derive(Default)]
-pub struct TicketRollup {
+pub(crate) struct TicketRollup {
     counts: Rollup<TicketCell>,
     first_replies: DurationRollup,
     resolutions: DurationRollup,
@@ -93,7 +93,7 @@ impl ValueRollup for TicketRollup {
 }
 
 /// All ticket rollups.
-pub struct SupportIndex {
+pub(crate) struct SupportIndex {
     total: TicketRollup,
     /// Per dimension, one rollup per non-empty value: the single-valued dimensions, whose ""
     /// value is the total minus all the values, and `tag`, where a ticket is in the rollup of
@@ -114,7 +114,7 @@ impl Default for SupportIndex {
 
 impl SupportIndex {
     /// No tickets yet; views within `budget`.
-    pub fn new(budget: IndexBudget) -> Self {
+    pub(crate) fn new(budget: IndexBudget) -> Self {
         Self {
             total: TicketRollup::default(),
             views: Views::new("support", budget),
@@ -125,12 +125,12 @@ impl SupportIndex {
     }
 
     /// Adds a stored ticket (a DELETED one adds nothing).
-    pub fn add(&mut self, ticket: &Ticket) {
+    pub(crate) fn add(&mut self, ticket: &Ticket) {
         self.apply(ticket, true);
     }
 
     /// Removes a ticket that was added before.
-    pub fn remove(&mut self, ticket: &Ticket) {
+    pub(crate) fn remove(&mut self, ticket: &Ticket) {
         self.apply(ticket, false);
     }
 
@@ -176,17 +176,17 @@ impl SupportIndex {
 
     /// Whether `name` is a dimension of support metrics (built-in, an attribute key seen on a
     /// ticket, or any name once more attribute keys were seen than the index keeps).
-    pub fn knows(&self, name: &str) -> bool {
+    pub(crate) fn knows(&self, name: &str) -> bool {
         cell::DIMENSIONS.contains(&name) || self.views.is_key(name) || self.views.more_keys()
     }
 
-    /// The dimension names an error lists: built-in first, at most 20.
-    pub fn dimensions(&self) -> Vec<String> {
-        listed(cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()))
+    /// The dimension names, built-in first (an error lists at most 20 of them: `cxm_proto::clip`).
+    pub(crate) fn dimensions(&self) -> Vec<String> {
+        cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()).collect()
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.
-    pub fn has_view(&self, dimension: &str) -> bool {
+    pub(crate) fn has_view(&self, dimension: &str) -> bool {
         match self.views.lookup(dimension) {
             Lookup::Values(_) => true,
             Lookup::Overflowed => false,
@@ -197,13 +197,19 @@ impl SupportIndex {
     }
 
     /// Sums all tickets over slots `[first, end)`.
-    pub fn total(&self, first: i64, end: i64, parts: Parts) -> TicketTotals {
+    pub(crate) fn total(&self, first: i64, end: i64, parts: Parts) -> TicketTotals {
         self.total.totals(first, end, parts)
     }
 
     /// Sums slots `[first, end)` per value of `dimension`, the "" value included; `None` when
     /// the dimension has no view (unknown, not indexed, or over the budget).
-    pub fn by_value(&self, dimension: &str, first: i64, end: i64, parts: Parts) -> Option<Vec<(String, TicketTotals)>> {
+    pub(crate) fn by_value(
+        &self,
+        dimension: &str,
+        first: i64,
+        end: i64,
+        parts: Parts,
+    ) -> Option<Vec<(String, TicketTotals)>> {
         let unnamed = |named: &TicketTotals| {
             if dimension == "tag" {
                 self.untagged.totals(first, end, parts)
@@ -232,19 +238,13 @@ impl SupportIndex {
     }
 
     /// What the views hold (the total and untagged rollups, and the locators, are not counted).
-    pub fn usage(&self) -> Usage {
+    pub(crate) fn usage(&self) -> Usage {
         self.views.usage()
-    }
-
-    /// Values in `dimension`'s view and what they hold; `None` when it has none (unknown, not
-    /// indexed, or over the budget).
-    pub fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
-        self.views.indexed(dimension)
     }
 
     /// The distinct creation instants of the tickets whose `timeline` instant may lie in
     /// `[from, to)` (all of the slots it touches); empty for [`Timeline::Created`].
-    pub fn located(&self, timeline: Timeline, from: Nanos, to: Nanos) -> Vec<Nanos> {
+    pub(crate) fn located(&self, timeline: Timeline, from: Nanos, to: Nanos) -> Vec<Nanos> {
         match timeline {
             Timeline::Created => Vec::new(),
             Timeline::FirstReply => self.first_replies.created_in(from, to),
@@ -254,7 +254,7 @@ impl SupportIndex {
 
     /// The earliest creation of a ticket whose `timeline` instant lies in the slots of
     /// `[from, to)`: where a scan for them must start.
-    pub fn earliest_created(&self, timeline: Timeline, from: Nanos, to: Nanos) -> Option<Nanos> {
+    pub(crate) fn earliest_created(&self, timeline: Timeline, from: Nanos, to: Nanos) -> Option<Nanos> {
         match timeline {
             Timeline::Created => Some(from),
             Timeline::FirstReply => self.first_replies.earliest_created(from, to),

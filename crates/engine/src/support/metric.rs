@@ -1,16 +1,16 @@
 //! Support metric values from bucket totals, exactly as SPEC §4 defines them.
 
+use super::SupportMetric as Metric;
 use super::cell::TicketTotals;
 use super::sketch::DurationTotals;
-use crate::catalog::SupportMetric as Metric;
-use crate::stats;
-use crate::survey::Value;
+use crate::point::Value;
+use crate::stats::{percent_interval, percent_se};
 
 const NANOS_PER_MINUTE: f64 = 60_000_000_000.0;
 
 /// How many tickets feed `metric` in `totals` (for the backlog: the tickets created before the
 /// bucket's end minus those solved before it, which the caller puts in `created`/`solved`).
-pub fn count(metric: Metric, t: &TicketTotals) -> u64 {
+pub(crate) fn count(metric: Metric, t: &TicketTotals) -> u64 {
     match metric {
         Metric::TicketVolume => t.created,
         Metric::FirstReplyTime => t.first_reply.count,
@@ -19,10 +19,6 @@ pub fn count(metric: Metric, t: &TicketTotals) -> u64 {
         Metric::TicketCsat => t.good + t.bad,
         Metric::Backlog => t.created.saturating_sub(t.solved),
     }
-}
-
-fn percent_interval(k: u64, n: u64) -> Option<(f64, f64)> {
-    stats::wilson(k, n).map(|(low, high)| (100.0 * low, 100.0 * high))
 }
 
 /// Median minutes as the value, p90 and mean minutes as components.
@@ -38,11 +34,12 @@ fn durations(out: &mut Value, d: &DurationTotals) {
 fn rate(out: &mut Value, k: u64, n: u64, component: &'static str) {
     out.value = Some(100.0 * k as f64 / n as f64);
     out.ci = percent_interval(k, n);
+    out.se = percent_se(k, n);
     out.components = vec![(component, k as f64)];
 }
 
 /// Computes `metric` from a bucket's totals.
-pub fn evaluate(metric: Metric, t: &TicketTotals) -> Value {
+pub(crate) fn evaluate(metric: Metric, t: &TicketTotals) -> Value {
     let n = count(metric, t);
     let mut out = Value { count: n, ..Value::default() };
     match metric {

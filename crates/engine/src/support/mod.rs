@@ -6,6 +6,7 @@
 //! edges of the creation timeline are short range scans, and those of the first-reply and solve
 //! timelines are point reads of the tickets the index's locators list for the edge's slots.
 
+mod catalog;
 mod cell;
 mod index;
 mod metric;
@@ -13,18 +14,18 @@ mod run;
 mod sketch;
 mod timeline;
 
-use cxm_proto::v1::Series;
+pub(crate) use catalog::{METRICS, SupportMetric};
+pub(crate) use cell::{DIMENSIONS, TicketTotals};
+pub(crate) use cell::{TicketFacts, Timeline, dimension_values};
+pub(crate) use index::SupportIndex;
+pub(crate) use metric::{count, evaluate};
 
-pub(crate) use cell::dimension_values;
-pub use cell::{DIMENSIONS, TicketCell, TicketFacts, TicketTotals, Timeline};
-pub use index::{Parts, SupportIndex, TicketRollup};
-pub use metric::{count, evaluate};
-pub use sketch::{DurationSketch, DurationTotals, RELATIVE_ACCURACY, nearest_rank};
-pub use timeline::{DurationRollup, Locator};
+use cxm_proto::v1::event::Payload;
+use cxm_store::{EventType, Nanos};
 
 use crate::Result;
-use crate::catalog::SupportMetric;
-use crate::query::Query;
+use crate::query::{GroupValues, Query};
+use crate::records::Keys;
 use crate::steps::Steps;
 
 /// Turns the backlog's per-bucket increments into the backlog at each bucket's end: the running
@@ -48,7 +49,7 @@ fn backlog_at_ends(increments: Vec<TicketTotals>, edges: Option<&Vec<TicketTotal
 }
 
 /// Answers a support query: one series per group, one point per bucket.
-pub(crate) fn answer(metric: SupportMetric, steps: &mut Steps<'_>, query: &Query) -> Result<Vec<Series>> {
+pub(crate) fn answer(metric: SupportMetric, steps: &mut Steps<'_>, query: &Query) -> Result<GroupValues> {
     let store = steps.store();
     let run = run::Run::read(run::Context { metric, store, query }, steps)?;
     let mut totals = run.totals.finish()?;
@@ -65,5 +66,55 @@ pub(crate) fn answer(metric: SupportMetric, steps: &mut Steps<'_>, query: &Query
             *row = backlog_at_ends(std::mem::take(row), edges.get(group));
         }
     }
-    crate::query::series(query, totals, |t| count(metric, t) > 0, |t, start| evaluate(metric, t).point(start))
+    crate::query::series(query, totals, |t| count(metric, t) > 0, |t| evaluate(metric, t))
+}
+
+/// The keys of the tickets counted in `metric`'s count for group `group` over the one bucket
+/// of `query`, in creation order (then key order). A ticket counts under each of its tags.
+pub(crate) fn records(
+    metric: SupportMetric,
+    steps: &mut Steps<'_>,
+    query: &Query,
+    group: &str,
+    keys: &mut Keys,
+) -> Result<()> {
+    let (Some(first), Some(last)) = (query.buckets.first(), query.buckets.last()) else { return Ok(()) };
+    let (from, to) = (first.from, last.to);
+    let on = run::timeline(metric);
+    let start = steps.step(|rollups| {
+        let index = &rollups.support;
+        query.check_dimensions("support", |d| index.knows(d), || index.dimensions())?;
+        Ok(match metric {
+            SupportMetric::Backlog => Some(Nanos::MIN),
+            _ => index.earliest_created(on, from, to),
+        })
+    })?;
+    let Some(start) = start else { return Ok(()) };
+    steps.scan(EventType::Ticket, start, to, |_, payload| {
+        let Payload::Ticket(ticket) = payload else { return Ok(()) };
+        let Some(facts) = TicketFacts::of(&ticket) else { return Ok(()) };
+        let counted = match metric {
+            SupportMetric::Backlog => facts.created < to && facts.solved.is_none_or(|solved| solved >= to),
+            _ if facts.at(on).is_some_and(|t| (from..to).contains(&t)) => {
+                let mut totals = TicketTotals::default();
+                totals.add_ticket(&facts, on);
+                count(metric, &totals) > 0
+            }
+            _ => false,
+        };
+        let passes = || {
+            query
+                .filters
+                .iter()
+                .all(|(d, values)| cell::dimension_values(&ticket, d).iter().any(|v| values.contains(*v)))
+        };
+        let in_group = || match query.group_by.as_deref() {
+            Some(dimension) => cell::dimension_values(&ticket, dimension).contains(&group),
+            None => group.is_empty(),
+        };
+        if counted && passes() && in_group() {
+            keys.push(crate::records::key(EventType::Ticket, ticket.source, ticket.id))?;
+        }
+        Ok(())
+    })
 }

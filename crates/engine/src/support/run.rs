@@ -5,29 +5,18 @@ use cxm_proto::v1::Ticket;
 use cxm_proto::v1::event::Payload;
 use cxm_store::{EventType, Nanos, Store};
 
+use super::SupportMetric;
 use super::cell::{self, TicketFacts, TicketTotals, Timeline};
 use super::index::{Parts, SupportIndex};
 use crate::bounds::{Rows, Ticker};
-use crate::calendar::Bucket;
-use crate::catalog::SupportMetric;
+use crate::plan::{self, Plan};
 use crate::query::Query;
-use crate::rollup::{SLOT_NANOS, aligned, slot};
+use crate::rollup::{SLOT_NANOS, slot};
 use crate::steps::Steps;
 use crate::{Error, Result};
 
-/// How a query reads its totals.
-#[derive(Clone, Copy)]
-enum Plan<'q> {
-    /// Rollups of all tickets (no dimension involved).
-    Total,
-    /// The view of the one dimension the query filters and/or groups by.
-    View(&'q str),
-    /// A scan of the tickets (several dimensions, or one without a usable view).
-    Scan,
-}
-
 /// The timeline a metric buckets tickets by (the backlog reads the solve timeline too).
-fn timeline(metric: SupportMetric) -> Timeline {
+pub(super) fn timeline(metric: SupportMetric) -> Timeline {
     match metric {
         SupportMetric::TicketVolume | SupportMetric::Backlog => Timeline::Created,
         SupportMetric::FirstReplyTime => Timeline::FirstReply,
@@ -40,12 +29,6 @@ fn parts(metric: SupportMetric) -> Parts {
         first_reply: metric == SupportMetric::FirstReplyTime,
         resolution: metric == SupportMetric::FullResolutionTime,
     }
-}
-
-/// The index of the bucket whose effective interval holds `t`, if any.
-fn bucket_of(buckets: &[Bucket], t: Nanos) -> Option<usize> {
-    let i = buckets.partition_point(|b| b.to <= t);
-    (i < buckets.len() && buckets[i].from <= t).then_some(i)
 }
 
 /// The store's tickets created in `[from, to)`, in time order.
@@ -87,7 +70,8 @@ impl<'a> Run<'a> {
         let plan = steps.step(|rollups| {
             let index = &rollups.support;
             query.check_dimensions("support", |d| index.knows(d), || index.dimensions())?;
-            Ok(Self::plan(index, query))
+            // A ticket is in several tag rollups (see `Plan::of`).
+            Ok(Plan::of(query, |d| index.has_view(d), Some("tag")))
         })?;
         match (plan, run.ctx.metric) {
             (Plan::Scan, SupportMetric::Backlog) => run.scan_backlog(steps)?,
@@ -96,26 +80,6 @@ impl<'a> Run<'a> {
             (plan, _) => run.read_buckets(steps, &plan)?,
         }
         Ok(run)
-    }
-
-    fn plan(index: &SupportIndex, query: &'a Query) -> Plan<'a> {
-        let mut named: Vec<&str> = query.filters.iter().map(|(d, _)| d.as_str()).collect();
-        named.extend(query.group_by.as_deref());
-        named.sort_unstable();
-        named.dedup();
-        match named.as_slice() {
-            [] => Plan::Total,
-            // A ticket is in several tag rollups: their sum counts it once only when the query
-            // groups by tag without filtering on it, or filters on one single tag.
-            ["tag"] if !index.has_view("tag") => Plan::Scan,
-            ["tag"] => match (query.group_by.is_some(), query.filters.as_slice()) {
-                (true, []) => Plan::View("tag"),
-                (false, [(_, values)]) if values.len() == 1 => Plan::View("tag"),
-                _ => Plan::Scan,
-            },
-            [one] if index.has_view(one) => Plan::View(one),
-            _ => Plan::Scan,
-        }
     }
 
     /// Whether a ticket passes every filter (for `tag`: any of its tags is accepted).
@@ -185,18 +149,12 @@ impl<'a> Run<'a> {
         let parts = parts(self.ctx.metric);
         match plan {
             Plan::View(dimension) => {
-                let wanted: Vec<_> =
-                    query.filters.iter().filter(|(d, _)| d == dimension).map(|(_, values)| values).collect();
                 let values = index.by_value(dimension, first, end, parts).unwrap_or_default();
-                for (value, totals) in values {
-                    if totals == TicketTotals::default() || !wanted.iter().all(|values| values.contains(&value)) {
-                        continue;
-                    }
-                    let group = if query.group_by.is_some() { value.as_str() } else { "" };
+                plan::add_view(query, dimension, values, |group, totals| {
                     if let Some(row) = self.totals.row(group) {
-                        row[i].merge(&totals);
+                        row[i].merge(totals);
                     }
-                }
+                });
             }
             _ => {
                 if let Some(row) = self.totals.row("") {
@@ -215,9 +173,8 @@ impl<'a> Run<'a> {
             steps.step(|rollups| {
                 let index = &rollups.support;
                 let ticker = Ticker::new(stop);
-                let mut edges = vec![(bucket.from, bucket.to)];
-                if let Some((first, end)) = aligned(bucket.from, bucket.to) {
-                    edges = vec![(bucket.from, first * SLOT_NANOS), (end * SLOT_NANOS, bucket.to)];
+                let plan::Split { slots, edges } = plan::split(bucket);
+                if let Some((first, end)) = slots {
                     self.read_slots(index, plan, first, end, i);
                 }
                 for (from, to) in edges {
@@ -269,7 +226,7 @@ impl<'a> Run<'a> {
             let Some(facts) = TicketFacts::of(&ticket) else {
                 return Ok(());
             };
-            if let Some(i) = facts.at(on).and_then(|t| bucket_of(buckets, t)) {
+            if let Some(i) = facts.at(on).and_then(|t| plan::bucket_of(buckets, t)) {
                 self.add(i, &ticket, &facts, on, false);
             }
             Ok(())

@@ -11,7 +11,7 @@
 /// as 2γ^i/(γ+1), which is within α of every value in the bin. α is just under 1% so that the
 /// guarantee of 1% holds even when floating-point rounding puts a value on a bin edge in the
 /// neighbouring bin.
-pub const RELATIVE_ACCURACY: f64 = 0.0099;
+pub(crate) const RELATIVE_ACCURACY: f64 = 0.0099;
 
 fn gamma() -> f64 {
     (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY)
@@ -32,13 +32,13 @@ fn bin_value(index: usize) -> f64 {
 
 /// The rank of the `numerator/denominator` quantile among `n` values, nearest-rank
 /// (⌈q·n⌉, at least 1), in integers so that e.g. the p90 of 10 values is exactly the 9th.
-pub fn nearest_rank(numerator: u64, denominator: u64, n: u64) -> u64 {
+pub(crate) fn nearest_rank(numerator: u64, denominator: u64, n: u64) -> u64 {
     (numerator * n).div_ceil(denominator).max(1)
 }
 
 /// The durations of a few tickets (one slot or one day of a rollup): sparse bins, sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DurationSketch {
+pub(crate) struct DurationSketch {
     count: u32,
     zeros: u32,
     sum_nanos: u128,
@@ -47,7 +47,7 @@ pub struct DurationSketch {
 
 impl DurationSketch {
     /// Adds one duration.
-    pub fn insert(&mut self, nanos: u64) {
+    pub(crate) fn insert(&mut self, nanos: u64) {
         self.count = self.count.wrapping_add(1);
         self.sum_nanos = self.sum_nanos.wrapping_add(u128::from(nanos));
         if nanos == 0 {
@@ -62,7 +62,7 @@ impl DurationSketch {
     }
 
     /// Removes one duration inserted before.
-    pub fn remove(&mut self, nanos: u64) {
+    pub(crate) fn remove(&mut self, nanos: u64) {
         self.count = self.count.wrapping_sub(1);
         self.sum_nanos = self.sum_nanos.wrapping_sub(u128::from(nanos));
         if nanos == 0 {
@@ -78,7 +78,7 @@ impl DurationSketch {
     }
 
     /// Whether it holds no duration.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.count == 0
     }
 
@@ -91,7 +91,7 @@ impl DurationSketch {
     }
 
     /// Adds its durations into a query total.
-    pub fn add_to(&self, totals: &mut DurationTotals) {
+    pub(crate) fn add_to(&self, totals: &mut DurationTotals) {
         totals.count += u64::from(self.count);
         totals.zeros += u64::from(self.zeros);
         totals.sum_nanos += self.sum_nanos;
@@ -106,9 +106,9 @@ impl DurationSketch {
 
 /// Durations summed over a bucket: dense bins, exact count and sum.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DurationTotals {
+pub(crate) struct DurationTotals {
     /// How many durations.
-    pub count: u64,
+    pub(crate) count: u64,
     zeros: u64,
     sum_nanos: u128,
     bins: Vec<u64>,
@@ -122,7 +122,7 @@ impl DurationTotals {
     }
 
     /// Adds one duration (used when reading tickets from the store).
-    pub fn insert(&mut self, nanos: u64) {
+    pub(crate) fn insert(&mut self, nanos: u64) {
         self.count += 1;
         self.sum_nanos += u128::from(nanos);
         if nanos == 0 {
@@ -135,7 +135,7 @@ impl DurationTotals {
     }
 
     /// Adds another total.
-    pub fn merge(&mut self, other: &Self) {
+    pub(crate) fn merge(&mut self, other: &Self) {
         self.count += other.count;
         self.zeros += other.zeros;
         self.sum_nanos += other.sum_nanos;
@@ -146,7 +146,7 @@ impl DurationTotals {
     }
 
     /// `self − other`, bin by bin; `other` must be part of `self`.
-    pub fn minus(&self, other: &Self) -> Self {
+    pub(crate) fn minus(&self, other: &Self) -> Self {
         let mut out = self.clone();
         out.count = out.count.saturating_sub(other.count);
         out.zeros = out.zeros.saturating_sub(other.zeros);
@@ -159,7 +159,7 @@ impl DurationTotals {
 
     /// The nearest-rank `numerator/denominator` quantile in nanoseconds, within
     /// [`RELATIVE_ACCURACY`]; `None` when empty.
-    pub fn quantile(&self, numerator: u64, denominator: u64) -> Option<f64> {
+    pub(crate) fn quantile(&self, numerator: u64, denominator: u64) -> Option<f64> {
         if self.count == 0 {
             return None;
         }
@@ -179,7 +179,7 @@ impl DurationTotals {
     }
 
     /// The exact mean in nanoseconds; `None` when empty.
-    pub fn mean(&self) -> Option<f64> {
+    pub(crate) fn mean(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum_nanos as f64 / self.count as f64)
     }
 }

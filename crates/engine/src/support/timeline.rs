@@ -21,7 +21,7 @@ struct SketchDay {
 
 /// Duration sketches over time: per slot (sparse) and per UTC day.
 #[derive(Default)]
-pub struct DurationRollup {
+pub(crate) struct DurationRollup {
     days: BTreeMap<i64, SketchDay>,
     /// Estimated heap bytes of the days' slot lists and sketch bins.
     heap: usize,
@@ -42,7 +42,7 @@ fn day_and_slot(t: Nanos) -> (i64, u8) {
 
 impl DurationRollup {
     /// Adds a duration at instant `t`.
-    pub fn insert(&mut self, t: Nanos, nanos: u64) {
+    pub(crate) fn insert(&mut self, t: Nanos, nanos: u64) {
         let (day, at) = day_and_slot(t);
         let day = self.days.entry(day).or_default();
         let found = day.slots.binary_search_by_key(&at, |(s, _)| *s);
@@ -64,7 +64,7 @@ impl DurationRollup {
     }
 
     /// Removes a duration added at instant `t`; empty slots and days are freed.
-    pub fn remove(&mut self, t: Nanos, nanos: u64) {
+    pub(crate) fn remove(&mut self, t: Nanos, nanos: u64) {
         let (index, at) = day_and_slot(t);
         let Some(day) = self.days.get_mut(&index) else {
             return;
@@ -94,13 +94,13 @@ impl DurationRollup {
     }
 
     /// Estimated bytes it takes beyond its own struct.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         const DAY: usize = (std::mem::size_of::<i64>() + std::mem::size_of::<SketchDay>()) * 3 / 2;
         self.days.len() * DAY + self.heap
     }
 
     /// Adds slots `[first, end)` into `totals`.
-    pub fn sum(&self, first: i64, end: i64, totals: &mut DurationTotals) {
+    pub(crate) fn sum(&self, first: i64, end: i64, totals: &mut DurationTotals) {
         if first >= end {
             return;
         }
@@ -125,18 +125,18 @@ impl DurationRollup {
 /// each slot. Tickets are stored in `created_at` order, so this turns "tickets solved between
 /// 10:07 and 10:15" into a few point reads of the store, bounded by the tickets of that slot.
 #[derive(Default)]
-pub struct Locator {
+pub(crate) struct Locator {
     slots: BTreeMap<i64, Vec<Nanos>>,
 }
 
 impl Locator {
     /// Records a ticket created at `created` whose timeline instant is `t`.
-    pub fn insert(&mut self, t: Nanos, created: Nanos) {
+    pub(crate) fn insert(&mut self, t: Nanos, created: Nanos) {
         self.slots.entry(slot(t)).or_default().push(created);
     }
 
     /// Forgets a ticket recorded before.
-    pub fn remove(&mut self, t: Nanos, created: Nanos) {
+    pub(crate) fn remove(&mut self, t: Nanos, created: Nanos) {
         let at = slot(t);
         if let Some(list) = self.slots.get_mut(&at) {
             if let Some(i) = list.iter().position(|c| *c == created) {
@@ -150,7 +150,7 @@ impl Locator {
 
     /// The distinct creation instants of tickets whose timeline instant may lie in
     /// `[from, to)` (every ticket of the slots it touches), sorted.
-    pub fn created_in(&self, from: Nanos, to: Nanos) -> Vec<Nanos> {
+    pub(crate) fn created_in(&self, from: Nanos, to: Nanos) -> Vec<Nanos> {
         if from >= to {
             return Vec::new();
         }
@@ -163,7 +163,7 @@ impl Locator {
 
     /// The earliest creation instant of the tickets whose timeline instant lies in the slots
     /// of `[from, to)`; `None` when there are none.
-    pub fn earliest_created(&self, from: Nanos, to: Nanos) -> Option<Nanos> {
+    pub(crate) fn earliest_created(&self, from: Nanos, to: Nanos) -> Option<Nanos> {
         if from >= to {
             return None;
         }

@@ -7,7 +7,7 @@ use crate::rollup::Cell;
 /// The aggregate of some survey responses, per kind. CES scores are kept doubled after
 /// rescaling to 1..7 (2·s' is a whole number on 5- and 7-point scales), so every sum is exact.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SurveyCell {
+pub(crate) struct SurveyCell {
     promoters: u64,
     passives: u64,
     detractors: u64,
@@ -21,35 +21,35 @@ pub struct SurveyCell {
 
 /// [`SurveyCell`]s summed over a bucket, in wide integers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SurveyTotals {
+pub(crate) struct SurveyTotals {
     /// NPS responses scoring 9 or 10.
-    pub promoters: u64,
+    pub(crate) promoters: u64,
     /// NPS responses scoring 7 or 8.
-    pub passives: u64,
+    pub(crate) passives: u64,
     /// NPS responses scoring 0 to 6.
-    pub detractors: u64,
+    pub(crate) detractors: u64,
     /// CSAT responses.
-    pub csat: u64,
+    pub(crate) csat: u64,
     /// CSAT responses in the top box(es) of their scale.
-    pub satisfied: u64,
+    pub(crate) satisfied: u64,
     /// CES responses.
-    pub ces: u64,
+    pub(crate) ces: u64,
     /// CES responses whose rescaled score is 5 or more.
-    pub easy: u64,
+    pub(crate) easy: u64,
     /// Σ 2·s' over CES responses.
-    pub ces_doubled_sum: u64,
+    pub(crate) ces_doubled_sum: u64,
     /// Σ (2·s')² over CES responses.
-    pub ces_doubled_squares: u64,
+    pub(crate) ces_doubled_squares: u64,
 }
 
 impl SurveyTotals {
     /// NPS responses.
-    pub fn nps(&self) -> u64 {
+    pub(crate) fn nps(&self) -> u64 {
         self.promoters + self.passives + self.detractors
     }
 
     /// Responses of every kind.
-    pub fn responses(&self) -> u64 {
+    pub(crate) fn responses(&self) -> u64 {
         self.nps() + self.csat + self.ces
     }
 }
@@ -65,7 +65,7 @@ pub(crate) fn csat_top_boxes(scale: u32) -> u32 {
 
 impl SurveyCell {
     /// The cell of one (valid, normalised) response.
-    pub fn of(response: &SurveyResponse) -> Self {
+    pub(crate) fn of(response: &SurveyResponse) -> Self {
         let mut cell = Self::default();
         let score = u32::try_from(response.score).unwrap_or(0);
         let scale = response.scale_max.max(2);
@@ -150,7 +150,7 @@ impl Cell for SurveyCell {
 
 impl SurveyTotals {
     /// `self - other`, field by field (used to derive the "" group from the total).
-    pub fn minus(&self, other: &Self) -> Self {
+    pub(crate) fn minus(&self, other: &Self) -> Self {
         Self {
             promoters: self.promoters.saturating_sub(other.promoters),
             passives: self.passives.saturating_sub(other.passives),
@@ -165,7 +165,7 @@ impl SurveyTotals {
     }
 
     /// Adds another total.
-    pub fn merge(&mut self, other: &Self) {
+    pub(crate) fn merge(&mut self, other: &Self) {
         self.promoters += other.promoters;
         self.passives += other.passives;
         self.detractors += other.detractors;
@@ -179,7 +179,7 @@ impl SurveyTotals {
 }
 
 /// The built-in dimensions of survey metrics.
-pub const DIMENSIONS: [&str; 5] = cxm_proto::dimensions::SURVEY_RESPONSE;
+pub(crate) const DIMENSIONS: [&str; 5] = cxm_proto::dimensions::SURVEY_RESPONSE;
 
 /// The value of `dimension` on a response ("" when it has none).
 pub(crate) fn dimension<'a>(response: &'a SurveyResponse, dimension: &str) -> &'a str {

@@ -9,13 +9,13 @@ use cxm_store::nanos;
 
 use super::cell::{self, SurveyCell, SurveyTotals};
 use crate::rollup::Rollup;
-use crate::views::{IndexBudget, Lookup, Usage, Views, listed};
+use crate::views::{IndexBudget, Lookup, Usage, Views};
 
 /// Built-in dimensions that get a view. `account_id` does not: it has as many values as customers.
 const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
 
 /// All survey rollups.
-pub struct SurveyIndex {
+pub(crate) struct SurveyIndex {
     total: Rollup<SurveyCell>,
     /// Per dimension, one rollup per non-empty value. The "" value (responses without the
     /// dimension) is the total minus all of them.
@@ -30,17 +30,17 @@ impl Default for SurveyIndex {
 
 impl SurveyIndex {
     /// No responses yet; views within `budget`.
-    pub fn new(budget: IndexBudget) -> Self {
+    pub(crate) fn new(budget: IndexBudget) -> Self {
         Self { total: Rollup::default(), views: Views::new("survey", budget) }
     }
 
     /// Adds a stored response.
-    pub fn add(&mut self, response: &SurveyResponse) {
+    pub(crate) fn add(&mut self, response: &SurveyResponse) {
         self.apply(response, true);
     }
 
     /// Removes a response that was added before.
-    pub fn remove(&mut self, response: &SurveyResponse) {
+    pub(crate) fn remove(&mut self, response: &SurveyResponse) {
         self.apply(response, false);
     }
 
@@ -71,17 +71,17 @@ impl SurveyIndex {
 
     /// Whether `name` is a dimension of survey metrics (built-in, an attribute key seen, or any
     /// name once more attribute keys were seen than the index keeps).
-    pub fn knows(&self, name: &str) -> bool {
+    pub(crate) fn knows(&self, name: &str) -> bool {
         cell::DIMENSIONS.contains(&name) || self.views.is_key(name) || self.views.more_keys()
     }
 
-    /// The dimension names an error lists: built-in first, at most 20.
-    pub fn dimensions(&self) -> Vec<String> {
-        listed(cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()))
+    /// The dimension names, built-in first (an error lists at most 20 of them: `cxm_proto::clip`).
+    pub(crate) fn dimensions(&self) -> Vec<String> {
+        cell::DIMENSIONS.iter().map(|d| (*d).to_owned()).chain(self.views.keys().cloned()).collect()
     }
 
     /// Whether queries on `dimension` alone can be answered from rollups.
-    pub fn has_view(&self, dimension: &str) -> bool {
+    pub(crate) fn has_view(&self, dimension: &str) -> bool {
         match self.views.lookup(dimension) {
             Lookup::Values(_) => true,
             Lookup::Overflowed => false,
@@ -90,7 +90,7 @@ impl SurveyIndex {
     }
 
     /// Sums all responses in slots `[first, end)`.
-    pub fn total(&self, first: i64, end: i64) -> SurveyTotals {
+    pub(crate) fn total(&self, first: i64, end: i64) -> SurveyTotals {
         let mut totals = SurveyTotals::default();
         self.total.sum(first, end, &mut totals);
         totals
@@ -99,7 +99,7 @@ impl SurveyIndex {
     /// Sums slots `[first, end)` per value of `dimension`, the "" value included; `None` when the
     /// dimension has no view (unknown, not indexed, or over the budget). With `only`, just the
     /// values in it are summed (all of them when it holds "", which is the total minus the rest).
-    pub fn by_value(
+    pub(crate) fn by_value(
         &self,
         dimension: &str,
         first: i64,
@@ -131,13 +131,14 @@ impl SurveyIndex {
     }
 
     /// What the views hold (the total rollup, one per index, is not counted).
-    pub fn usage(&self) -> Usage {
+    pub(crate) fn usage(&self) -> Usage {
         self.views.usage()
     }
 
     /// Values in `dimension`'s view and what they hold; `None` when it has none (unknown, not
     /// indexed, or over the budget).
-    pub fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
+    #[cfg(test)]
+    pub(crate) fn indexed(&self, dimension: &str) -> Option<(usize, Usage)> {
         self.views.indexed(dimension)
     }
 }

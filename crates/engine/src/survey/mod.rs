@@ -1,38 +1,29 @@
 //! Survey metrics: NPS, CSAT, CES and response counts.
 
+mod catalog;
 mod cell;
 mod index;
 mod metric;
 
 use std::collections::BTreeMap;
 
+use cxm_proto::v1::SurveyResponse;
 use cxm_proto::v1::event::Payload;
-use cxm_proto::v1::{Series, SurveyResponse};
 use cxm_store::{EventType, Nanos, Store};
 
+pub(crate) use catalog::{METRICS, SurveyMetric};
 pub(crate) use cell::dimension;
-pub use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
-pub use index::SurveyIndex;
-pub use metric::{Value, count, evaluate};
+pub(crate) use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
+pub(crate) use index::SurveyIndex;
+pub(crate) use metric::{count, evaluate};
 
 use crate::Result;
 use crate::bounds::{Rows, Stop, Ticker};
-use crate::calendar::Bucket;
-use crate::catalog::SurveyMetric;
-use crate::query::Query;
-use crate::rollup::{Cell, SLOT_NANOS, aligned};
+use crate::plan::{self, Plan};
+use crate::query::{GroupValues, Query};
+use crate::records::Keys;
+use crate::rollup::Cell;
 use crate::steps::Steps;
-
-/// How a query reads its totals.
-#[derive(Clone, Copy)]
-enum Plan<'q> {
-    /// Rollup of all responses (no dimension involved).
-    Total,
-    /// The view of the one dimension the query filters and/or groups by.
-    View(&'q str),
-    /// A scan of the responses in range (several dimensions, or one without a view).
-    Scan,
-}
 
 /// Per group, one total per bucket.
 type Totals = BTreeMap<String, Vec<SurveyTotals>>;
@@ -76,26 +67,40 @@ impl Run<'_> {
     }
 }
 
-fn plan<'q>(index: &SurveyIndex, query: &'q Query) -> Plan<'q> {
-    let mut named: Vec<&str> = query.filters.iter().map(|(d, _)| d.as_str()).collect();
-    named.extend(query.group_by.as_deref());
-    named.sort_unstable();
-    named.dedup();
-    match named.as_slice() {
-        [] => Plan::Total,
-        [one] if index.has_view(one) => Plan::View(one),
-        _ => Plan::Scan,
-    }
+/// Answers a survey query: one series per group, one point per bucket.
+pub(crate) fn answer(metric: SurveyMetric, steps: &mut Steps<'_>, query: &Query) -> Result<GroupValues> {
+    crate::query::series(query, totals(steps, query)?, |t| count(metric, t) > 0, |t| evaluate(metric, t))
 }
 
-/// Answers a survey query: one series per group, one point per bucket.
-pub(crate) fn answer(metric: SurveyMetric, steps: &mut Steps<'_>, query: &Query) -> Result<Vec<Series>> {
-    crate::query::series(
-        query,
-        totals(steps, query)?,
-        |t| count(metric, t) > 0,
-        |t, start| evaluate(metric, t).point(start),
-    )
+/// The group `response` falls in under `query`, or `None` when the filters reject it.
+pub(crate) fn group_of<'r>(query: &Query, response: &'r SurveyResponse) -> Option<&'r str> {
+    let passes = query.filters.iter().all(|(d, values)| values.contains(cell::dimension(response, d)));
+    passes.then(|| query.group_by.as_deref().map_or("", |d| cell::dimension(response, d)))
+}
+
+/// The keys of the responses counted in `metric`'s count for group `group` over the one bucket
+/// of `query`, in time order (then key order).
+pub(crate) fn records(
+    metric: SurveyMetric,
+    steps: &mut Steps<'_>,
+    query: &Query,
+    group: &str,
+    keys: &mut Keys,
+) -> Result<()> {
+    steps.step(|rollups| {
+        let index = &rollups.surveys;
+        query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())
+    })?;
+    let (Some(first), Some(last)) = (query.buckets.first(), query.buckets.last()) else { return Ok(()) };
+    steps.scan(EventType::SurveyResponse, first.from, last.to, |_, payload| {
+        let Payload::SurveyResponse(response) = payload else { return Ok(()) };
+        let mut totals = SurveyTotals::default();
+        SurveyCell::of(&response).add_to(&mut totals);
+        if count(metric, &totals) > 0 && group_of(query, &response) == Some(group) {
+            keys.push(crate::records::key(EventType::SurveyResponse, response.source, response.id))?;
+        }
+        Ok(())
+    })
 }
 
 /// Per group, the totals of each bucket.
@@ -103,7 +108,7 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
     let plan = steps.step(|rollups| {
         let index = &rollups.surveys;
         query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())?;
-        Ok(plan(index, query))
+        Ok(Plan::of(query, |d| index.has_view(d), None))
     })?;
     let mut run = Run { query, totals: Rows::new(query.buckets.len()) };
     if query.group_by.is_none() {
@@ -113,12 +118,8 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
         let buckets = &query.buckets;
         let (from, to) = (buckets.first().map_or(0, |b| b.from), buckets.last().map_or(0, |b| b.to));
         steps.scan(EventType::SurveyResponse, from, to, |t, payload| {
-            let i = buckets.partition_point(|b: &Bucket| b.to <= t);
-            match payload {
-                Payload::SurveyResponse(response) if i < buckets.len() && buckets[i].from <= t => {
-                    run.add_response(i, &response);
-                }
-                _ => {}
+            if let (Payload::SurveyResponse(response), Some(i)) = (payload, plan::bucket_of(buckets, t)) {
+                run.add_response(i, &response);
             }
             Ok(())
         })?;
@@ -128,27 +129,18 @@ fn totals(steps: &mut Steps<'_>, query: &Query) -> Result<Totals> {
     for (i, bucket) in query.buckets.iter().enumerate() {
         steps.step(|rollups| {
             let index = &rollups.surveys;
-            let mut edges = vec![(bucket.from, bucket.to)];
-            if let Some((first, end)) = aligned(bucket.from, bucket.to) {
-                edges = vec![(bucket.from, first * SLOT_NANOS), (end * SLOT_NANOS, bucket.to)];
+            let plan::Split { slots, edges } = plan::split(bucket);
+            if let Some((first, end)) = slots {
                 match plan {
                     Plan::View(dimension) => {
-                        let wanted: Vec<_> =
-                            query.filters.iter().filter(|(d, _)| d == dimension).map(|(_, values)| values).collect();
-                        let only = wanted.first().copied();
-                        for (value, totals) in index.by_value(dimension, first, end, only).unwrap_or_default() {
-                            if totals == SurveyTotals::default() || !wanted.iter().all(|values| values.contains(&value))
-                            {
-                                continue;
-                            }
-                            let group = if query.group_by.is_some() { value.as_str() } else { "" };
-                            run.add(group, i, &totals);
-                        }
+                        let only = query.filters.iter().find(|(d, _)| d == dimension).map(|(_, values)| values);
+                        let values = index.by_value(dimension, first, end, only).unwrap_or_default();
+                        plan::add_view(query, dimension, values, |group, totals| run.add(group, i, totals));
                     }
                     _ => run.add("", i, &index.total(first, end)),
                 }
             }
-            for (from, to) in edges.into_iter().filter(|(from, to)| from < to) {
+            for (from, to) in edges {
                 run.scan_edge(store, stop, from, to, i)?;
             }
             Ok(())
