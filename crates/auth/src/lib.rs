@@ -64,8 +64,9 @@ pub fn required_role(path: &str) -> Option<Role> {
         | "grpc.reflection.v1.ServerReflection"
         | "grpc.reflection.v1alpha.ServerReflection" => None,
         "cx.v1.IngestService" => Some(Role::Ingest),
-        // ListMetrics, Query, Compare, Records: all reads; AlertService.Watch too.
-        "cx.v1.MetricsService" | "cx.v1.AlertService" => Some(Role::Read),
+        // ListMetrics, Query, Compare, Records: all reads; so are Prioritize and AlertService.Watch.
+        "cx.v1.MetricsService" | "cx.v1.InsightsService" | "cx.v1.AlertService" => Some(Role::Read),
+        "cx.v1.GoalService" if matches!(method, "GetGoal" | "ListGoals") => Some(Role::Read),
         "cx.v1.ConnectorService" if matches!(method, "ListPlugins" | "ListConnectors" | "GetConnector") => {
             Some(Role::Read)
         }
@@ -324,6 +325,11 @@ mod tests {
         assert_eq!(required_role("/cx.v1.ConnectorService/CancelSync"), Some(Role::Admin));
         assert_eq!(required_role("/cx.v1.ConnectorService/UpdateConnector"), Some(Role::Admin));
         assert_eq!(required_role("/cx.v1.IngestService/IngestStream"), Some(Role::Ingest));
+        assert_eq!(required_role("/cx.v1.InsightsService/Prioritize"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.GoalService/GetGoal"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.GoalService/ListGoals"), Some(Role::Read));
+        assert_eq!(required_role("/cx.v1.GoalService/CreateGoal"), Some(Role::Admin));
+        assert_eq!(required_role("/cx.v1.GoalService/DeleteGoal"), Some(Role::Admin));
         assert!(Role::Admin.allows(Role::Ingest) && !Role::Read.allows(Role::Ingest));
     }
 

@@ -22,6 +22,9 @@ pub const START_SECONDS: i64 = 1_704_067_200;
 /// 2026-01-01T00:00:00Z: the end (exclusive) of the data set, two years (731 days) later.
 pub const END_SECONDS: i64 = 1_767_225_600;
 
+/// Distinct accounts the responses come from (`acct-00000` …).
+pub const ACCOUNTS: u64 = 100_000;
+
 /// Which data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -199,7 +202,7 @@ pub fn response(profile: DataProfile, seed: u64, n: u64, i: u64) -> SurveyRespon
         source: SOURCES[rng.pick(&[60, 30, 10])].to_owned(),
         attributes,
         updated_at: None,
-        account_id: format!("acct-{:05}", rng.below(20_000)),
+        account_id: format!("acct-{:05}", rng.below(ACCOUNTS)),
         respondent_id: format!("user-{:07}", rng.below(2_000_000)),
         kind: kind as i32,
         score,

@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod data;
+pub mod drivers;
 pub mod duckdb;
 pub mod questions;
 pub mod report;
@@ -43,6 +44,8 @@ pub struct Options {
     pub out_dir: PathBuf,
     /// Keep the work dir (data dir, CSV, encoded batches) after the run, for inspection.
     pub keep: bool,
+    /// Timed `Prioritize` calls.
+    pub prioritize_runs: u64,
     /// Flushed 1,000-key batches of the raw sled measurement (0: as many as the data set has,
     /// at most 300).
     pub sled_batches: u64,
@@ -60,6 +63,7 @@ impl Options {
             profile: Profile::Release,
             out_dir: server::workspace_root().join("target/bench"),
             sled_batches: 0,
+            prioritize_runs: 20,
             keep: false,
         }
     }
@@ -130,6 +134,11 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     let mix = questions::mix();
     let answers = runtime()?.block_on(client::query(&server.url, &mix, options.queries))?;
     let query_rss = server.peak_rss()?;
+    eprintln!(
+        "[bench] Prioritize: a subscription for each of {} accounts, then nps drivers by touchpoint",
+        data::ACCOUNTS
+    );
+    let prioritize = runtime()?.block_on(drivers::prioritize(&server.url, options.prioritize_runs))?;
     server.stop()?;
     let disk_bytes = server::disk_usage(&data_dir)?;
 
@@ -148,6 +157,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
         ingest_rss,
         query_rss,
         disk_bytes,
+        prioritize,
     })?;
     std::fs::write(options.out_dir.join(options.results_name(n)), serde_json::to_vec_pretty(&report)?)?;
     if !options.keep {

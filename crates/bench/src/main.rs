@@ -27,6 +27,9 @@ struct Args {
     /// Timed runs of each question in DuckDB.
     #[arg(long, default_value_t = 100)]
     duckdb_queries: u64,
+    /// Timed Prioritize calls (each scans every response).
+    #[arg(long, default_value_t = 20)]
+    prioritize_runs: u64,
     /// Seed of the data set.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -51,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         options.queries = args.queries;
         options.duckdb_queries = args.duckdb_queries;
         options.seed = args.seed;
+        options.prioritize_runs = args.prioritize_runs.max(1);
         options.keep = args.keep;
         if args.debug {
             options.profile = Profile::Debug;

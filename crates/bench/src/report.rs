@@ -99,6 +99,8 @@ pub struct Report {
     pub disk_bytes: u64,
     /// disk ÷ protobuf.
     pub disk_ratio: f64,
+    /// `Prioritize` (nps drivers by touchpoint over every response) at the gRPC client.
+    pub prioritize: Latency,
     /// The targets.
     pub targets: Vec<Target>,
 }
@@ -116,6 +118,7 @@ pub(crate) struct Parts<'a> {
     pub(crate) ingest_rss: u64,
     pub(crate) query_rss: u64,
     pub(crate) disk_bytes: u64,
+    pub(crate) prioritize: Latency,
 }
 
 fn machine(options: &Options) -> Machine {
@@ -233,6 +236,7 @@ pub(crate) fn build(parts: Parts<'_>) -> anyhow::Result<Report> {
         rss_restart_bytes: parts.query_rss,
         disk_bytes: parts.disk_bytes,
         disk_ratio,
+        prioritize: parts.prioritize,
         targets,
     })
 }
@@ -281,6 +285,11 @@ impl fmt::Display for Report {
         )?;
         writeln!(f, "| ingest / raw sled | {:.2} |", self.ingest_fraction_of_sled)?;
         writeln!(f, "| restart (rollups rebuilt) | {:.2} s |", self.restart_seconds)?;
+        writeln!(
+            f,
+            "| Prioritize nps by touchpoint, every response (p50 / p99 of {}) | {:.1} / {:.1} ms |",
+            self.prioritize.runs, self.prioritize.p50_ms, self.prioritize.p99_ms
+        )?;
         writeln!(
             f,
             "| cxmd peak RSS ingest / restart+queries | {:.0} / {:.0} MiB |",

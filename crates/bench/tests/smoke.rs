@@ -23,6 +23,7 @@ fn small_run(data: DataProfile, events: u64, results: &str) {
     options.profile = Profile::Debug;
     options.out_dir = dir.path().to_path_buf();
     options.sled_batches = 5;
+    options.prioritize_runs = 2;
     let report = cxm_bench::run(&options).expect("the benchmark runs");
     println!("{report}");
     assert_eq!(report.ingest.events, events);
@@ -33,5 +34,7 @@ fn small_run(data: DataProfile, events: u64, results: &str) {
         assert!(q.cells > 0, "{} answered nothing", q.name);
     }
     assert!(report.disk_bytes > 0 && report.protobuf_bytes > 0);
+    assert_eq!(report.prioritize.runs, 2);
+    assert!(report.prioritize.p99_ms > 0.0);
     assert!(dir.path().join(results).exists());
 }

@@ -162,6 +162,16 @@ impl Connection {
         AlertServiceClient::new(self.authed())
     }
 
+    /// The goal client.
+    pub(crate) fn goals(&self) -> cxm_proto::v1::goal_service_client::GoalServiceClient<Authed> {
+        cxm_proto::v1::goal_service_client::GoalServiceClient::new(self.authed())
+    }
+
+    /// The insights client.
+    pub(crate) fn insights(&self) -> cxm_proto::v1::insights_service_client::InsightsServiceClient<Authed> {
+        cxm_proto::v1::insights_service_client::InsightsServiceClient::new(self.authed())
+    }
+
     /// The key client.
     pub(crate) fn keys(&self) -> KeyServiceClient<Authed> {
         KeyServiceClient::new(self.authed())

@@ -15,6 +15,9 @@ mod catalog;
 mod compare;
 mod connection;
 mod connectors;
+mod drivers;
+mod goals;
+mod grid;
 mod ingest;
 mod keys;
 mod query;
@@ -137,6 +140,22 @@ rejected (by cxm or cxmd) are listed by file:line and make the exit code 1.")]
         #[command(subcommand)]
         command: connectors::ConnectorCommand,
     },
+    /// Goals: a metric target with a deadline, and where each stands (trend, projection, state).
+    #[command(after_help = "Examples:
+  cxm goals create nps-40 --metric nps --target 40 --direction at-least \\
+    --start 2026-01-01 --deadline 2026-07-01 --where touchpoint=support
+  cxm goals list
+  cxm goals show nps-40 --at 2026-03-15
+  cxm goals delete nps-40")]
+    Goals {
+        #[command(subcommand)]
+        command: goals::GoalCommand,
+    },
+    /// Which values of a dimension drag a metric down, and the recurring revenue at risk there.
+    #[command(after_help = "Examples:
+  cxm drivers nps --by touchpoint --from 2026-01-01 --to 2026-04-01
+  cxm drivers reopen_rate --by tag --from 2026-03-01 --to 2026-04-01 --min-count 20 --format csv")]
+    Drivers(drivers::DriversArgs),
     /// API keys (needs an admin key).
     #[command(after_help = "Examples:
   cxm keys create --role read --name dashboard
@@ -212,6 +231,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Connectors { command } => connectors::run(&connection, command).await,
         Command::Keys { command } => keys::run(&connection, command).await,
         Command::Alerts { command } => alerts::run(&connection, command).await,
+        Command::Goals { command } => goals::run(&connection, command).await,
+        Command::Drivers(args) => drivers::run(&connection, args).await,
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -26,6 +26,15 @@ pub enum Error {
     /// The in-memory rollups could not be trusted nor rebuilt (details are logged).
     #[error("the in-memory rollups are damaged: {0}")]
     Rollups(String),
+    /// The named thing (e.g. a goal) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The named thing (e.g. a goal) exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// A stored record (e.g. a goal) does not decode (details are logged).
+    #[error("a stored record is damaged: {0}")]
+    Corrupt(String),
     /// Stored events were replaced while a query read in steps; the engine runs such a query
     /// again and never returns this.
     #[error("stored events changed while the query read them; retry")]

@@ -21,6 +21,8 @@ pub mod catalog;
 mod compare;
 mod describe;
 mod error;
+pub mod goals;
+pub mod insights;
 mod joined;
 mod plan;
 mod point;

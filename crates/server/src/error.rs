@@ -44,6 +44,12 @@ pub(crate) fn status(error: Error) -> Status {
         Error::Cancelled(message) => Status::cancelled(message),
         Error::DeadlineExceeded(message) => Status::deadline_exceeded(message),
         Error::Moved => Status::unavailable("stored events changed while the query read them; retry"),
+        Error::NotFound(message) => Status::not_found(message),
+        Error::AlreadyExists(message) => Status::already_exists(message),
+        Error::Corrupt(what) => {
+            tracing::error!(%what, "damaged stored record");
+            Status::internal(INTERNAL)
+        }
         Error::Rollups(reason) => {
             tracing::error!(%reason, "in-memory rollups unusable");
             Status::internal(INTERNAL)

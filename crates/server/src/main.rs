@@ -11,7 +11,9 @@ mod connectors;
 mod demo;
 mod error;
 mod gate;
+mod goals;
 mod ingest;
+mod insights;
 mod keys;
 mod metrics;
 mod store_health;
@@ -23,7 +25,9 @@ use clap::Parser;
 use cxm_engine::{Engine, Settings};
 use cxm_proto::v1::alert_service_server::AlertServiceServer;
 use cxm_proto::v1::connector_service_server::ConnectorServiceServer;
+use cxm_proto::v1::goal_service_server::GoalServiceServer;
 use cxm_proto::v1::ingest_service_server::IngestServiceServer;
+use cxm_proto::v1::insights_service_server::InsightsServiceServer;
 use cxm_proto::v1::key_service_server::KeyServiceServer;
 use cxm_proto::v1::metrics_service_server::MetricsServiceServer;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -239,6 +243,8 @@ async fn run(config: Config) -> Result<(), StartError> {
         .add_service(metrics)
         .add_service(connector_api)
         .add_service(alert_api)
+        .add_service(GoalServiceServer::new(goals::GoalApi { engine: Arc::clone(&engine) }))
+        .add_service(InsightsServiceServer::new(insights::InsightsApi { engine: Arc::clone(&engine) }))
         .add_service(KeyServiceServer::new(keys::KeyApi { keys }))
         .serve_with_incoming_shutdown(no_delay(listener), async move {
             let mut stop_rx = stop_rx;

@@ -15,8 +15,8 @@ mod sketch;
 mod timeline;
 
 pub(crate) use catalog::{METRICS, SupportMetric};
-pub(crate) use cell::TicketFacts;
 pub(crate) use cell::{DIMENSIONS, TicketTotals};
+pub(crate) use cell::{TicketFacts, Timeline, dimension_values};
 pub(crate) use index::SupportIndex;
 pub(crate) use metric::{count, evaluate};
 
