@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use cxm_proto::v1::alert_service_client::AlertServiceClient;
 use cxm_proto::v1::event::Payload;
+use cxm_proto::v1::goal_service_client::GoalServiceClient;
 use cxm_proto::v1::{
-    Alert, AlertKind, CreateConnectorRequest, Event, EventType, IngestRequest, SatisfactionRating, Subscription,
-    SurveyKind, Ticket, TicketStatus, WatchRequest,
+    Alert, AlertKind, CreateConnectorRequest, CreateGoalRequest, Event, EventType, Goal, GoalDirection, GoalState,
+    IngestRequest, SatisfactionRating, Subscription, SurveyKind, Ticket, TicketStatus, WatchRequest,
 };
 use tonic::Streaming;
 
@@ -363,4 +364,54 @@ async fn sigterm_ends_watchers_so_they_do_not_hold_the_shutdown_up() {
     let status = server.terminate().await;
     assert!(status.success(), "{status:?}");
     assert!(matches!(watcher.message().await, Ok(None) | Err(_)), "the stream ended");
+}
+
+/// The next GOAL_STATE alert's goal and states (bounded wait).
+async fn goal_change(stream: &mut Streaming<Alert>) -> (String, GoalState, GoalState) {
+    let alert = take(stream, 1).await.remove(0);
+    assert_eq!(alert.kind, AlertKind::GoalState as i32, "{alert:?}");
+    assert!(alert.event.is_none(), "{alert:?}");
+    let state = |s: i32| GoalState::try_from(s).expect("a known state");
+    (alert.goal_id, state(alert.from_state), state(alert.to_state))
+}
+
+#[tokio::test]
+async fn a_goal_that_changes_state_raises_one_goal_state_alert_per_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Cxmd::start_with(dir.path(), &["--goal-check-seconds", "1"], &[]);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    const DAY: i64 = 86_400;
+    // Seeded data: one promoter long before the goal's windows, so none of them has a value.
+    server.ingest(vec![event(response("old", SurveyKind::Nps, 10, at(now - 400 * DAY)))]).await;
+    let mut live = watch(&server, "", &[AlertKind::GoalState]).await;
+    let goal = Goal {
+        id: "nps-positive".into(),
+        name: "NPS at least 0".into(),
+        metric: "nps".into(),
+        time_zone: "UTC".into(),
+        target: 0.0,
+        direction: GoalDirection::AtLeast as i32,
+        window_days: 30,
+        start: Some(at(now - 10 * DAY)),
+        deadline: Some(at(now + 60 * DAY)),
+        ..Goal::default()
+    };
+    GoalServiceClient::new(server.channel().await)
+        .create_goal(CreateGoalRequest { goal: Some(goal) })
+        .await
+        .expect("create goal");
+    // First check: no response in the last 30 days, so NO_DATA, raised from UNSPECIFIED.
+    let first = goal_change(&mut live).await;
+    assert_eq!(first, ("nps-positive".to_owned(), GoalState::Unspecified, GoalState::NoData));
+    // One promoter a minute ago: NPS 100 ≥ 0 before the deadline, so MET.
+    server.ingest(vec![event(response("p1", SurveyKind::Nps, 10, at(now - 60)))]).await;
+    let met = goal_change(&mut live).await;
+    assert_eq!(met, ("nps-positive".to_owned(), GoalState::NoData, GoalState::Met));
+    // Three detractors at the same instant: NPS (1 − 3) / 4 = −50 < 0, and with one weekly
+    // point there is no trend to project, so OFF_TRACK. The next GOAL_STATE alert being this
+    // change shows that the checks in between (MET each time) raised nothing.
+    let detractors = ["d1", "d2", "d3"].map(|id| event(response(id, SurveyKind::Nps, 0, at(now - 60))));
+    server.ingest(detractors.to_vec()).await;
+    let off = goal_change(&mut live).await;
+    assert_eq!(off, ("nps-positive".to_owned(), GoalState::Met, GoalState::OffTrack));
 }

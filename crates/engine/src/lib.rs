@@ -261,12 +261,17 @@ impl Engine {
             for change in &applied.changes {
                 rollups.apply(change);
             }
-            self.alerts.send_if_modified(|last| {
-                let now = self.store.alerts_last();
-                std::mem::replace(last, now) != now
-            });
+            self.publish_alerts();
         }
         Ok(response)
+    }
+
+    /// Tells watchers about the alerts stored so far.
+    pub(crate) fn publish_alerts(&self) {
+        self.alerts.send_if_modified(|last| {
+            let now = self.store.alerts_last();
+            std::mem::replace(last, now) != now
+        });
     }
 
     /// Answers a query, however long it takes.

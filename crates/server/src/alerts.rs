@@ -71,6 +71,25 @@ pub(crate) async fn retain(engine: Arc<Engine>, retention: Duration) {
     }
 }
 
+/// Checks every goal's state every `every` for GOAL_STATE alerts (the engine work runs on the
+/// blocking pool). Aborted at shutdown.
+pub(crate) async fn check_goals(engine: Arc<Engine>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let engine = Arc::clone(&engine);
+        let checked = tokio::task::spawn_blocking(move || {
+            cxm_engine::goals::check(&engine, now_nanos(), &cxm_engine::Stop::default())
+        });
+        match checked.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "checking goal states failed; retrying at the next check"),
+            Err(e) => tracing::error!(error = %e, "checking goal states did not run"),
+        }
+    }
+}
+
 fn invalid(field: &str, reason: String) -> Status {
     status(cxm_engine::Error::invalid(field, reason))
 }

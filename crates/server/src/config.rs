@@ -78,6 +78,10 @@ pub(crate) struct Args {
     /// How long alerts are kept after they are raised, in days (fractions allowed) [default: 90].
     #[arg(long, env = "CXM_ALERT_RETENTION_DAYS")]
     alert_retention_days: Option<f64>,
+    /// How often every goal's state is checked for GOAL_STATE alerts, in seconds (at least 1)
+    /// [default: 60].
+    #[arg(long, env = "CXM_GOAL_CHECK_SECONDS")]
+    goal_check_seconds: Option<u64>,
     /// Address-space limit of each plugin host process, in MiB (RLIMIT_AS; a plugin that needs
     /// more fails its sync with "ran out of memory") [default: 2048].
     #[arg(long, env = "CXM_PLUGIN_MEMORY_MB")]
@@ -149,6 +153,7 @@ struct File {
     max_concurrent_streams: Option<usize>,
     stream_idle_timeout_seconds: Option<u64>,
     alert_retention_days: Option<f64>,
+    goal_check_seconds: Option<u64>,
     plugin_memory_mb: Option<u64>,
     shutdown_grace_seconds: Option<u64>,
     index_attribute_keys: Option<usize>,
@@ -198,6 +203,7 @@ pub(crate) struct Config {
     pub(crate) max_concurrent_streams: usize,
     pub(crate) stream_idle_timeout: std::time::Duration,
     pub(crate) alert_retention: std::time::Duration,
+    pub(crate) goal_check: std::time::Duration,
     pub(crate) plugin_memory_mb: u64,
     pub(crate) shutdown_grace: std::time::Duration,
     pub(crate) index: cxm_engine::IndexBudget,
@@ -260,6 +266,10 @@ impl Config {
             .ok_or_else(|| {
                 StartError::Config(format!("alert_retention_days {retention_days} is not a positive number of days"))
             })?;
+        let goal_check = args.goal_check_seconds.or(file.goal_check_seconds).unwrap_or(60);
+        if goal_check == 0 {
+            return Err(StartError::Config("goal_check_seconds must be at least 1".to_owned()));
+        }
         let demo = args.demo.or(file.demo).unwrap_or(false);
         let http = match args.http_listen.or(file.http_listen) {
             Some(addr) => Some(HttpListen { addr, required: true }),
@@ -288,6 +298,7 @@ impl Config {
         };
         Ok(Self {
             alert_retention,
+            goal_check: std::time::Duration::from_secs(goal_check),
             index,
             plugin_memory_mb,
             shutdown_grace: std::time::Duration::from_secs(grace),

@@ -192,6 +192,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         stop: stop_rx.clone(),
     });
     let retention = tokio::spawn(alerts::retain(Arc::clone(&engine), config.alert_retention));
+    let goal_checks = tokio::spawn(alerts::check_goals(Arc::clone(&engine), config.goal_check));
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
     // stdout says where to connect: `cxmd listening on ADDR`, then `cxmd dashboard on ADDR` when
@@ -256,6 +257,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         () = shutdown_signal() => {
             watch.abort();
             retention.abort();
+            goal_checks.abort();
             health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;
             health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
             health.set_not_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;

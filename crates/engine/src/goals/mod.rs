@@ -3,6 +3,7 @@
 
 mod record;
 mod status;
+mod watch;
 
 use std::sync::Mutex;
 
@@ -13,6 +14,7 @@ use cxm_store::{Nanos, nanos};
 use crate::{Engine, Error, Result, Stop};
 
 pub use status::status_at;
+pub use watch::{check, recorded};
 
 /// Window length when a goal does not set one.
 pub const DEFAULT_WINDOW_DAYS: u32 = 90;

@@ -34,8 +34,8 @@ pub(crate) fn save(store: &Store, goal: &Goal) -> Result<()> {
     Ok(())
 }
 
-/// Removes the goal with `id`.
+/// Removes the goal with `id` and the state its checks recorded, in one write.
 pub(crate) fn delete(store: &Store, id: &str) -> Result<()> {
-    store.write_meta(vec![MetaWrite::Delete(key(id))])?;
+    store.write_meta(vec![MetaWrite::Delete(key(id)), MetaWrite::Delete(super::watch::key(id))])?;
     Ok(())
 }
