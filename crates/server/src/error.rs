@@ -57,6 +57,10 @@ pub(crate) fn status(error: Error) -> Status {
         // A failed write leaves nothing behind and the store recovers on its own: say so.
         Error::Store(inner @ cxm_store::Error::DiskFull(_)) => Status::resource_exhausted(inner.to_string()),
         Error::Store(inner @ cxm_store::Error::Unavailable(_)) => Status::unavailable(inner.to_string()),
+        // sled may refuse reads too while its disk is full: retryable, and never half an answer.
+        Error::Store(inner) if inner.is_disk_full() => Status::unavailable(format!(
+            "the disk is full, so the store cannot be read right now ({inner}); retry once space is free"
+        )),
         Error::Store(inner) => {
             tracing::error!(error = %inner, "storage failure");
             Status::internal("internal storage error; see the server log")

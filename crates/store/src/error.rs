@@ -27,5 +27,17 @@ pub enum Error {
     Unavailable(String),
 }
 
+impl Error {
+    /// Whether this is sled reporting a full disk (ENOSPC or a quota). After a failed write sled
+    /// may report it on reads too, until the store recovers.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Error::DiskFull(_) => true,
+            Error::Storage(e) => crate::fault::kind(e) == crate::fault::Kind::DiskFull,
+            _ => false,
+        }
+    }
+}
+
 /// Result with the store's error.
 pub type Result<T> = std::result::Result<T, Error>;
