@@ -2,7 +2,7 @@
 //! instead of serving partial data; `--allow-empty` starts anyway when asked.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use cxm_proto::v1::{Event, SurveyKind};
@@ -56,41 +56,11 @@ fn refused(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Every file under `dir`.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() { out.extend(files(&path)) } else { out.push(path) }
-    }
-    out
-}
-
-/// Flips a byte inside every event block in sled's files: a block is stored as format byte 3,
-/// a CRC-32, format byte 2 and a zstd frame (magic 28 b5 2f fd). Returns the blocks hit.
-fn flip_blocks(sled: &Path) -> usize {
-    let mut hit = 0;
-    for path in files(sled) {
-        let mut bytes = std::fs::read(&path).unwrap();
-        let mut at = 0;
-        while let Some(found) = bytes[at..].windows(5).position(|w| w == [2, 0x28, 0xb5, 0x2f, 0xfd]) {
-            let start = at + found;
-            if start >= 5 && bytes[start - 5] == 3 && start + 40 < bytes.len() {
-                bytes[start + 30] ^= 0x55;
-                hit += 1;
-            }
-            at = start + 5;
-        }
-        std::fs::write(&path, bytes).unwrap();
-    }
-    hit
-}
-
 #[tokio::test]
 async fn flipped_bytes_in_event_blocks_refuse_the_start_naming_the_store() {
     let dir = filled().await;
     let sled = dir.path().join("sled");
-    assert!(flip_blocks(&sled) > 0, "no event block found in {}", sled.display());
+    assert!(cxm_faults::flip_blocks(&sled).unwrap() > 0, "no event block found in {}", sled.display());
     let stderr = refused(dir.path(), &[]);
     assert!(stderr.contains(&sled.display().to_string()), "names the damaged store: {stderr}");
     assert!(stderr.contains("backup") && stderr.contains("--allow-empty"), "says what to do: {stderr}");

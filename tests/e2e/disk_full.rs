@@ -3,8 +3,6 @@
 //! restart. The data dir lives on a small tmpfs (mounting needs root; the test says so and
 //! skips where it cannot mount).
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cxm_proto::v1::{Event, Granularity, IngestRequest, SurveyKind};
@@ -16,41 +14,6 @@ use crate::support::reference::request;
 use crate::support::{Cxmd, at, event, response};
 
 const BATCH: usize = 500;
-
-/// A tmpfs mounted for one test, unmounted when dropped.
-struct Tmpfs(tempfile::TempDir);
-
-impl Tmpfs {
-    fn mount(megabytes: u32) -> Option<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .status();
-        status.is_ok_and(|s| s.success()).then(|| Self(dir))
-    }
-
-    fn path(&self) -> &Path {
-        self.0.path()
-    }
-
-    /// Writes a file until the file system is full.
-    fn fill(&self) -> PathBuf {
-        let path = self.path().join("filler");
-        let mut file = std::fs::File::create(&path).unwrap();
-        let chunk = vec![7_u8; 64 * 1024];
-        while file.write_all(&chunk).is_ok() {}
-        while file.write_all(&chunk[..512]).is_ok() {}
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(self.path()).status();
-    }
-}
 
 /// Batch `n`: responses a minute apart, in the channel "web", with comments that do not
 /// compress away (so that each batch needs fresh disk space).
@@ -92,7 +55,7 @@ async fn wait_for(server: &Cxmd, service: &str, want: ServingStatus) {
 
 #[tokio::test]
 async fn a_full_disk_refuses_writes_whole_and_they_resume_without_a_restart() {
-    let Some(fs) = Tmpfs::mount(24) else {
+    let Some(fs) = cxm_faults::Tmpfs::mount(24) else {
         eprintln!("skipped: cannot mount a tmpfs here (mount needs root)");
         return;
     };
@@ -100,7 +63,7 @@ async fn a_full_disk_refuses_writes_whole_and_they_resume_without_a_restart() {
     let server = Cxmd::start_in(&data);
     let mut client = server.ingest_client().await;
     client.ingest(IngestRequest { events: batch(0) }).await.unwrap();
-    let filler = fs.fill();
+    let filler = fs.fill().unwrap();
 
     // sled may still have room for a batch or two; then a batch fails.
     let mut stored = BATCH as u64;

@@ -1,7 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use std::path::PathBuf;
 
 /// Opens the store in `dir`, waiting (bounded) while a store of the same dir dropped a moment
 /// ago in this process still holds sled's file lock: sled lets go of it from its own threads,
@@ -235,36 +234,6 @@ fn many(first: usize, n: usize) -> Vec<Payload> {
         .collect()
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() { out.extend(files(&path)) } else { out.push(path) }
-    }
-    out
-}
-
-/// Flips a byte inside every checked zstd block found in sled's files (format byte 3, four
-/// checksum bytes, format byte 2, the zstd magic); returns how many were hit.
-fn flip_blocks(sled_dir: &Path) -> usize {
-    let mut hit = 0;
-    for path in files(sled_dir) {
-        let mut bytes = std::fs::read(&path).unwrap();
-        let mut at = 0;
-        while let Some(found) = bytes[at..].windows(5).position(|w| w == [2, 0x28, 0xb5, 0x2f, 0xfd]) {
-            let start = at + found;
-            if start >= 5 && bytes[start - 5] == 3 && start + 40 < bytes.len() {
-                bytes[start + 30] ^= 0x55;
-                hit += 1;
-            }
-            at = start + 5;
-        }
-        std::fs::write(&path, bytes).unwrap();
-    }
-    hit
-}
-
 #[test]
 fn flipped_bytes_in_a_block_refuse_the_open_naming_the_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -275,7 +244,7 @@ fn flipped_bytes_in_a_block_refuse_the_open_naming_the_store() {
         }
         store.flush().unwrap();
     }
-    assert!(flip_blocks(&dir.path().join("sled")) > 0);
+    assert!(cxm_faults::flip_blocks(&dir.path().join("sled")).unwrap() > 0);
     let Err(Error::Damaged(message)) = open_again(dir.path(), &Options::default()) else {
         panic!("a damaged store opened");
     };
@@ -362,49 +331,16 @@ fn a_block_failing_its_checksum_is_named_and_can_be_discarded() {
     assert_eq!(open_again(dir.path(), &Options::default()).unwrap().scan_all(EventType::SurveyResponse).count(), left);
 }
 
-/// A small tmpfs mounted for one test (unmounted when dropped), or `None` where mounting is
-/// not permitted.
-struct Tmpfs(tempfile::TempDir);
-
-impl Tmpfs {
-    fn mount(megabytes: u32) -> Option<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .status();
-        status.is_ok_and(|s| s.success()).then(|| Self(dir))
-    }
-
-    /// Fills the file system with `filler` until it is full.
-    fn fill(&self) -> PathBuf {
-        use std::io::Write as _;
-        let path = self.0.path().join("filler");
-        let mut file = std::fs::File::create(&path).unwrap();
-        let chunk = vec![7_u8; 64 * 1024];
-        while file.write_all(&chunk).is_ok() {}
-        while file.write_all(&chunk[..512]).is_ok() {}
-        path
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(self.0.path()).status();
-    }
-}
-
 #[test]
 fn a_full_disk_fails_the_write_whole_and_writes_resume_once_space_is_free() {
-    let Some(fs) = Tmpfs::mount(16) else {
+    let Some(fs) = cxm_faults::Tmpfs::mount(16) else {
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };
-    let dir = fs.0.path().join("data");
+    let dir = fs.path().join("data");
     let store = open_again(&dir, &Options::default()).unwrap();
     assert_eq!(store.apply(many(0, 500)).unwrap().outcomes.len(), 500);
-    let filler = fs.fill();
+    let filler = fs.fill().unwrap();
     // Whatever sled still had room for, a few batches of incompressible events fill it.
     // Each batch also updates the first event: the failed one rewrites a stored block.
     let batch = |n: usize| {
