@@ -17,8 +17,16 @@ const EMPTY_WEEK: (i64, i64) = (1_776_031_200, 1_776_636_000);
 /// The page's range, 2026-03-04 through 2026-05-31 in Europe/Paris, as the API's [from, to).
 const RANGE: (&str, &str) = ("2026-03-04T00:00:00+01:00", "2026-06-01T00:00:00+02:00");
 
-/// NPS responses at two touchpoints in two regions; returns (time, region) of each.
-async fn seed(server: &Cxmd) -> Vec<(i64, &'static str)> {
+/// One seeded response.
+struct Seeded {
+    id: String,
+    when: i64,
+    touchpoint: &'static str,
+    region: &'static str,
+}
+
+/// NPS responses at two touchpoints in two regions.
+async fn seed(server: &Cxmd) -> Vec<Seeded> {
     let mut rng = Rng(20);
     let mut seeded = Vec::new();
     let mut events = Vec::new();
@@ -34,7 +42,7 @@ async fn seed(server: &Cxmd) -> Vec<(i64, &'static str)> {
         r.touchpoint = touchpoint.to_owned();
         r.attributes.insert("region".to_owned(), region.to_owned());
         events.push(event(r));
-        seeded.push((when, region));
+        seeded.push(Seeded { id: format!("r{i}"), when, touchpoint, region });
     }
     let answer = server.ingest(events).await;
     assert!(answer.rejections.is_empty(), "{answer:?}");
@@ -92,7 +100,8 @@ async fn the_page_shows_the_api_numbers_and_filters_change_them() {
     let http_addr = server.http_addr.clone().expect("dashboard address");
     let (from, to) = (crate::support::ts(RANGE.0).seconds, crate::support::ts(RANGE.1).seconds);
     let in_range = |region: Option<&str>| {
-        seeded.iter().filter(|(t, r)| (from..to).contains(t) && region.is_none_or(|want| want == *r)).count() as u64
+        seeded.iter().filter(|s| (from..to).contains(&s.when) && region.is_none_or(|want| want == s.region)).count()
+            as u64
     };
     let page = format!(
         "http://{http_addr}/?metric=nps&from=2026-03-04&to=2026-05-31&granularity=week&tz=Europe%2FParis&group_by=touchpoint"
@@ -157,8 +166,12 @@ async fn keys_are_required_when_configured() {
     let reader = http(&addr, "GET", "/", &[("Authorization", &bearer)], None);
     assert_eq!(reader.status, 200);
     assert!(reader.body.contains(r#"<svg class="chart""#) || reader.body.contains("No bucket in this range has data"));
+    for path in ["/goals", "/drivers", "/records", "/alerts", "/alerts/stream"] {
+        assert_eq!(http(&addr, "GET", path, &[], None).status, 401, "{path}");
+        assert_eq!(http(&addr, "GET", path, &[("Authorization", &format!("Bearer {ingest}"))], None).status, 403);
+    }
     let goals = http(&addr, "GET", "/goals", &[("Authorization", &bearer)], None);
-    assert!(goals.body.contains("Not available in this build"), "no made-up goals");
+    assert!(goals.status == 200 && goals.body.contains("No goal yet"), "{goals:?}");
     let ingest_bearer = format!("Bearer {ingest}");
     assert_eq!(http(&addr, "GET", "/", &[("Authorization", &ingest_bearer)], None).status, 403);
 
@@ -210,4 +223,90 @@ async fn the_demo_opens_on_a_touchpoint_that_drags_nps() {
     assert_eq!(means[0].1, "support", "{means:?}");
     assert!(means[1].0 - means[0].0 > 20.0, "support is clearly below the rest: {means:?}");
     screenshot(&format!("http://{addr}/"), "demo");
+}
+
+/// `&amp;` and the other escapes of an attribute value, undone.
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// The value of attribute `name` in the tag that starts at `tag`.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let tag = tag.split('>').next()?;
+    let needle = format!(" {name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    Some(unescape(tag[start..].split('"').next()?))
+}
+
+/// Every tag of the DOM that starts with `prefix`, from its first attribute on.
+fn tags<'a>(dom: &'a str, prefix: &str) -> Vec<&'a str> {
+    dom.split(prefix).skip(1).map(|rest| rest.split('>').next().unwrap_or("")).collect()
+}
+
+#[tokio::test]
+async fn a_point_drills_down_to_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Cxmd::start_with(dir.path(), &["--http-listen", "127.0.0.1:0"], &[]);
+    let seeded = seed(&server).await;
+    let addr = server.http_addr.clone().expect("dashboard address");
+    let range = (crate::support::ts(RANGE.0).seconds, crate::support::ts(RANGE.1).seconds);
+    let trend = dump_dom(&format!(
+        "http://{addr}/?metric=nps&from=2026-03-04&to=2026-05-31&granularity=week&tz=Europe%2FParis&group_by=touchpoint&filters="
+    ));
+    // Every point with responses is a link, in the chart and in the data table.
+    let points: Vec<(String, String, String)> = tags(&trend, "<a class=\"point\"")
+        .into_iter()
+        .map(|tag| {
+            let tag = format!(" {tag}");
+            (
+                attribute(&tag, "href").unwrap(),
+                attribute(&tag, "data-group").unwrap(),
+                attribute(&tag, "data-start").unwrap(),
+            )
+        })
+        .collect();
+    let table = rows(&trend);
+    assert_eq!(points.len(), table.iter().filter(|r| r[5] != "0").count(), "one link per point with responses");
+    // The first week (cut by the range: it starts on Wednesday March 4) and a whole week after
+    // the empty one, at each touchpoint; both weeks are clear of the DST change.
+    for (group, week, from) in [
+        ("support", "2026-03-01T23:00:00Z", range.0),
+        ("onboarding", "2026-04-19T22:00:00Z", crate::support::ts("2026-04-19T22:00:00Z").seconds),
+    ] {
+        let (href, _, _) = points.iter().find(|(_, g, s)| g == group && s == week).expect("the point's link").clone();
+        assert!(
+            trend.contains(&format!(r#"<a href="{}" title="Records behind this point">"#, href.replace('&', "&amp;")))
+        );
+        let to = crate::support::ts(week).seconds + 7 * 86_400;
+        let mut expected: Vec<&str> = seeded
+            .iter()
+            .filter(|s| s.touchpoint == group && (from..to).contains(&s.when))
+            .map(|s| s.id.as_str())
+            .collect();
+        expected.sort_unstable();
+        let count: u64 = table
+            .iter()
+            .find(|r| r[0] == group && r[1] == week)
+            .map(|r| r[5].parse().unwrap())
+            .expect("the point's row");
+        assert_eq!(count, expected.len() as u64, "{group} {week}: the point counts the seeded responses");
+
+        let records = dump_dom(&format!("http://{addr}{href}"));
+        assert!(records.contains("<h1>Records</h1>") && records.contains("Last page."), "{records}");
+        let mut listed: Vec<String> = tags(&records, "<tr data-record-type=")
+            .iter()
+            .map(|t| attribute(&format!(" x={t}"), "data-id").unwrap())
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(listed, expected, "{group} {week}: exactly the seeded responses of the bucket");
+        assert!(records.contains(&format!("<dt>touchpoint</dt><dd>{group}</dd>")));
+    }
+    let bad = http(&addr, "GET", "/records?metric=nps&from=yesterday&to=2026-04-01T00:00:00Z", &[], None);
+    assert!(bad.status == 400 && bad.body.contains("from: "), "{bad:?}");
+    let unknown =
+        http(&addr, "GET", "/records?metric=nope&from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z", &[], None);
+    assert_eq!(unknown.status, 400, "the API's refusal, as its status text: {unknown:?}");
+    assert!(unknown.body.contains(r#"class="error" role="alert""#));
+    let first = points.first().expect("a point").0.clone();
+    screenshot(&format!("http://{addr}{first}"), "records");
 }

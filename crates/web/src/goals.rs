@@ -1,0 +1,112 @@
+//! `GET /goals`: every goal with its state, current value, baseline, projection, progress and
+//! deadline, from `GoalService.ListGoals` (evaluated now).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use chrono::DateTime;
+use chrono_tz::Tz;
+use cxm_proto::v1::{GoalDirection, GoalState, GoalStatus, ListGoalsRequest, Point};
+use tonic::Request;
+
+use crate::Dashboard;
+use crate::access::admit;
+use crate::chart::shown;
+use crate::html::{escape, page};
+use crate::pages::{html, path_of, problem, status_code, within};
+use crate::question::filters_text;
+
+/// A goal state in words, with a symbol so that colour is not its only carrier.
+pub(crate) fn state_label(state: i32) -> (&'static str, &'static str, &'static str) {
+    // (API name, words, symbol)
+    match GoalState::try_from(state) {
+        Ok(GoalState::Met) => ("MET", "met", "✓"),
+        Ok(GoalState::OnTrack) => ("ON_TRACK", "on track", "↗"),
+        Ok(GoalState::OffTrack) => ("OFF_TRACK", "off track", "✗"),
+        Ok(GoalState::NoData) => ("NO_DATA", "no data", "?"),
+        Ok(GoalState::Achieved) => ("ACHIEVED", "achieved", "✓"),
+        Ok(GoalState::Missed) => ("MISSED", "missed", "✗"),
+        _ => ("UNSPECIFIED", "unknown", "?"),
+    }
+}
+
+fn value(point: Option<&Point>) -> (String, String) {
+    match point.and_then(|p| p.value) {
+        Some(v) => (v.to_string(), shown(v)),
+        None => (String::new(), "no data".to_owned()),
+    }
+}
+
+fn optional(v: Option<f64>, show: impl Fn(f64) -> String) -> (String, String) {
+    v.map_or_else(|| (String::new(), "—".to_owned()), |v| (v.to_string(), show(v)))
+}
+
+fn date(seconds: i64, zone: &str) -> String {
+    let zone: Tz = zone.parse().unwrap_or(Tz::UTC);
+    DateTime::from_timestamp(seconds, 0)
+        .map_or_else(String::new, |t| t.with_timezone(&zone).format("%Y-%m-%d").to_string())
+}
+
+/// One row of the goals table.
+fn row(status: &GoalStatus) -> String {
+    let Some(goal) = &status.goal else { return String::new() };
+    let (api, words, symbol) = state_label(status.state);
+    let zone = if goal.time_zone.is_empty() { "UTC" } else { &goal.time_zone };
+    let direction = if goal.direction == GoalDirection::AtMost as i32 { "≤" } else { "≥" };
+    let deadline = goal.deadline.as_ref().map_or(0, |t| t.seconds);
+    let start = goal.start.as_ref().map_or(0, |t| t.seconds);
+    let (current_raw, current) = value(status.current.as_ref());
+    let (baseline_raw, baseline) = value(status.baseline.as_ref());
+    let (projected_raw, projected) = optional(status.projected, shown);
+    let (progress_raw, progress) = optional(status.progress, |p| format!("{:.0}%", p * 100.0));
+    let (trend_raw, trend) = optional(status.trend_per_day, |t| format!("{} a day", shown(t)));
+    let filters =
+        filters_text(&goal.filters.iter().map(|f| (f.dimension.clone(), f.values.clone())).collect::<Vec<_>>());
+    let scope = if filters.is_empty() {
+        String::new()
+    } else {
+        format!(r##"<br><span class="hint">where {}</span>"##, escape(&filters))
+    };
+    let window = if goal.window_days == 0 { 90 } else { goal.window_days };
+    format!(
+        r##"<tr data-goal="{id}" data-state="{api}" data-current="{current_raw}" data-baseline="{baseline_raw}" data-projected="{projected_raw}" data-progress="{progress_raw}" data-trend="{trend_raw}"><th scope="row" class="text">{name}<br><span class="hint">{id}</span></th><td class="text"><a href="/?metric={metric_q}&amp;group_by=">{metric}</a>{scope}</td><td class="text"><span class="state state-{api}"><span aria-hidden="true">{symbol}</span> {words}</span></td><td>{current}</td><td>{baseline}</td><td>{projected}</td><td>{progress}</td><td>{direction} {target}</td><td class="text">{deadline}</td><td class="text">{trend}<br><span class="hint">{window}-day window, since {start}</span></td></tr>"##,
+        id = escape(&goal.id),
+        name = escape(if goal.name.is_empty() { &goal.id } else { &goal.name }),
+        metric_q = crate::question::encode(&goal.metric),
+        metric = escape(&goal.metric),
+        target = shown(goal.target),
+        deadline = date(deadline, zone),
+        start = date(start, zone),
+    )
+}
+
+/// `GET /goals`.
+pub(crate) async fn handle(State(dashboard): State<Dashboard>, headers: HeaderMap, uri: Uri) -> Response {
+    let visitor = match admit(&dashboard.keys, &headers, path_of(&uri)) {
+        Ok(visitor) => visitor,
+        Err(refused) => return *refused,
+    };
+    let mut main = String::from(
+        r##"<h1>Goals</h1><p class="lede">Every goal where it stands now, as <code>GoalService.ListGoals</code> evaluates it: the metric over its trailing window, the baseline before its start, the value projected at the deadline from the weekly trend, and the progress from baseline to target.</p>"##,
+    );
+    let answer = within(&dashboard, dashboard.goals.list_goals(Request::new(ListGoalsRequest { at: None }))).await;
+    let status = match answer {
+        Ok(answer) if answer.goals.is_empty() => {
+            main.push_str(r##"<p class="notice">No goal yet. Create one with <code>cxm goals create</code> or <code>GoalService.CreateGoal</code>.</p>"##);
+            StatusCode::OK
+        }
+        Ok(answer) => {
+            main.push_str(r##"<div class="card"><table class="goals"><caption>Goals, sorted by id. States: met and achieved (✓), on track (↗), off track and missed (✗), no data (?).</caption><thead><tr><th scope="col" class="text">Goal</th><th scope="col" class="text">Metric</th><th scope="col" class="text">State</th><th scope="col">Current</th><th scope="col">Baseline</th><th scope="col">Projected at deadline</th><th scope="col">Progress</th><th scope="col">Target</th><th scope="col" class="text">Deadline</th><th scope="col" class="text">Trend</th></tr></thead><tbody>"##);
+            for goal in &answer.goals {
+                main.push_str(&row(goal));
+            }
+            main.push_str("</tbody></table></div>");
+            StatusCode::OK
+        }
+        Err(refused) => {
+            main.push_str(&problem(refused.message()));
+            status_code(&refused)
+        }
+    };
+    html(status, page("Goals", Some("/goals"), visitor.signed_in, &main))
+}
