@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat};
 use cxm_proto::v1::{Granularity, QueryResponse, SurveyKind};
 
 use crate::security::create_key;
-use crate::support::browser::{dump_dom, http, screenshot};
+use crate::support::browser::{dump_dom, dump_dom_when_quiet, http, screenshot};
 use crate::support::reference::request;
 use crate::support::{Cxmd, Rng, at, event, response};
 
@@ -41,6 +41,7 @@ async fn seed(server: &Cxmd) -> Vec<Seeded> {
         let mut r = response(&format!("r{i}"), SurveyKind::Nps, score.max(0), at(when));
         r.touchpoint = touchpoint.to_owned();
         r.attributes.insert("region".to_owned(), region.to_owned());
+        r.account_id = format!("a{}", i % 30);
         events.push(event(r));
         seeded.push(Seeded { id: format!("r{i}"), when, touchpoint, region });
     }
@@ -223,6 +224,23 @@ async fn the_demo_opens_on_a_touchpoint_that_drags_nps() {
     assert_eq!(means[0].1, "support", "{means:?}");
     assert!(means[1].0 - means[0].0 > 20.0, "support is clearly below the rest: {means:?}");
     screenshot(&format!("http://{addr}/"), "demo");
+
+    // The drivers page opens on the same story: support first, with revenue at risk.
+    let drivers = http(&addr, "GET", "/drivers", &[], None);
+    assert_eq!(drivers.status, 200, "{drivers:?}");
+    let ranked = table_of(&drivers.body, &["data-driver", "data-rank", "data-arr-at-risk", "data-arr"]);
+    assert!(ranked.len() == 4 && ranked[0][0] == "support", "{ranked:?}");
+    let at_risk: Vec<f64> = ranked.iter().map(|r| r[2].parse().unwrap()).collect();
+    assert!(at_risk[0] > 0.0 && at_risk.windows(2).all(|w| w[0] >= w[1]), "{ranked:?}");
+    // A goal at risk, and detractors in the alert feed.
+    let goals = http(&addr, "GET", "/goals", &[], None);
+    let states = table_of(&goals.body, &["data-goal", "data-state", "data-projected"]);
+    assert!(states.len() == 1 && ["OFF_TRACK", "ON_TRACK"].contains(&states[0][1].as_str()), "{states:?}");
+    let alerts = http(&addr, "GET", "/alerts", &[], None);
+    assert!(alerts.status == 200 && alerts.body.contains(r#"data-kind="DETRACTOR""#), "{alerts:?}");
+    screenshot(&format!("http://{addr}/drivers"), "demo-drivers");
+    screenshot(&format!("http://{addr}/goals"), "demo-goals");
+    screenshot(&format!("http://{addr}/alerts"), "demo-alerts");
 }
 
 /// `&amp;` and the other escapes of an attribute value, undone.
@@ -309,4 +327,256 @@ async fn a_point_drills_down_to_its_records() {
     assert!(unknown.body.contains(r#"class="error" role="alert""#));
     let first = points.first().expect("a point").0.clone();
     screenshot(&format!("http://{addr}{first}"), "records");
+}
+
+/// A detractor (NPS 2) with `id` at `when`, for account `acme`.
+fn detractor(id: &str, when: i64) -> cxm_proto::v1::Event {
+    let mut r = response(id, SurveyKind::Nps, 2, at(when));
+    r.touchpoint = "support".to_owned();
+    r.account_id = "acme".to_owned();
+    r.comment = "still <waiting>".to_owned();
+    event(r)
+}
+
+#[tokio::test]
+async fn a_detractor_ingested_after_the_alerts_page_loaded_appears_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Cxmd::start_with(dir.path(), &["--http-listen", "127.0.0.1:0"], &[]);
+    let addr = server.http_addr.clone().expect("dashboard address");
+    let empty = http(&addr, "GET", "/alerts", &[], None);
+    assert!(empty.status == 200 && empty.body.contains("No alert yet"), "{empty:?}");
+    let mut early = response("early-promoter", SurveyKind::Nps, 10, at(SEEDED.0));
+    early.touchpoint = "onboarding".to_owned();
+    let answer = server.ingest(vec![detractor("early", SEEDED.0), event(early)]).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+
+    // Chromium loads the page (the early alert is in the server-rendered list), its script
+    // opens the feed; only then is the late detractor ingested. The DOM is dumped when the feed's
+    // response has ended, i.e. after it delivered the late alert.
+    let url = format!("http://{addr}/alerts");
+    let browser = std::thread::spawn(move || dump_dom_when_quiet(&url, 500));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !server.log().contains("dashboard: alert feed opened") {
+        assert!(std::time::Instant::now() < deadline, "the page never opened its feed:\n{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let answer = server.ingest(vec![detractor("late", SEEDED.0 + 60)]).await;
+    assert!(answer.rejections.is_empty(), "{answer:?}");
+    let dom = browser.join().expect("chromium");
+
+    let items: Vec<(String, String, bool)> = tags(&dom, "<li class=\"alert ")
+        .iter()
+        .map(|tag| {
+            let tag = format!(" x=\"{tag}");
+            (
+                attribute(&tag, "data-event-id").unwrap(),
+                attribute(&tag, "data-kind").unwrap(),
+                tag.contains(" data-live"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        vec![("late".to_owned(), "DETRACTOR".to_owned(), true), ("early".to_owned(), "DETRACTOR".to_owned(), false)],
+        "the late detractor arrived live, on top; the promoter raised nothing"
+    );
+    assert!(dom.contains("score 2 at support · account acme") && dom.contains("“still &lt;waiting&gt;”"), "{dom}");
+    assert!(dom.contains(r#"id="live-status" role="status" aria-live="polite""#));
+    screenshot(&format!("http://{addr}/alerts"), "alerts");
+}
+
+/// The attributes `names` of every `<tr>` of the DOM whose first attribute is `names[0]`.
+fn table_of(dom: &str, names: &[&str]) -> Vec<Vec<String>> {
+    tags(dom, &format!("<tr {}=", names[0]))
+        .iter()
+        .map(|tag| {
+            let tag = format!(" {}={tag}", names[0]);
+            names.iter().map(|n| attribute(&tag, n).unwrap_or_else(|| panic!("{n} missing in {tag}"))).collect()
+        })
+        .collect()
+}
+
+fn text(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_goals_page_shows_every_goal_as_the_api_evaluates_it() {
+    use cxm_proto::v1::goal_service_client::GoalServiceClient;
+    use cxm_proto::v1::{CreateGoalRequest, Filter, Goal, GoalDirection, GoalState, ListGoalsRequest};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Cxmd::start_with(dir.path(), &["--http-listen", "127.0.0.1:0"], &[]);
+    seed(&server).await;
+    let addr = server.http_addr.clone().expect("dashboard address");
+    let mut goals = GoalServiceClient::new(server.channel().await);
+    let support = Goal {
+        id: "support-nps".into(),
+        name: "Support NPS 20 by June".into(),
+        metric: "nps".into(),
+        filters: vec![Filter { dimension: "touchpoint".into(), values: vec!["support".into()] }],
+        time_zone: "Europe/Paris".into(),
+        target: 20.0,
+        direction: GoalDirection::AtLeast as i32,
+        window_days: 28,
+        start: Some(crate::support::ts("2026-04-01T00:00:00Z")),
+        deadline: Some(crate::support::ts("2026-06-01T00:00:00Z")),
+        ..Goal::default()
+    };
+    // A goal whose window covers all the data and whose deadline is years away: projected too.
+    let open = Goal {
+        id: "all-nps".into(),
+        name: "NPS <-50> at most".into(),
+        target: -50.0,
+        direction: GoalDirection::AtMost as i32,
+        window_days: 366,
+        filters: vec![],
+        start: Some(crate::support::ts("2026-05-01T00:00:00Z")),
+        deadline: Some(crate::support::ts("2036-01-01T00:00:00Z")),
+        ..support.clone()
+    };
+    for goal in [support, open] {
+        goals.create_goal(CreateGoalRequest { goal: Some(goal) }).await.expect("create goal");
+    }
+    // Evaluated at a fixed instant, so that the projection does not move between the two calls.
+    let dom = dump_dom(&format!("http://{addr}/goals?at=2026-06-20T12%3A00%3A00Z"));
+    let at = Some(crate::support::ts("2026-06-20T12:00:00Z"));
+    let api = goals.list_goals(ListGoalsRequest { at }).await.unwrap().into_inner().goals;
+    let shown = table_of(
+        &dom,
+        &["data-goal", "data-state", "data-current", "data-baseline", "data-projected", "data-progress"],
+    );
+    let expected: Vec<Vec<String>> = api
+        .iter()
+        .map(|s| {
+            let state =
+                GoalState::try_from(s.state).unwrap().as_str_name().trim_start_matches("GOAL_STATE_").to_owned();
+            vec![
+                s.goal.as_ref().unwrap().id.clone(),
+                state,
+                text(s.current.as_ref().and_then(|p| p.value)),
+                text(s.baseline.as_ref().and_then(|p| p.value)),
+                text(s.projected),
+                text(s.progress),
+            ]
+        })
+        .collect();
+    assert_eq!(shown, expected);
+    assert_eq!(shown.len(), 2);
+    assert!(api[0].projected.is_some() && api[1].projected.is_none(), "{api:?}");
+    assert!(dom.contains("Support NPS 20 by June") && dom.contains("NPS &lt;-50&gt; at most"));
+    assert!(dom.contains("where touchpoint=support") && dom.contains("2026-06-01") && dom.contains("≤ -50.0"));
+    // The state is said in words and with a symbol, not by colour alone.
+    let words = |state: i32| match GoalState::try_from(state).unwrap() {
+        GoalState::Achieved => "achieved",
+        GoalState::Missed => "missed",
+        GoalState::Met => "met",
+        GoalState::OnTrack => "on track",
+        GoalState::OffTrack => "off track",
+        _ => "no data",
+    };
+    for status in &api {
+        assert!(dom.contains(&format!("</span> {}</span>", words(status.state))), "{status:?}");
+    }
+    let now = http(&addr, "GET", "/goals", &[], None);
+    assert!(now.status == 200 && now.body.contains(r#"<tr data-goal="all-nps""#));
+    let bad = http(&addr, "GET", "/goals?at=soon", &[], None);
+    assert!(bad.status == 400 && bad.body.contains("at: "), "{bad:?}");
+    screenshot(&format!("http://{addr}/goals?at=2026-06-20"), "goals");
+}
+
+#[tokio::test]
+async fn the_drivers_page_ranks_as_the_api_ranks() {
+    use cxm_proto::v1::insights_service_client::InsightsServiceClient;
+    use cxm_proto::v1::{Filter, PrioritizeRequest, Subscription};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Cxmd::start_with(dir.path(), &["--http-listen", "127.0.0.1:0"], &[]);
+    seed(&server).await;
+    let subscriptions = (0..30)
+        .map(|k| cxm_proto::v1::Event {
+            payload: Some(cxm_proto::v1::event::Payload::Subscription(Subscription {
+                id: format!("s{k}"),
+                source: "billing".into(),
+                account_id: format!("a{k}"),
+                mrr_minor: 10_000 * (k + 1),
+                currency: "USD".into(),
+                started_at: Some(crate::support::ts("2025-01-01T00:00:00Z")),
+                ..Subscription::default()
+            })),
+        })
+        .collect();
+    assert!(server.ingest(subscriptions).await.rejections.is_empty());
+    let addr = server.http_addr.clone().expect("dashboard address");
+    let mut insights = InsightsServiceClient::new(server.channel().await);
+    for (filters, region) in [("", vec![]), ("region%3Damer", vec!["amer".to_owned()])] {
+        let dom = dump_dom(&format!(
+            "http://{addr}/drivers?metric=nps&dimension=touchpoint&from=2026-03-04&to=2026-05-31&tz=Europe%2FParis&filters={filters}"
+        ));
+        let api = insights
+            .prioritize(PrioritizeRequest {
+                metric: "nps".into(),
+                from: Some(crate::support::ts(RANGE.0)),
+                to: Some(crate::support::ts(RANGE.1)),
+                time_zone: "Europe/Paris".into(),
+                filters: if region.is_empty() {
+                    vec![]
+                } else {
+                    vec![Filter { dimension: "region".into(), values: region }]
+                },
+                dimension: "touchpoint".into(),
+                ..PrioritizeRequest::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let names = [
+            "data-driver",
+            "data-gap",
+            "data-uplift",
+            "data-p-value",
+            "data-significant",
+            "data-accounts",
+            "data-arr",
+            "data-arr-at-risk",
+            "data-count",
+        ];
+        let shown = table_of(&dom, &names);
+        let expected: Vec<Vec<String>> = api
+            .drivers
+            .iter()
+            .map(|d| {
+                vec![
+                    d.value.clone(),
+                    text(d.gap),
+                    text(d.uplift),
+                    text(d.p_value),
+                    d.significant.to_string(),
+                    d.accounts.to_string(),
+                    d.arr.to_string(),
+                    d.arr_at_risk.to_string(),
+                    d.segment.as_ref().unwrap().count.to_string(),
+                ]
+            })
+            .collect();
+        assert_eq!(shown, expected, "{filters}");
+        assert_eq!(shown.len(), 2);
+        assert!(api.drivers[0].arr_at_risk > 0.0, "{api:?}");
+        let overall = api.overall.unwrap();
+        assert!(dom.contains(&format!(
+            r#"data-overall-value="{}" data-count="{}""#,
+            text(overall.value),
+            overall.count
+        )));
+        assert!(dom.contains("<th scope=\"col\">ARR at risk</th>") && dom.contains(">yes<") || dom.contains(">no<"));
+    }
+    let refused = http(&addr, "GET", "/drivers?metric=nps&dimension=touchpoint&filters=%3Demea", &[], None);
+    assert!(refused.status == 400 && refused.body.contains("filters: write each filter"), "{refused:?}");
+    let api_refused = http(&addr, "GET", "/drivers?metric=response_count&dimension=touchpoint", &[], None);
+    assert_eq!(api_refused.status, 400, "{api_refused:?}");
+    assert!(api_refused.body.contains(r#"class="error" role="alert""#) && api_refused.body.contains("metric"));
+    screenshot(
+        &format!("http://{addr}/drivers?metric=nps&dimension=touchpoint&from=2026-03-04&to=2026-05-31"),
+        "drivers",
+    );
 }

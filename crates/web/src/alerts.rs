@@ -108,7 +108,7 @@ fn item(alert: &Alert) -> String {
             text,
             "goal {}: {} → {}",
             escape(&alert.goal_id),
-            state_label(alert.from_state).1,
+            if alert.from_state == 0 { "first check" } else { state_label(alert.from_state).1 },
             state_label(alert.to_state).1
         );
     } else {

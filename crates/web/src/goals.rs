@@ -1,17 +1,20 @@
 //! `GET /goals`: every goal with its state, current value, baseline, projection, progress and
 //! deadline, from `GoalService.ListGoals` (evaluated now).
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
+use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::{GoalDirection, GoalState, GoalStatus, ListGoalsRequest, Point};
+use serde::Deserialize;
 use tonic::Request;
 
 use crate::Dashboard;
 use crate::access::admit;
 use crate::chart::shown;
+use crate::error::Invalid;
 use crate::html::{escape, page};
 use crate::pages::{html, path_of, problem, status_code, within};
 use crate::question::filters_text;
@@ -80,16 +83,51 @@ fn row(status: &GoalStatus) -> String {
     )
 }
 
+/// The page's query string: `at`, the instant to evaluate at (RFC 3339, or a date meaning its
+/// midnight UTC); empty: now.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Fields {
+    #[serde(default)]
+    at: String,
+}
+
+fn instant(text: &str) -> Result<Option<Timestamp>, Invalid> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let seconds = match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.timestamp(),
+        Err(_) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp())
+            .map_err(|_| Invalid::field("at", format!("{text:?} is not a date like 2026-06-01 or an RFC 3339 time")))?,
+    };
+    Ok(Some(Timestamp { seconds, nanos: 0 }))
+}
+
 /// `GET /goals`.
-pub(crate) async fn handle(State(dashboard): State<Dashboard>, headers: HeaderMap, uri: Uri) -> Response {
+pub(crate) async fn handle(
+    State(dashboard): State<Dashboard>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(fields): Query<Fields>,
+) -> Response {
     let visitor = match admit(&dashboard.keys, &headers, path_of(&uri)) {
         Ok(visitor) => visitor,
         Err(refused) => return *refused,
     };
-    let mut main = String::from(
-        r##"<h1>Goals</h1><p class="lede">Every goal where it stands now, as <code>GoalService.ListGoals</code> evaluates it: the metric over its trailing window, the baseline before its start, the value projected at the deadline from the weekly trend, and the progress from baseline to target.</p>"##,
+    let mut main = format!(
+        r##"<h1>Goals</h1><p class="lede">Every goal where it stands, as <code>GoalService.ListGoals</code> evaluates it: the metric over its trailing window, the baseline before its start, the value projected at the deadline from the weekly trend, and the progress from baseline to target.</p><div class="card"><form class="controls" method="get" action="/goals" aria-label="Instant"><div><label for="at">Evaluate at</label><input id="at" name="at" value="{}" placeholder="now" aria-describedby="at-hint"><p class="hint" id="at-hint">A date (midnight UTC) or an RFC 3339 time; empty: now</p></div><div><button class="primary" type="submit">Show</button></div></form></div>"##,
+        escape(&fields.at)
     );
-    let answer = within(&dashboard, dashboard.goals.list_goals(Request::new(ListGoalsRequest { at: None }))).await;
+    let at = match instant(&fields.at) {
+        Ok(at) => at,
+        Err(invalid) => {
+            main.push_str(&problem(&invalid.to_string()));
+            return html(StatusCode::BAD_REQUEST, page("Goals", Some("/goals"), visitor.signed_in, &main));
+        }
+    };
+    let answer = within(&dashboard, dashboard.goals.list_goals(Request::new(ListGoalsRequest { at }))).await;
     let status = match answer {
         Ok(answer) if answer.goals.is_empty() => {
             main.push_str(r##"<p class="notice">No goal yet. Create one with <code>cxm goals create</code> or <code>GoalService.CreateGoal</code>.</p>"##);
@@ -109,4 +147,17 @@ pub(crate) async fn handle(State(dashboard): State<Dashboard>, headers: HeaderMa
         }
     };
     html(status, page("Goals", Some("/goals"), visitor.signed_in, &main))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_instant_is_a_date_or_a_time() {
+        assert_eq!(instant(" ").unwrap(), None);
+        assert_eq!(instant("2026-06-01").unwrap().unwrap().seconds, 1_780_272_000);
+        assert_eq!(instant("2026-06-01T02:00:00+02:00").unwrap().unwrap().seconds, 1_780_272_000);
+        assert!(instant("soon").unwrap_err().to_string().starts_with("at: "));
+    }
 }
