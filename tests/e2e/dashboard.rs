@@ -478,6 +478,16 @@ async fn the_goals_page_shows_every_goal_as_the_api_evaluates_it() {
     for status in &api {
         assert!(dom.contains(&format!("</span> {}</span>", words(status.state))), "{status:?}");
     }
+    // Each goal's weekly points over its window, drawn against the target: the API's weeks.
+    for (goal, from, to, filters) in [
+        ("all-nps", "2025-06-19T12:00:00Z", "2026-06-20T12:00:00Z", vec![]),
+        ("support-nps", "2026-05-04T00:00:00Z", "2026-06-01T00:00:00Z", vec![("touchpoint", vec!["support"])]),
+    ] {
+        let weeks = server.query(request("nps", (from, to), Granularity::Week, "Europe/Paris", &filters, "")).await;
+        let with_value = weeks.series[0].points.iter().filter(|p| p.value.is_some()).count();
+        assert!(with_value >= 4, "{goal}: {weeks:?}");
+        assert!(dom.contains(&format!("Weekly nps over the window: {with_value} weeks with a value")), "{goal}");
+    }
     let now = http(&addr, "GET", "/goals", &[], None);
     assert!(now.status == 200 && now.body.contains(r#"<tr data-goal="all-nps""#));
     let bad = http(&addr, "GET", "/goals?at=soon", &[], None);

@@ -7,7 +7,7 @@ use axum::response::Response;
 use chrono::{DateTime, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use cxm_proto::prost_types::Timestamp;
-use cxm_proto::v1::{GoalDirection, GoalState, GoalStatus, ListGoalsRequest, Point};
+use cxm_proto::v1::{GoalDirection, GoalState, GoalStatus, Granularity, ListGoalsRequest, Point, QueryRequest};
 use serde::Deserialize;
 use tonic::Request;
 
@@ -50,8 +50,57 @@ fn date(seconds: i64, zone: &str) -> String {
         .map_or_else(String::new, |t| t.with_timezone(&zone).format("%Y-%m-%d").to_string())
 }
 
+/// The goal's weekly points over its window before `at`, from the same `Query` the goal's trend
+/// is fitted to (none when the query fails: the table still has every number).
+async fn weekly(dashboard: &Dashboard, status: &GoalStatus) -> Option<Vec<f64>> {
+    let goal = status.goal.as_ref()?;
+    let at = status.at.as_ref()?.seconds;
+    let window = i64::from(if goal.window_days == 0 { 90 } else { goal.window_days }) * 86_400;
+    let request = QueryRequest {
+        metric: goal.metric.clone(),
+        from: Some(Timestamp { seconds: at - window, nanos: 0 }),
+        to: Some(Timestamp { seconds: at, nanos: 0 }),
+        granularity: Granularity::Week as i32,
+        time_zone: goal.time_zone.clone(),
+        filters: goal.filters.clone(),
+        group_by: String::new(),
+        params: goal.params.clone(),
+    };
+    let answer = within(dashboard, dashboard.metrics.query(Request::new(request))).await.ok()?;
+    Some(answer.series.first()?.points.iter().filter_map(|p| p.value).collect())
+}
+
+/// A small chart of the weekly values (solid line) against the target (dashed line), with
+/// its text alternative.
+fn sparkline(values: &[f64], target: f64, metric: &str) -> String {
+    if values.len() < 2 {
+        return String::new();
+    }
+    let (lo, hi) = values.iter().fold((target, target), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let span = if hi - lo < 1e-9 { 1.0 } else { hi - lo };
+    let (width, height, pad) = (160.0, 40.0, 4.0);
+    let y = |v: f64| pad + (hi - v) / span * (height - 2.0 * pad);
+    let step = (width - 2.0 * pad) / (values.len() - 1) as f64;
+    let line: Vec<String> =
+        values.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", pad + i as f64 * step, y(*v))).collect();
+    let label = format!(
+        "Weekly {metric} over the window: {} weeks with a value, from {} to {}, against the target {}",
+        values.len(),
+        shown(values[0]),
+        shown(values[values.len() - 1]),
+        shown(target)
+    );
+    format!(
+        r##"<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{label}"><title>{label}</title><line x1="{pad}" x2="{:.1}" y1="{t:.1}" y2="{t:.1}" stroke="#57606a" stroke-width="1.5" stroke-dasharray="4 3"/><polyline points="{}" fill="none" stroke="#0072B2" stroke-width="2"/></svg>"##,
+        width - pad,
+        line.join(" "),
+        label = escape(&label),
+        t = y(target),
+    )
+}
+
 /// One row of the goals table.
-fn row(status: &GoalStatus) -> String {
+fn row(status: &GoalStatus, spark: &str) -> String {
     let Some(goal) = &status.goal else { return String::new() };
     let (api, words, symbol) = state_label(status.state);
     let zone = if goal.time_zone.is_empty() { "UTC" } else { &goal.time_zone };
@@ -72,7 +121,7 @@ fn row(status: &GoalStatus) -> String {
     };
     let window = if goal.window_days == 0 { 90 } else { goal.window_days };
     format!(
-        r##"<tr data-goal="{id}" data-state="{api}" data-current="{current_raw}" data-baseline="{baseline_raw}" data-projected="{projected_raw}" data-progress="{progress_raw}" data-trend="{trend_raw}"><th scope="row" class="text">{name}<br><span class="hint">{id}</span></th><td class="text"><a href="/?metric={metric_q}&amp;group_by=">{metric}</a>{scope}</td><td class="text"><span class="state state-{api}"><span aria-hidden="true">{symbol}</span> {words}</span></td><td>{current}</td><td>{baseline}</td><td>{projected}</td><td>{progress}</td><td>{direction} {target}</td><td class="text">{deadline}</td><td class="text">{trend}<br><span class="hint">{window}-day window, since {start}</span></td></tr>"##,
+        r##"<tr data-goal="{id}" data-state="{api}" data-current="{current_raw}" data-baseline="{baseline_raw}" data-projected="{projected_raw}" data-progress="{progress_raw}" data-trend="{trend_raw}"><th scope="row" class="text">{name}<br><span class="hint">{id}</span></th><td class="text"><a href="/?metric={metric_q}&amp;group_by=">{metric}</a>{scope}</td><td class="text"><span class="state state-{api}"><span aria-hidden="true">{symbol}</span> {words}</span></td><td>{current}</td><td>{baseline}</td><td>{projected}</td><td>{progress}</td><td>{direction} {target}</td><td class="text">{deadline}</td><td class="text">{spark}{trend}<br><span class="hint">{window}-day window, since {start}</span></td></tr>"##,
         id = escape(&goal.id),
         name = escape(if goal.name.is_empty() { &goal.id } else { &goal.name }),
         metric_q = crate::question::encode(&goal.metric),
@@ -134,9 +183,13 @@ pub(crate) async fn handle(
             StatusCode::OK
         }
         Ok(answer) => {
-            main.push_str(r##"<div class="card"><table class="goals"><caption>Goals, sorted by id. States: met and achieved (✓), on track (↗), off track and missed (✗), no data (?).</caption><thead><tr><th scope="col" class="text">Goal</th><th scope="col" class="text">Metric</th><th scope="col" class="text">State</th><th scope="col">Current</th><th scope="col">Baseline</th><th scope="col">Projected at deadline</th><th scope="col">Progress</th><th scope="col">Target</th><th scope="col" class="text">Deadline</th><th scope="col" class="text">Trend</th></tr></thead><tbody>"##);
+            main.push_str(r##"<div class="card"><table class="goals"><caption>Goals, sorted by id. States: met and achieved (✓), on track (↗), off track and missed (✗), no data (?).</caption><thead><tr><th scope="col" class="text">Goal</th><th scope="col" class="text">Metric</th><th scope="col" class="text">State</th><th scope="col">Current</th><th scope="col">Baseline</th><th scope="col">Projected at deadline</th><th scope="col">Progress</th><th scope="col">Target</th><th scope="col" class="text">Deadline</th><th scope="col" class="text">Weekly trend (line) vs target (dashes)</th></tr></thead><tbody>"##);
             for goal in &answer.goals {
-                main.push_str(&row(goal));
+                let spark = match (weekly(&dashboard, goal).await, &goal.goal) {
+                    (Some(values), Some(g)) => sparkline(&values, g.target, &g.metric),
+                    _ => String::new(),
+                };
+                main.push_str(&row(goal, &spark));
             }
             main.push_str("</tbody></table></div>");
             StatusCode::OK
@@ -159,5 +212,17 @@ mod tests {
         assert_eq!(instant("2026-06-01").unwrap().unwrap().seconds, 1_780_272_000);
         assert_eq!(instant("2026-06-01T02:00:00+02:00").unwrap().unwrap().seconds, 1_780_272_000);
         assert!(instant("soon").unwrap_err().to_string().starts_with("at: "));
+    }
+
+    #[test]
+    fn the_sparkline_draws_the_values_against_the_target() {
+        assert_eq!(sparkline(&[1.0], 5.0, "nps"), "", "one week is no line");
+        let svg = sparkline(&[0.0, 10.0, 5.0], 20.0, "nps");
+        // The target is the top (y = 4), the lowest value the bottom (y = 36).
+        assert!(
+            svg.contains(r##"y1="4.0" y2="4.0""##) && svg.contains(r##"points="4.0,36.0 80.0,20.0 156.0,28.0""##),
+            "{svg}"
+        );
+        assert!(svg.contains("3 weeks with a value, from 0.00 to 5.00, against the target 20.0"));
     }
 }

@@ -127,6 +127,7 @@ dl.definition dd { margin: 0; }
 .card:target { outline: 3px solid var(--accent); }
 input.key { max-width: 36rem; }
 table.goals th[scope="row"], table.drivers th[scope="row"] { text-align: left; font-weight: 600; }
+svg.spark { display: block; margin-bottom: .2rem; }
 caption { text-align: left; font-size: .85rem; color: var(--muted); margin-bottom: .4rem; }
 .state { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-weight: 600; white-space: nowrap; border: 1px solid; }
 .state-MET, .state-ACHIEVED, .state-ON_TRACK { color: #1a7f37; background: #eefbf1; }
