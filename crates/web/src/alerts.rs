@@ -29,13 +29,15 @@ use crate::{AlertStream, Dashboard};
 /// How many of the newest alerts the page lists.
 const RECENT: u64 = 50;
 /// How long a stream response waits for an alert before it ends (the browser reconnects).
-const IDLE: Duration = Duration::from_secs(25);
+const IDLE: Duration = Duration::from_secs(15);
 /// Alerts arriving within this of each other go out in the same response.
 const TOGETHER: Duration = Duration::from_millis(200);
 /// Most alerts sent in one response.
 const MOST_PER_RESPONSE: usize = 500;
-/// How long the browser waits before it reconnects, in ms.
-const RETRY_MS: u32 = 1_000;
+/// How long the browser waits before it reconnects, in ms: an alert raised meanwhile shows at
+/// the reconnection. Long enough that a headless browser's virtual-time budget of a few seconds
+/// ends before it (virtual time stands still while a stream response is open).
+const RETRY_MS: u32 = 5_000;
 
 /// The script that keeps the list live (no third-party code).
 const SCRIPT: &str = r#"(function () {
