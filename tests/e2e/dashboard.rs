@@ -10,6 +10,8 @@ use crate::support::browser::{dump_dom, http, screenshot};
 use crate::support::reference::request;
 use crate::support::{Cxmd, Rng, at, event, response};
 
+mod pages;
+
 /// Start and end of the seeded data (UTC seconds): 2026-02-20 to 2026-06-10.
 const SEEDED: (i64, i64) = (1_771_545_600, 1_781_049_600);
 /// A week without responses: 2026-04-13 to 2026-04-20 in Europe/Paris.
@@ -17,8 +19,16 @@ const EMPTY_WEEK: (i64, i64) = (1_776_031_200, 1_776_636_000);
 /// The page's range, 2026-03-04 through 2026-05-31 in Europe/Paris, as the API's [from, to).
 const RANGE: (&str, &str) = ("2026-03-04T00:00:00+01:00", "2026-06-01T00:00:00+02:00");
 
-/// NPS responses at two touchpoints in two regions; returns (time, region) of each.
-async fn seed(server: &Cxmd) -> Vec<(i64, &'static str)> {
+/// One seeded response.
+struct Seeded {
+    id: String,
+    when: i64,
+    touchpoint: &'static str,
+    region: &'static str,
+}
+
+/// NPS responses at two touchpoints in two regions.
+async fn seed(server: &Cxmd) -> Vec<Seeded> {
     let mut rng = Rng(20);
     let mut seeded = Vec::new();
     let mut events = Vec::new();
@@ -33,8 +43,9 @@ async fn seed(server: &Cxmd) -> Vec<(i64, &'static str)> {
         let mut r = response(&format!("r{i}"), SurveyKind::Nps, score.max(0), at(when));
         r.touchpoint = touchpoint.to_owned();
         r.attributes.insert("region".to_owned(), region.to_owned());
+        r.account_id = format!("a{}", i % 30);
         events.push(event(r));
-        seeded.push((when, region));
+        seeded.push(Seeded { id: format!("r{i}"), when, touchpoint, region });
     }
     let answer = server.ingest(events).await;
     assert!(answer.rejections.is_empty(), "{answer:?}");
@@ -92,7 +103,8 @@ async fn the_page_shows_the_api_numbers_and_filters_change_them() {
     let http_addr = server.http_addr.clone().expect("dashboard address");
     let (from, to) = (crate::support::ts(RANGE.0).seconds, crate::support::ts(RANGE.1).seconds);
     let in_range = |region: Option<&str>| {
-        seeded.iter().filter(|(t, r)| (from..to).contains(t) && region.is_none_or(|want| want == *r)).count() as u64
+        seeded.iter().filter(|s| (from..to).contains(&s.when) && region.is_none_or(|want| want == s.region)).count()
+            as u64
     };
     let page = format!(
         "http://{http_addr}/?metric=nps&from=2026-03-04&to=2026-05-31&granularity=week&tz=Europe%2FParis&group_by=touchpoint"
@@ -157,8 +169,12 @@ async fn keys_are_required_when_configured() {
     let reader = http(&addr, "GET", "/", &[("Authorization", &bearer)], None);
     assert_eq!(reader.status, 200);
     assert!(reader.body.contains(r#"<svg class="chart""#) || reader.body.contains("No bucket in this range has data"));
+    for path in ["/goals", "/drivers", "/records", "/alerts", "/alerts/stream"] {
+        assert_eq!(http(&addr, "GET", path, &[], None).status, 401, "{path}");
+        assert_eq!(http(&addr, "GET", path, &[("Authorization", &format!("Bearer {ingest}"))], None).status, 403);
+    }
     let goals = http(&addr, "GET", "/goals", &[("Authorization", &bearer)], None);
-    assert!(goals.body.contains("Not available in this build"), "no made-up goals");
+    assert!(goals.status == 200 && goals.body.contains("No goal yet"), "{goals:?}");
     let ingest_bearer = format!("Bearer {ingest}");
     assert_eq!(http(&addr, "GET", "/", &[("Authorization", &ingest_bearer)], None).status, 403);
 
@@ -210,4 +226,54 @@ async fn the_demo_opens_on_a_touchpoint_that_drags_nps() {
     assert_eq!(means[0].1, "support", "{means:?}");
     assert!(means[1].0 - means[0].0 > 20.0, "support is clearly below the rest: {means:?}");
     screenshot(&format!("http://{addr}/"), "demo");
+
+    // The drivers page opens on the same story: support first, with revenue at risk.
+    let drivers = http(&addr, "GET", "/drivers", &[], None);
+    assert_eq!(drivers.status, 200, "{drivers:?}");
+    let ranked = table_of(&drivers.body, &["data-driver", "data-rank", "data-arr-at-risk", "data-arr"]);
+    assert!(ranked.len() == 4 && ranked[0][0] == "support", "{ranked:?}");
+    let at_risk: Vec<f64> = ranked.iter().map(|r| r[2].parse().unwrap()).collect();
+    assert!(at_risk[0] > 0.0 && at_risk.windows(2).all(|w| w[0] >= w[1]), "{ranked:?}");
+    // A goal at risk, and detractors in the alert feed.
+    let goals = http(&addr, "GET", "/goals", &[], None);
+    let states = table_of(&goals.body, &["data-goal", "data-state", "data-projected"]);
+    assert!(states.len() == 1 && ["OFF_TRACK", "ON_TRACK"].contains(&states[0][1].as_str()), "{states:?}");
+    let alerts = http(&addr, "GET", "/alerts", &[], None);
+    assert!(alerts.status == 200 && alerts.body.contains(r#"data-kind="DETRACTOR""#), "{alerts:?}");
+    screenshot(&format!("http://{addr}/drivers"), "demo-drivers");
+    screenshot(&format!("http://{addr}/goals"), "demo-goals");
+    screenshot(&format!("http://{addr}/alerts"), "demo-alerts");
+}
+
+/// `&amp;` and the other escapes of an attribute value, undone.
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// The value of attribute `name` in the tag that starts at `tag`.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let tag = tag.split('>').next()?;
+    let needle = format!(" {name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    Some(unescape(tag[start..].split('"').next()?))
+}
+
+/// Every tag of the DOM that starts with `prefix`, from its first attribute on.
+fn tags<'a>(dom: &'a str, prefix: &str) -> Vec<&'a str> {
+    dom.split(prefix).skip(1).map(|rest| rest.split('>').next().unwrap_or("")).collect()
+}
+
+/// The attributes `names` of every `<tr>` of the DOM whose first attribute is `names[0]`.
+fn table_of(dom: &str, names: &[&str]) -> Vec<Vec<String>> {
+    tags(dom, &format!("<tr {}=", names[0]))
+        .iter()
+        .map(|tag| {
+            let tag = format!(" {}={tag}", names[0]);
+            names.iter().map(|n| attribute(&tag, n).unwrap_or_else(|| panic!("{n} missing in {tag}"))).collect()
+        })
+        .collect()
+}
+
+fn text(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
 }

@@ -1,11 +1,19 @@
-//! Sample survey data for a first look (`cxmd --demo` on an empty data dir).
+//! Sample data for a first look (`cxmd --demo` on an empty data dir), telling a story the
+//! dashboard shows: the support touchpoint drags NPS down (on top of /drivers, with the ARR of
+//! its unhappy accounts at risk), an NPS goal is off track (/goals), and detractors raise alerts
+//! (/alerts).
 
 use cxm_proto::prost_types::Timestamp;
 use cxm_proto::v1::event::Payload;
-use cxm_proto::v1::{Event, SurveyKind, SurveyResponse};
+use cxm_proto::v1::{Event, Goal, GoalDirection, Subscription, SurveyKind, SurveyResponse};
 
 /// How many sample responses `--demo` loads.
 pub(crate) const SAMPLE_RESPONSES: usize = 6_000;
+
+/// How many accounts the sample responses come from (each has one subscription).
+pub(crate) const SAMPLE_ACCOUNTS: u64 = 400;
+
+const DAY: i64 = 86_400;
 
 /// A small deterministic generator (SplitMix64), so every demo shows the same data.
 struct SplitMix(u64);
@@ -55,7 +63,7 @@ pub(crate) fn sample(now: i64) -> Vec<Event> {
                     id: format!("demo-{i}"),
                     source: "demo".to_owned(),
                     attributes: [("region".to_owned(), region.to_owned()), ("plan".to_owned(), plan.to_owned())].into(),
-                    account_id: format!("acct-{}", rng.below(400)),
+                    account_id: format!("acct-{}", rng.below(SAMPLE_ACCOUNTS)),
                     respondent_id: format!("person-{}", rng.below(3_000)),
                     kind: kind as i32,
                     score: score as i32,
@@ -68,4 +76,43 @@ pub(crate) fn sample(now: i64) -> Vec<Event> {
             }
         })
         .collect()
+}
+
+/// One subscription per sample account, started a year before `now`, in `currency`: MRR from
+/// 49 to 2,450 a month (a few large accounts, many small ones).
+pub(crate) fn subscriptions(now: i64, currency: &str) -> Vec<Event> {
+    let mut rng = SplitMix(0x5EED);
+    (0..SAMPLE_ACCOUNTS)
+        .map(|k| {
+            let tier = [4_900, 4_900, 9_900, 9_900, 24_900, 49_000, 245_000][rng.below(7) as usize];
+            Event {
+                payload: Some(Payload::Subscription(Subscription {
+                    id: format!("demo-sub-{k}"),
+                    source: "demo".to_owned(),
+                    account_id: format!("acct-{k}"),
+                    mrr_minor: tier,
+                    currency: currency.to_owned(),
+                    started_at: Some(Timestamp { seconds: now - 365 * DAY, nanos: 0 }),
+                    ..Subscription::default()
+                })),
+            }
+        })
+        .collect()
+}
+
+/// The demo's goal: NPS at least 10 within 60 days, started 30 days before `now`. Support's
+/// slide keeps the 90-day NPS below 10 and trending down, so the goal is off track.
+pub(crate) fn goal(now: i64) -> Goal {
+    Goal {
+        id: "nps-10".to_owned(),
+        name: "NPS 10 within two months".to_owned(),
+        metric: "nps".to_owned(),
+        time_zone: "UTC".to_owned(),
+        target: 10.0,
+        direction: GoalDirection::AtLeast as i32,
+        window_days: 90,
+        start: Some(Timestamp { seconds: now - 30 * DAY, nanos: 0 }),
+        deadline: Some(Timestamp { seconds: now + 60 * DAY, nanos: 0 }),
+        ..Goal::default()
+    }
 }

@@ -142,7 +142,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::Open(config.data_dir.display().to_string(), e.to_string()))??;
     let engine = Arc::new(engine);
     if config.demo {
-        seed_demo(&engine).await?;
+        seed_demo(&engine, &config.reporting_currency).await?;
     }
 
     let plugin_dirs = config.plugin_dirs.clone();
@@ -186,11 +186,15 @@ async fn run(config: Config) -> Result<(), StartError> {
     let metrics = MetricsServiceServer::from_arc(Arc::clone(&metrics_api));
     let connector_api = ConnectorServiceServer::new(connectors::ConnectorApi { connectors: connectors.clone() });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let alert_api = AlertServiceServer::new(alerts::Alerts {
+    // One goal, insights and alert service each, answering gRPC calls and the dashboard's alike.
+    let alerts_api = Arc::new(alerts::Alerts {
         engine: Arc::clone(&engine),
         retention: config.alert_retention,
         stop: stop_rx.clone(),
     });
+    let alert_api = AlertServiceServer::from_arc(Arc::clone(&alerts_api));
+    let goals_api = Arc::new(goals::GoalApi { engine: Arc::clone(&engine) });
+    let insights_api = Arc::new(insights::InsightsApi { engine: Arc::clone(&engine) });
     let retention = tokio::spawn(alerts::retain(Arc::clone(&engine), config.alert_retention));
     let goal_checks = tokio::spawn(alerts::check_goals(Arc::clone(&engine), config.goal_check));
 
@@ -204,8 +208,15 @@ async fn run(config: Config) -> Result<(), StartError> {
             let http_addr = listener.local_addr()?;
             tracing::info!(url = %format!("http://{http_addr}/"), "dashboard serving");
             banner.push_str(&format!("cxmd dashboard on {http_addr}\n"));
-            let dashboard =
-                cxm_web::Dashboard { metrics: metrics_api, keys: Arc::clone(&keys), timeout: config.request_timeout };
+            let dashboard = cxm_web::Dashboard {
+                metrics: metrics_api,
+                goals: Arc::clone(&goals_api) as _,
+                insights: Arc::clone(&insights_api) as _,
+                alerts: alerts_api,
+                newest_alert: engine.alerts(),
+                keys: Arc::clone(&keys),
+                timeout: config.request_timeout,
+            };
             let mut stop = stop_rx.clone();
             let stopped = async move {
                 let _ = stop.wait_for(|stop| *stop).await;
@@ -244,8 +255,8 @@ async fn run(config: Config) -> Result<(), StartError> {
         .add_service(metrics)
         .add_service(connector_api)
         .add_service(alert_api)
-        .add_service(GoalServiceServer::new(goals::GoalApi { engine: Arc::clone(&engine) }))
-        .add_service(InsightsServiceServer::new(insights::InsightsApi { engine: Arc::clone(&engine) }))
+        .add_service(GoalServiceServer::from_arc(goals_api))
+        .add_service(InsightsServiceServer::from_arc(insights_api))
         .add_service(KeyServiceServer::new(keys::KeyApi { keys }))
         .serve_with_incoming_shutdown(no_delay(listener), async move {
             let mut stop_rx = stop_rx;
@@ -304,8 +315,9 @@ async fn dashboard_listener(config: &Config) -> Result<Option<tokio::net::TcpLis
     }
 }
 
-async fn seed_demo(engine: &Arc<Engine>) -> Result<(), StartError> {
+async fn seed_demo(engine: &Arc<Engine>, currency: &str) -> Result<(), StartError> {
     let engine = Arc::clone(engine);
+    let currency = currency.to_owned();
     tokio::task::spawn_blocking(move || {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         let sample = demo::sample(now);
@@ -320,10 +332,16 @@ async fn seed_demo(engine: &Arc<Engine>) -> Result<(), StartError> {
             tracing::info!(existing, "demo: the data dir already holds responses; nothing loaded");
             return Ok(());
         }
+        engine.ingest(demo::subscriptions(now, &currency), 0)?;
         for chunk in sample.chunks(cxm_engine::MAX_EVENTS_PER_REQUEST) {
             engine.ingest(chunk.to_vec(), 0)?;
         }
-        tracing::info!(responses = demo::SAMPLE_RESPONSES, "demo: sample survey responses loaded");
+        cxm_engine::goals::create(&engine, demo::goal(now), &cxm_engine::Stop::default())?;
+        tracing::info!(
+            responses = demo::SAMPLE_RESPONSES,
+            accounts = demo::SAMPLE_ACCOUNTS,
+            "demo: sample survey responses, subscriptions and a goal loaded"
+        );
         Ok::<_, cxm_engine::Error>(())
     })
     .await

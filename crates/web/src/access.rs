@@ -63,7 +63,8 @@ pub(crate) fn admit(keys: &KeyRing, headers: &HeaderMap, path: &str) -> Result<V
     }
 }
 
-/// Headers every HTML answer carries: no caching of numbers, no framing, no scripts.
+/// Headers every HTML answer carries: no caching of numbers, no framing, no scripts (the alerts
+/// page alone allows its own `/assets/live.js`).
 pub(crate) fn page_headers() -> [(header::HeaderName, &'static str); 5] {
     [
         (header::CONTENT_TYPE, "text/html; charset=utf-8"),

@@ -42,7 +42,12 @@ pub(crate) struct Bucket {
     /// Its short axis label.
     pub(crate) label: String,
     pub(crate) cover: Cover,
+    /// The part of it the question covers, [from, to) in Unix seconds (what its records are).
+    pub(crate) span: (i64, i64),
 }
+
+/// The address of the records behind a point of a series in a bucket.
+pub(crate) type Drill<'a> = &'a dyn Fn(&Series, &Bucket) -> String;
 
 /// What to draw.
 pub(crate) struct Chart<'a> {
@@ -54,6 +59,8 @@ pub(crate) struct Chart<'a> {
     pub(crate) group_by: &'a str,
     pub(crate) buckets: Vec<Bucket>,
     pub(crate) series: &'a [Series],
+    /// Links each point with events to its records (none: points are not links).
+    pub(crate) drill: Option<Drill<'a>>,
 }
 
 /// Above this many buckets markers would overlap: only points without neighbours keep theirs.
@@ -298,12 +305,21 @@ impl Chart<'_> {
                 let hollow = self.buckets.get(i).is_some_and(|b| b.cover != Cover::Whole);
                 let shape = marker.svg(self.x(i), y(v), colour, hollow);
                 let label = self.buckets.get(i).map_or("", |b| b.day.as_str());
-                let _ = write!(
-                    svg,
-                    "<g><title>{}: {}</title>{shape}</g>",
-                    escape(&format!("{} {label}", group_name(series))),
-                    escape(&point_text(point))
-                );
+                let text = escape(&format!("{} {label}: {}", group_name(series), point_text(point)));
+                match (self.drill, self.buckets.get(i)) {
+                    (Some(drill), Some(bucket)) if point.count > 0 => {
+                        let _ = write!(
+                            svg,
+                            r##"<a class="point" href="{}" data-group="{}" data-start="{}" aria-label="{text}. Show its records"><title>{text}</title>{shape}</a>"##,
+                            escape(&drill(series, bucket)),
+                            escape(&series.group),
+                            escape(&bucket.start),
+                        );
+                    }
+                    _ => {
+                        let _ = write!(svg, "<g><title>{text}</title>{shape}</g>");
+                    }
+                }
             }
             if let Some((i, v)) = series.points.iter().enumerate().rev().find_map(|(i, p)| p.value.map(|v| (i, v))) {
                 ends.push((y(v), i, index));
@@ -446,13 +462,20 @@ impl Chart<'_> {
                 if point.value.is_none() {
                     note = if note.is_empty() { "no data".to_owned() } else { format!("{note}, no data") };
                 }
+                let count = match (self.drill, bucket) {
+                    (Some(drill), Some(bucket)) if point.count > 0 => format!(
+                        r##"<a href="{}" title="Records behind this point">{}</a>"##,
+                        escape(&drill(series, bucket)),
+                        point.count
+                    ),
+                    _ => point.count.to_string(),
+                };
                 let _ = write!(
                     out,
-                    r##"<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="text">{}</td></tr>"##,
+                    r##"<td>{}</td><td>{}</td><td>{}</td><td>{count}</td><td class="text">{}</td></tr>"##,
                     cell(point.value),
                     cell(point.ci_low),
                     cell(point.ci_high),
-                    point.count,
                     note
                 );
             }
@@ -481,7 +504,7 @@ mod tests {
     }
 
     fn bucket(day: &str, cover: Cover) -> Bucket {
-        Bucket { start: format!("{day}T00:00:00Z"), day: day.to_owned(), label: day.to_owned(), cover }
+        Bucket { start: format!("{day}T00:00:00Z"), day: day.to_owned(), label: day.to_owned(), cover, span: (0, 1) }
     }
 
     #[test]
@@ -506,9 +529,13 @@ mod tests {
                 bucket("2026-01-26", Cover::ToDate),
             ],
             series: &series,
+            drill: Some(&|s: &Series, b: &Bucket| format!("/records?group={}&from={}", s.group, b.day)),
         };
         let svg = chart.svg().unwrap();
         assert!(svg.contains(r##"<title id="chart-title">NPS by week</title>"##));
+        // Points with events link to their records, in the chart and in the table; empty ones do not.
+        assert_eq!(svg.matches(r##"<a class="point" href="/records?group=support&amp;from="##).count(), 3);
+        assert!(svg.contains(r##"href="/records?group=support&amp;from=2026-01-19" data-group="support" data-start="2026-01-19T00:00:00Z" aria-label="support 2026-01-19: -20.5 (95% CI -40.0 to -1.00), count 12. Show its records">"##), "{svg}");
         assert!(svg.contains("Latest values: support -25.0 on 2026-01-26."), "{svg}");
         // The empty bucket breaks the line in two (two M commands), never drawn as zero.
         let line = svg.split("<path d=\"").nth(1).unwrap();
@@ -523,6 +550,9 @@ mod tests {
         let table = chart.table();
         assert!(table.contains(r##"data-group="support" data-start="2026-01-19T00:00:00Z" data-value="-20.5" data-ci-low="-40" data-ci-high="-1" data-count="12""##));
         assert!(table.contains(r##"<td>—</td><td>—</td><td>—</td><td>0</td><td class="text">no data</td>"##));
+        assert!(table.contains(
+            r##"<td><a href="/records?group=support&amp;from=2026-01-26" title="Records behind this point">8</a></td>"##
+        ));
         assert!(table.contains(">partial</td>") && table.contains(">to date</td>"));
         let legend = chart.legend(|s| format!("/?only={}", s.group));
         assert!(legend.contains(r##"<a href="/?only=support" title="Only support">support</a>"##));
@@ -536,7 +566,8 @@ mod tests {
         points[102] = point(None, None, 0);
         let series = [Series { group: String::new(), points }];
         let buckets = (0..200).map(|i| bucket(&format!("day-{i}"), Cover::Whole)).collect();
-        let chart = Chart { title: String::new(), unit: String::new(), group_by: "", buckets, series: &series };
+        let chart =
+            Chart { title: String::new(), unit: String::new(), group_by: "", buckets, series: &series, drill: None };
         let svg = chart.svg().unwrap();
         assert_eq!(svg.matches("<circle").count(), 1, "only the point between two gaps keeps its marker");
         assert!(!svg.contains(">no data</text>"), "gaps are not labelled when there are many buckets");
@@ -551,6 +582,7 @@ mod tests {
             group_by: "",
             buckets: vec![bucket("2026-01-05", Cover::Whole)],
             series: &series,
+            drill: None,
         };
         assert!(chart.svg().is_none());
         assert_eq!(ticks(-33.0, 41.0), vec![-40.0, -20.0, 0.0, 20.0, 40.0, 60.0]);

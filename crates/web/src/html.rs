@@ -59,7 +59,7 @@ pub(crate) fn page(title: &str, active: Option<&str>, signed_in: bool, main: &st
 <main id="main">
 {main}
 </main>
-<footer>Numbers from <code>cx.v1.MetricsService</code>, the same calls the gRPC API answers. Bands are 95% confidence intervals.</footer>
+<footer>Numbers from the <code>cx.v1</code> services (metrics, goals, insights, alerts), the same calls the gRPC API answers. Bands are 95% confidence intervals.</footer>
 </body>
 </html>
 "##,
@@ -126,7 +126,22 @@ dl.definition dd { margin: 0; }
 .card h2 { margin-top: 0; }
 .card:target { outline: 3px solid var(--accent); }
 input.key { max-width: 36rem; }
-.unavailable { max-width: 70ch; }
+table.goals th[scope="row"], table.drivers th[scope="row"] { text-align: left; font-weight: 600; }
+svg.spark { display: block; margin-bottom: .2rem; }
+caption { text-align: left; font-size: .85rem; color: var(--muted); margin-bottom: .4rem; }
+.state { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-weight: 600; white-space: nowrap; border: 1px solid; }
+.state-MET, .state-ACHIEVED, .state-ON_TRACK { color: #1a7f37; background: #eefbf1; }
+.state-OFF_TRACK, .state-MISSED { color: #b42318; background: #fff3f2; }
+.state-NO_DATA, .state-UNSPECIFIED { color: var(--muted); background: var(--bg); }
+ol.alerts { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: .6rem 1.2rem .6rem 3.2rem; }
+ol.alerts li { padding: .3rem 0; border-bottom: 1px solid var(--bg); }
+ol.alerts .kind { font-weight: 700; }
+ol.alerts li.new { background: #fff8e5; }
+ol.alerts li.new::after { content: " new"; font-size: .75rem; font-weight: 700; color: #9a6700; }
+#live-status { font-size: .9rem; color: var(--muted); }
+nav.pages { margin-top: .8rem; display: flex; gap: 1rem; }
+svg.chart a.point:focus-visible { outline: none; }
+svg.chart a.point:focus-visible > * { stroke: #f0a000; stroke-width: 4; }
 footer { max-width: 1180px; margin: 0 auto; padding: 0 1.5rem 2rem; color: var(--muted); font-size: .8rem; }
 "#;
 

@@ -1,4 +1,5 @@
-//! The routes: the trend page, the metric definitions, the sections a later build fills, sign-in.
+//! The routes: the trend page and the metric definitions (here), goals, drivers, records and
+//! alerts (their own modules), sign-in; and what every page shares.
 
 use std::fmt::Write as _;
 
@@ -7,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, SecondsFormat};
-use cxm_proto::v1::{EventType, Granularity, ListMetricsRequest, MetricInfo, QueryRequest, QueryResponse};
+use cxm_proto::v1::{EventType, Granularity, ListMetricsRequest, MetricInfo, QueryRequest, QueryResponse, Series};
 use tonic::Request;
 
 use crate::Dashboard;
@@ -25,10 +26,12 @@ pub(crate) fn router(dashboard: Dashboard) -> axum::Router {
     axum::Router::new()
         .route("/", get(trend))
         .route("/definitions", get(definitions))
-        .route("/goals", get(goals))
-        .route("/drivers", get(drivers))
-        .route("/records", get(records))
-        .route("/alerts", get(alerts))
+        .route("/goals", get(crate::goals::handle))
+        .route("/drivers", get(crate::drivers::handle))
+        .route("/records", get(crate::records::handle))
+        .route("/alerts", get(crate::alerts::handle))
+        .route("/alerts/stream", get(crate::alerts::stream))
+        .route("/assets/live.js", get(crate::alerts::script))
         .route("/login", get(access::login_page).post(login))
         .route("/logout", post(access::logout))
         .route("/assets/style.css", get(style))
@@ -36,11 +39,13 @@ pub(crate) fn router(dashboard: Dashboard) -> axum::Router {
         .with_state(dashboard)
 }
 
-fn now() -> i64 {
+/// The clock, in Unix seconds.
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+/// An HTML answer with the page headers.
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     (status, page_headers(), body).into_response()
 }
 
@@ -68,21 +73,31 @@ async fn catalog(dashboard: &Dashboard) -> Result<Vec<MetricInfo>, tonic::Status
 }
 
 /// One query through the metrics service, within the request deadline gRPC calls get.
-async fn ask(dashboard: &Dashboard, request: QueryRequest) -> Result<tonic::Response<QueryResponse>, tonic::Status> {
-    match tokio::time::timeout(dashboard.timeout, dashboard.metrics.query(Request::new(request))).await {
-        Ok(answer) => answer,
+async fn ask(dashboard: &Dashboard, request: QueryRequest) -> Result<QueryResponse, tonic::Status> {
+    within(dashboard, dashboard.metrics.query(Request::new(request))).await
+}
+
+/// One call of an in-process service, within the request deadline gRPC calls get.
+pub(crate) async fn within<T>(
+    dashboard: &Dashboard,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    match tokio::time::timeout(dashboard.timeout, call).await {
+        Ok(answer) => answer.map(tonic::Response::into_inner),
         Err(_) => Err(tonic::Status::deadline_exceeded(format!(
-            "the query did not finish within {} s",
+            "the call did not finish within {} s",
             dashboard.timeout.as_secs()
         ))),
     }
 }
 
-fn path_of(uri: &Uri) -> &str {
+/// The path and query of a request (where sign-in returns to).
+pub(crate) fn path_of(uri: &Uri) -> &str {
     uri.path_and_query().map_or("/", |p| p.as_str())
 }
 
-fn status_code(status: &tonic::Status) -> StatusCode {
+/// The HTTP status of a page whose call failed with `status`.
+pub(crate) fn status_code(status: &tonic::Status) -> StatusCode {
     match status.code() {
         tonic::Code::InvalidArgument
         | tonic::Code::NotFound
@@ -141,9 +156,9 @@ async fn trend(
             let mut whole = question.request();
             whole.granularity = Granularity::Unspecified as i32;
             if let Ok(totals) = ask(&dashboard, whole).await {
-                main.push_str(&totals_list(&question, &totals.into_inner()));
+                main.push_str(&totals_list(&question, &totals));
             }
-            main.push_str(&figure(&question, info, &answer.into_inner(), now));
+            main.push_str(&figure(&question, info, &answer, now));
         }
         Err(refused) => {
             main.push_str(&problem(refused.message()));
@@ -153,7 +168,8 @@ async fn trend(
     html(status, page(&format!("{} trend", question.metric), Some("/"), visitor.signed_in, &main))
 }
 
-fn problem(text: &str) -> String {
+/// An error message on a page (the gRPC status text).
+pub(crate) fn problem(text: &str) -> String {
     format!(r##"<p class="error" role="alert">{}</p>"##, escape(text))
 }
 
@@ -233,7 +249,8 @@ fn controls(question: &Question, metrics: &[MetricInfo], info: Option<&MetricInf
     out
 }
 
-fn rfc3339(seconds: i64) -> String {
+/// Unix seconds as RFC 3339 in UTC.
+pub(crate) fn rfc3339(seconds: i64) -> String {
     DateTime::from_timestamp(seconds, 0).map_or_else(String::new, |t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
@@ -261,7 +278,13 @@ fn buckets(question: &Question, answer: &QueryResponse, now: i64) -> Vec<Bucket>
                 Cover::Whole
             };
             let day = date_of(start, question.zone);
-            Bucket { start: rfc3339(start), day: day.to_string(), label: axis_label(day, question.granularity), cover }
+            Bucket {
+                start: rfc3339(start),
+                day: day.to_string(),
+                label: axis_label(day, question.granularity),
+                cover,
+                span: (start.max(from), end.min(to)),
+            }
         })
         .collect()
 }
@@ -324,12 +347,17 @@ fn figure(question: &Question, info: Option<&MetricInfo>, answer: &QueryResponse
         series.truncate(MOST_SERIES);
         series.sort_by(|a, b| a.group.cmp(&b.group));
     }
+    let drill = |series: &Series, bucket: &Bucket| {
+        let group = if question.group_by.is_empty() { "" } else { series.group.as_str() };
+        question.records_href(group, bucket.span.0, bucket.span.1)
+    };
     let chart = Chart {
         title,
         unit: info.map(|i| i.unit.clone()).unwrap_or_default(),
         group_by: &question.group_by,
         buckets: buckets(question, answer, now),
         series: &series,
+        drill: Some(&drill),
     };
     let mut out = format!(
         r##"<div class="card"><figure aria-labelledby="caption"><figcaption id="caption">{}</figcaption>"##,
@@ -356,7 +384,7 @@ fn figure(question: &Question, info: Option<&MetricInfo>, answer: &QueryResponse
     };
     let _ = write!(
         out,
-        r##"<p class="notes">{interval} Hatched columns with hollow markers are partial buckets: <em>partial</em> when the range covers only part of the period, <em>to date</em> while it is still running. Gaps are buckets without data, never zeros.{} Definition version {}.</p>"##,
+        r##"<p class="notes">{interval} Hatched columns with hollow markers are partial buckets: <em>partial</em> when the range covers only part of the period, <em>to date</em> while it is still running. Gaps are buckets without data, never zeros. Each point and each count in the table links to the records behind it.{} Definition version {}.</p>"##,
         if question.group_by.is_empty() { "" } else { " Select a series name to see it alone." },
         escape(&answer.definition_version)
     );
@@ -415,56 +443,4 @@ async fn definitions(State(dashboard): State<Dashboard>, headers: HeaderMap, uri
     }
     main.push_str("</ul>");
     html(StatusCode::OK, page("Definitions", Some("/definitions"), visitor.signed_in, &main))
-}
-
-/// A section whose API this build does not have: said plainly, no numbers made up.
-async fn unavailable(
-    dashboard: &Dashboard,
-    headers: &HeaderMap,
-    uri: &Uri,
-    title: &str,
-    what: &str,
-    needs: &str,
-) -> Response {
-    let visitor = match admit(&dashboard.keys, headers, path_of(uri)) {
-        Ok(visitor) => visitor,
-        Err(refused) => return *refused,
-    };
-    let main = format!(
-        r##"<h1>{title}</h1><div class="notice unavailable" role="status"><p><strong>Not available in this build.</strong> {what}</p><p>This page fills in once this server offers <code>{needs}</code>; until then the dashboard shows nothing here rather than numbers it cannot back.</p></div>"##
-    );
-    html(StatusCode::OK, page(title, Some(uri.path()), visitor.signed_in, &main))
-}
-
-async fn goals(State(dashboard): State<Dashboard>, headers: HeaderMap, uri: Uri) -> Response {
-    unavailable(&dashboard, &headers, &uri, "Goals", "Goals with their state, projection and deadline.", "GoalService")
-        .await
-}
-
-async fn drivers(State(dashboard): State<Dashboard>, headers: HeaderMap, uri: Uri) -> Response {
-    unavailable(
-        &dashboard,
-        &headers,
-        &uri,
-        "Drivers",
-        "What drives a metric, ranked, with the ARR at risk.",
-        "InsightsService.Prioritize",
-    )
-    .await
-}
-
-async fn records(State(dashboard): State<Dashboard>, headers: HeaderMap, uri: Uri) -> Response {
-    unavailable(
-        &dashboard,
-        &headers,
-        &uri,
-        "Records",
-        "The records behind a point of a trend.",
-        "MetricsService.Records",
-    )
-    .await
-}
-
-async fn alerts(State(dashboard): State<Dashboard>, headers: HeaderMap, uri: Uri) -> Response {
-    unavailable(&dashboard, &headers, &uri, "Alerts", "The live feed of alerts.", "AlertService.Watch").await
 }

@@ -48,6 +48,28 @@ fn pairs(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
     })
 }
 
+/// Filters as typed in a form (`region=emea,apac; plan=pro`), checked.
+pub(crate) fn parse_filters(text: &str) -> Result<Vec<(String, Vec<String>)>, Invalid> {
+    let mut filters = Vec::new();
+    for (dimension, values) in pairs(text) {
+        if dimension.is_empty() {
+            return Err(Invalid::field("filters", "write each filter as dimension=value1,value2"));
+        }
+        filters.push((dimension, values.split(',').map(|v| v.trim().to_owned()).collect()));
+    }
+    Ok(filters)
+}
+
+/// Filters as a form shows them (`region=emea,apac; plan=pro`).
+pub(crate) fn filters_text(filters: &[(String, Vec<String>)]) -> String {
+    filters.iter().map(|(d, v)| format!("{d}={}", v.join(","))).collect::<Vec<_>>().join("; ")
+}
+
+/// Filters as the API takes them.
+pub(crate) fn api_filters(filters: &[(String, Vec<String>)]) -> Vec<Filter> {
+    filters.iter().map(|(dimension, values)| Filter { dimension: dimension.clone(), values: values.clone() }).collect()
+}
+
 fn date(field: &'static str, text: Option<&str>, default: NaiveDate) -> Result<NaiveDate, Invalid> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(default),
@@ -81,13 +103,7 @@ impl Question {
                 Invalid::field("granularity", format!("{name:?} is not day, week, month, quarter, year or none"))
             })?,
         };
-        let mut filters = Vec::new();
-        for (dimension, values) in pairs(fields.filters.as_deref().unwrap_or("")) {
-            if dimension.is_empty() {
-                return Err(Invalid::field("filters", "write each filter as dimension=value1,value2"));
-            }
-            filters.push((dimension, values.split(',').map(|v| v.trim().to_owned()).collect()));
-        }
+        let filters = parse_filters(fields.filters.as_deref().unwrap_or(""))?;
         let params = pairs(fields.params.as_deref().unwrap_or("")).collect();
         let group_by = match &fields.group_by {
             Some(group_by) => group_by.trim().to_owned(),
@@ -124,11 +140,7 @@ impl Question {
             to: Some(Timestamp { seconds: self.end(), nanos: 0 }),
             granularity: self.granularity as i32,
             time_zone: self.zone.name().to_owned(),
-            filters: self
-                .filters
-                .iter()
-                .map(|(dimension, values)| Filter { dimension: dimension.clone(), values: values.clone() })
-                .collect(),
+            filters: api_filters(&self.filters),
             group_by: self.group_by.clone(),
             params: self.params.iter().cloned().collect(),
         }
@@ -136,7 +148,7 @@ impl Question {
 
     /// The filters as typed in the form (`region=emea,apac; plan=pro`).
     pub(crate) fn filters_text(&self) -> String {
-        self.filters.iter().map(|(d, v)| format!("{d}={}", v.join(","))).collect::<Vec<_>>().join("; ")
+        filters_text(&self.filters)
     }
 
     /// The parameters as typed in the form.
@@ -158,6 +170,23 @@ impl Question {
         ];
         let query: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
         format!("/?{}", query.join("&"))
+    }
+
+    /// The address of the records behind one point: the events of group `group` in
+    /// [`from`, `to`) (Unix seconds: the point's bucket, cut to the range).
+    pub(crate) fn records_href(&self, group: &str, from: i64, to: i64) -> String {
+        let stamp = |seconds: i64| crate::pages::rfc3339(seconds);
+        let fields = [
+            ("metric", self.metric.clone()),
+            ("from", stamp(from)),
+            ("to", stamp(to)),
+            ("tz", self.zone.name().to_owned()),
+            ("group_by", self.group_by.clone()),
+            ("group", group.to_owned()),
+            ("filters", self.filters_text()),
+        ];
+        let query: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        format!("/records?{}", query.join("&"))
     }
 
     /// The same question narrowed to one group: filtered by the group's value, no longer grouped.

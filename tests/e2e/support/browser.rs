@@ -65,6 +65,13 @@ pub fn dump_dom(url: &str) -> String {
     run(url, &["--dump-dom".to_owned()])
 }
 
+/// The DOM of `url` once its network is quiet and `virtual_ms` of virtual time have passed:
+/// Chromium does not advance virtual time while a fetch is open, so a page that streams
+/// (server-sent events) is dumped only after its stream response ended.
+pub fn dump_dom_when_quiet(url: &str, virtual_ms: u32) -> String {
+    run(url, &["--dump-dom".to_owned(), format!("--virtual-time-budget={virtual_ms}")])
+}
+
 /// Saves a 1280×900 screenshot of `url` as `target/dashboard-screenshots/<name>.png`.
 pub fn screenshot(url: &str, name: &str) -> PathBuf {
     let profile_dir = target_dir();
