@@ -72,11 +72,12 @@ impl Iterator for Scan<'_> {
     type Item = Result<Payload>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.buffer.is_empty() && !self.done {
-            if let Err(e) = self.page() {
-                self.done = true;
-                return Some(Err(e));
-            }
+        if self.buffer.is_empty()
+            && !self.done
+            && let Err(e) = self.page()
+        {
+            self.done = true;
+            return Some(Err(e));
         }
         self.buffer.pop_front().map(Ok)
     }

@@ -145,13 +145,8 @@ impl PgStore {
             let (seq, last): (i64, i64) = (row.get(0), row.get(1));
             if !feed.is_empty() {
                 let pos: Vec<i32> = (0..feed.len() as i32).collect();
-                let (kinds, olds, news): (Vec<i16>, Vec<Option<Vec<u8>>>, Vec<Vec<u8>>) =
-                    feed.into_iter().fold((Vec::new(), Vec::new(), Vec::new()), |mut acc, (k, o, n)| {
-                        acc.0.push(k);
-                        acc.1.push(o);
-                        acc.2.push(n);
-                        acc
-                    });
+                let kinds: Vec<i16> = feed.iter().map(|f| f.0).collect();
+                let (olds, news): (Vec<Option<Vec<u8>>>, Vec<Vec<u8>>) = feed.into_iter().map(|f| (f.1, f.2)).unzip();
                 c.execute(
                     "INSERT INTO cxm_feed (seq, pos, kind, old, new) \
                      SELECT $1, * FROM unnest($2::int4[], $3::int2[], $4::bytea[], $5::bytea[])",

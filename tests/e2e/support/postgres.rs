@@ -85,13 +85,15 @@ fn start() -> Cluster {
         data.display(),
         dir.display()
     );
-    Command::new("setsid")
-        .args(["sh", "-c", &stop])
+    // `setsid -f` forks the watcher off and returns at once.
+    let watcher = Command::new("setsid")
+        .args(["-f", "sh", "-c", &stop])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
+        .status()
         .expect("cluster watcher");
+    assert!(watcher.success(), "cannot start the cluster watcher");
     Cluster { port }
 }
 
