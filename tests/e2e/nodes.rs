@@ -14,7 +14,8 @@ use crate::support::{Cxmd, Rng, Store, at, event, postgres, response, stores};
 fn two_nodes(shared: &std::path::Path, other: &std::path::Path) -> (Cxmd, Cxmd) {
     let a = Cxmd::start_in_on(Store::Postgres, shared);
     let url = postgres::url_for(shared);
-    let b = Cxmd::start_with(other, &["--store", &url], &[]);
+    // Node B is given the database by environment (CXM_STORE), A by flag.
+    let b = Cxmd::start_with(other, &[], &[("CXM_STORE", &url)]);
     (a, b)
 }
 

@@ -322,7 +322,7 @@ impl Engine {
     /// Follows the changes other nodes committed to a shared store (PostgreSQL) into the
     /// rollups; returns how many. A no-op for a store only this process writes.
     pub fn follow(&self) -> Result<usize> {
-        if !self.store.shared() {
+        if !self.store.shared() || !self.store.behind()? {
             return Ok(0);
         }
         let applied = {

@@ -80,6 +80,12 @@ impl Backend for PgStore {
         true
     }
 
+    fn behind(&self) -> Result<bool> {
+        let (seq, _, _) = clock(&self.pool)?;
+        let loading = self.load.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some();
+        Ok(loading || seq > *self.followed())
+    }
+
     fn flush(&self) -> Result<()> {
         Ok(())
     }

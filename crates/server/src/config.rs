@@ -356,6 +356,20 @@ mod tests {
     }
 
     #[test]
+    fn the_store_is_sled_unless_a_postgres_url_is_given_by_flag_or_file() {
+        assert_eq!(load(&[]).store, None);
+        let url = "postgres://cxm@127.0.0.1:5432/cxm";
+        assert_eq!(load(&["--store", url]).store.as_deref(), Some(url));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cxm.toml");
+        std::fs::write(&file, format!("store = \"{url}\"\n")).unwrap();
+        assert_eq!(load(&["--config", file.to_str().unwrap()]).store.as_deref(), Some(url));
+        let mut args = Args::try_parse_from(["cxmd", "--store", "/var/lib/cxm"]).unwrap();
+        let refused = Config::load(&mut args).unwrap_err().to_string();
+        assert!(refused.contains("postgres://"), "{refused}");
+    }
+
+    #[test]
     fn the_dashboard_is_off_unless_asked_for_or_the_demo_runs() {
         assert!(load(&[]).http.is_none());
         let demo = load(&["--demo"]).http.unwrap();

@@ -144,8 +144,13 @@ async fn run(config: Config) -> Result<(), StartError> {
         None => config.data_dir.display().to_string(),
     };
     let engine = tokio::task::spawn_blocking(move || match store {
-        Some(url) => Engine::open_on(Box::new(cxm_pg::PgStore::open(&url)?), settings),
-        None => Engine::open(&dir, settings),
+        Some(url) => {
+            let store = cxm_pg::PgStore::open(&url).map_err(|e| {
+                StartError::Config(format!("cannot open the PostgreSQL store {}: {e}", follow::redact(&url)))
+            })?;
+            Ok::<_, StartError>(Engine::open_on(Box::new(store), settings)?)
+        }
+        None => Ok(Engine::open(&dir, settings)?),
     })
     .await
     .map_err(|e| StartError::Open(place, e.to_string()))??;

@@ -35,6 +35,12 @@ pub trait Backend: Send + Sync {
         false
     }
 
+    /// Whether other writers committed something [`Backend::follow`] would return (a cheap
+    /// check, made without the rollups locked).
+    fn behind(&self) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Makes stored writes durable (a no-op where every write is durable already).
     fn flush(&self) -> Result<()>;
 
