@@ -13,7 +13,7 @@ use cxm_proto::v1::{
 };
 use tonic::Streaming;
 
-use crate::support::{Cxmd, at, event, plugins, response, ts};
+use crate::support::{Cxmd, Store, at, event, plugins, response, stores, ts};
 
 async fn watch(server: &Cxmd, after: &str, kinds: &[AlertKind]) -> Streaming<Alert> {
     let request = WatchRequest { after: after.to_owned(), kinds: kinds.iter().map(|k| *k as i32).collect() };
@@ -85,7 +85,14 @@ const T0: i64 = 1_780_000_000;
 
 #[tokio::test]
 async fn a_watcher_sees_the_alerts_of_an_ingest_with_the_accounts_mrr() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        a_watcher_sees_the_alerts_of_an_ingest_with_the_accounts_mrr_on(store).await;
+    }
+}
+
+async fn a_watcher_sees_the_alerts_of_an_ingest_with_the_accounts_mrr_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let mut live = watch(&server, "", &[]).await;
     let subscriptions = vec![
         subscription("s1", "acme", 10_000, T0 - 86_400, None),
@@ -193,12 +200,19 @@ async fn a_watcher_that_reconnects_with_its_last_cursor_gets_the_rest_exactly_on
 
 #[tokio::test]
 async fn sigkill_after_acknowledged_ingests_loses_no_alert_and_repeats_none() {
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        sigkill_after_acknowledged_ingests_loses_no_alert_and_repeats_none_on(store).await;
+    }
+}
+
+async fn sigkill_after_acknowledged_ingests_loses_no_alert_and_repeats_none_on(store: Store) {
     const BATCH: usize = 50;
     let batch = |n: usize| -> Vec<Event> {
         (0..BATCH).map(|i| event(response(&format!("k{n}-{i}"), SurveyKind::Nps, 2, at(T0 + i as i64)))).collect()
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     let mut watcher = watch(&server, "", &[]).await;
     let mut client = server.ingest_client().await;
     let acknowledged = 6;
@@ -213,7 +227,7 @@ async fn sigkill_after_acknowledged_ingests_loses_no_alert_and_repeats_none() {
     server.kill();
     let _ = pending.await;
 
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     // The in-flight batch is stored whole or not at all; storing it (again) raises only what is new.
     server.ingest(batch(acknowledged)).await;
     server.ingest(vec![sentinel("end")]).await;
@@ -233,13 +247,20 @@ async fn sigkill_after_acknowledged_ingests_loses_no_alert_and_repeats_none() {
 
 #[tokio::test]
 async fn a_file_connector_sync_raises_alerts_like_ingest() {
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        a_file_connector_sync_raises_alerts_like_ingest_on(store).await;
+    }
+}
+
+async fn a_file_connector_sync_raises_alerts_like_ingest_on(store: Store) {
     plugins::build();
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("nps.csv");
     let rows = [("R1", 9), ("R2", 4), ("R3", 6), ("R4", 7)];
     let body: String = rows.iter().map(|(id, score)| format!("{id},2026-03-01T10:00:00Z,{score},late\n")).collect();
     std::fs::write(&export, format!("Response ID,Submitted At,Score,Comment\n{body}")).unwrap();
-    let server = Cxmd::start();
+    let server = Cxmd::start_on(store);
     let config = [
         ("path", export.to_str().unwrap()),
         ("source", "survey-tool"),
@@ -282,9 +303,16 @@ async fn refused_after(server: &Cxmd, after: &str) -> tonic::Status {
 
 #[tokio::test]
 async fn a_cursor_older_than_the_retention_is_failed_precondition_naming_the_oldest() {
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        a_cursor_older_than_the_retention_is_failed_precondition_naming_the_oldest_on(store).await;
+    }
+}
+
+async fn a_cursor_older_than_the_retention_is_failed_precondition_naming_the_oldest_on(store: Store) {
     let dir = tempfile::tempdir().unwrap();
     // 0.00005 days = 4.32 s after an alert is raised, it is removed.
-    let server = Cxmd::start_with(dir.path(), &[], &[("CXM_ALERT_RETENTION_DAYS", "0.00005")]);
+    let server = Cxmd::start_with_on(store, dir.path(), &[], &[("CXM_ALERT_RETENTION_DAYS", "0.00005")]);
     server.ingest(vec![event(response("first", SurveyKind::Nps, 1, at(T0)))]).await;
     let mut client = AlertServiceClient::new(server.channel().await);
     for (after, kinds) in [("x", vec![]), ("", vec![0]), ("", vec![99]), ("7", vec![])] {
@@ -305,7 +333,7 @@ async fn a_cursor_older_than_the_retention_is_failed_precondition_naming_the_old
     }
     // The removal is durable: after a restart, cursor 0 is still refused.
     drop(server);
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     let refused = refused_after(&server, "0").await;
     assert!(refused.message().contains("cursor 0 is older than the alert retention"), "{}", refused.message());
 }

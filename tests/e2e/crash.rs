@@ -3,7 +3,7 @@
 use cxm_proto::v1::{Event, Granularity, IngestRequest, SurveyKind};
 
 use crate::support::reference::Case;
-use crate::support::{Cxmd, at, event, response};
+use crate::support::{Cxmd, Store, at, event, response, stores};
 
 const BATCH: usize = 500;
 
@@ -22,8 +22,15 @@ async fn stored(server: &Cxmd) -> u64 {
 
 #[tokio::test]
 async fn sigkill_after_acknowledgements_loses_nothing_and_counts_nothing_twice() {
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        sigkill_after_acknowledgements_loses_nothing_and_counts_nothing_twice_on(store).await;
+    }
+}
+
+async fn sigkill_after_acknowledgements_loses_nothing_and_counts_nothing_twice_on(store: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     let mut client = server.ingest_client().await;
     let acknowledged = 6;
     for n in 0..acknowledged {
@@ -37,7 +44,7 @@ async fn sigkill_after_acknowledgements_loses_nothing_and_counts_nothing_twice()
     server.kill();
     let _ = pending.await;
 
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     let after = stored(&server).await as usize;
     let floor = acknowledged * BATCH;
     assert!(after == floor || after == floor + BATCH, "{after} responses after restart; {floor} were acknowledged");
@@ -54,8 +61,15 @@ async fn sigkill_after_acknowledgements_loses_nothing_and_counts_nothing_twice()
 
 #[tokio::test]
 async fn sigterm_finishes_cleanly_and_a_restart_rebuilds_the_same_answers() {
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        sigterm_finishes_cleanly_and_a_restart_rebuilds_the_same_answers_on(store).await;
+    }
+}
+
+async fn sigterm_finishes_cleanly_and_a_restart_rebuilds_the_same_answers_on(store: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     server.ingest((0..3).flat_map(batch).collect()).await;
     let case = Case {
         metric: "nps",
@@ -69,7 +83,7 @@ async fn sigterm_finishes_cleanly_and_a_restart_rebuilds_the_same_answers() {
     let before = server.query(case.request()).await;
     let status = server.terminate().await;
     assert!(status.success(), "{status:?}");
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     assert_eq!(server.query(case.request()).await, before);
     assert!(server.log().contains("rollups rebuilt from the store"));
 }

@@ -12,7 +12,7 @@ use cxm_proto::v1::{
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::support::{Cxmd, Rng, at, event, response, ts};
+use crate::support::{Cxmd, Rng, Store, at, event, response, stores, ts};
 
 const ZONE: &str = "America/New_York";
 const WINDOW_DAYS: i64 = 28;
@@ -136,8 +136,15 @@ fn seconds(t: &Option<Timestamp>) -> i64 {
 
 #[tokio::test]
 async fn goal_states_follow_the_reference_at_chosen_instants_and_survive_a_restart() {
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        goal_states_follow_the_reference_at_chosen_instants_and_survive_a_restart_on(store).await;
+    }
+}
+
+async fn goal_states_follow_the_reference_at_chosen_instants_and_survive_a_restart_on(store: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     let data = responses();
     let ack = server.ingest_all(&data.iter().cloned().map(event).collect::<Vec<_>>()).await;
     assert_eq!(ack.accepted as usize, data.len());
@@ -203,7 +210,7 @@ async fn goal_states_follow_the_reference_at_chosen_instants_and_survive_a_resta
 
     // Goals are stored durably: the same goals and statuses after a restart.
     server.terminate().await;
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     let mut goals = client(&server).await;
     let after = goals.list_goals(ListGoalsRequest { at: Some(ts(mid)) }).await.unwrap().into_inner().goals;
     assert_eq!(after, before);

@@ -5,7 +5,7 @@ use cxm_proto::v1::{Event, Granularity, IngestRequest, Subscription, SurveyKind,
 use tonic::Code;
 
 use crate::support::reference::Case;
-use crate::support::{Cxmd, at, event, response, ts};
+use crate::support::{Cxmd, Store, at, event, response, stores, ts};
 
 fn by_region(metric: &'static str) -> Case<'static> {
     Case {
@@ -21,7 +21,14 @@ fn by_region(metric: &'static str) -> Case<'static> {
 
 #[tokio::test]
 async fn versions_updates_duplicates_stale_copies_and_same_version_edits() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        versions_updates_duplicates_stale_copies_and_same_version_edits_on(store).await;
+    }
+}
+
+async fn versions_updates_duplicates_stale_copies_and_same_version_edits_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let original = {
         let mut r = response("a", SurveyKind::Nps, 10, ts("2026-03-05T10:00:00Z"));
         r.updated_at = Some(ts("2026-03-05T10:00:00Z"));
@@ -72,7 +79,14 @@ async fn versions_updates_duplicates_stale_copies_and_same_version_edits() {
 
 #[tokio::test]
 async fn rejections_name_index_field_and_reason_and_the_good_events_are_kept() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        rejections_name_index_field_and_reason_and_the_good_events_are_kept_on(store).await;
+    }
+}
+
+async fn rejections_name_index_field_and_reason_and_the_good_events_are_kept_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let t = ts("2026-03-05T10:00:00Z");
     let good = |id: &str| event(response(id, SurveyKind::Nps, 9, t));
     let bad_survey = |f: &dyn Fn(&mut cxm_proto::v1::SurveyResponse)| {

@@ -29,6 +29,7 @@ mod hubspot_plugin;
 mod index_budget;
 mod ingest;
 mod isolation;
+mod nodes;
 mod plugins;
 mod polyglot;
 mod records;

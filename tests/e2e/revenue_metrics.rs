@@ -5,7 +5,7 @@ use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Account, Event, Granularity, QueryResponse, Subscription};
 
 use crate::support::revenue_reference::{Book, RevenueCase};
-use crate::support::{Cxmd, Rng, at, ts};
+use crate::support::{Cxmd, Rng, Store, at, stores, ts};
 
 const METRICS: [&str; 7] = [
     "active_customers",
@@ -113,7 +113,14 @@ async fn load(server: &Cxmd, subscriptions: &[Subscription], accounts: &[Account
 
 #[tokio::test]
 async fn a_small_story_gives_the_hand_computed_numbers() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        a_small_story_gives_the_hand_computed_numbers_on(store).await;
+    }
+}
+
+async fn a_small_story_gives_the_hand_computed_numbers_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let (subscriptions, accounts) = story();
     load(&server, &subscriptions, &accounts).await;
     let (from, to) = ("2026-01-01T00:00:00Z", "2026-05-01T00:00:00Z");
@@ -198,7 +205,14 @@ async fn a_small_story_gives_the_hand_computed_numbers() {
 
 #[tokio::test]
 async fn a_corrected_subscription_changes_every_bucket_it_touches() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        a_corrected_subscription_changes_every_bucket_it_touches_on(store).await;
+    }
+}
+
+async fn a_corrected_subscription_changes_every_bucket_it_touches_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let (mut subscriptions, accounts) = story();
     load(&server, &subscriptions, &accounts).await;
     let mut year = case("mrr", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", Granularity::Month);
@@ -225,7 +239,14 @@ async fn a_corrected_subscription_changes_every_bucket_it_touches() {
 
 #[tokio::test]
 async fn a_newer_account_version_re_segments_all_its_history() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        a_newer_account_version_re_segments_all_its_history_on(store).await;
+    }
+}
+
+async fn a_newer_account_version_re_segments_all_its_history_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let (subscriptions, mut accounts) = story();
     load(&server, &subscriptions, &accounts).await;
     let mut by_plan = case("mrr", "2026-01-01T00:00:00Z", "2026-05-01T00:00:00Z", Granularity::Month);
@@ -405,8 +426,15 @@ fn random_book(rng: &mut Rng) -> (Vec<Subscription>, Vec<Account>) {
 
 #[tokio::test]
 async fn a_seeded_random_book_matches_the_reference_and_survives_a_restart() {
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        a_seeded_random_book_matches_the_reference_and_survives_a_restart_on(store).await;
+    }
+}
+
+async fn a_seeded_random_book_matches_the_reference_and_survives_a_restart_on(store: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     let mut rng = Rng(2026);
     let (mut subscriptions, mut accounts) = random_book(&mut rng);
     load(&server, &subscriptions, &accounts).await;
@@ -473,7 +501,7 @@ async fn a_seeded_random_book_matches_the_reference_and_survives_a_restart() {
     }
     // The index is rebuilt from the store at start: the same answers after a restart.
     drop(server);
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     for c in cases.iter().step_by(3) {
         c.check(&book, &server.query(c.request()).await);
     }

@@ -8,7 +8,7 @@ use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Event, Granularity, SatisfactionRating, Ticket, TicketStatus};
 
 use crate::support::ticket_reference::TicketCase;
-use crate::support::{Cxmd, Rng, at, ts};
+use crate::support::{Cxmd, Rng, Store, at, stores, ts};
 
 const METRICS: [&str; 7] = [
     "ticket_volume",
@@ -92,7 +92,14 @@ fn small_set() -> Vec<Ticket> {
 
 #[tokio::test]
 async fn each_support_metric_follows_its_definition() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        each_support_metric_follows_its_definition_on(store).await;
+    }
+}
+
+async fn each_support_metric_follows_its_definition_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let data = small_set();
     let ack = server.ingest(events(&data)).await;
     assert_eq!(ack.accepted, 6, "{:?}", ack.rejections);
@@ -181,8 +188,15 @@ async fn each_support_metric_follows_its_definition() {
 
 #[tokio::test]
 async fn later_versions_move_tickets_between_buckets_and_survive_a_restart() {
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        later_versions_move_tickets_between_buckets_and_survive_a_restart_on(store).await;
+    }
+}
+
+async fn later_versions_move_tickets_between_buckets_and_survive_a_restart_on(store: Store) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     let base = |version: &str| {
         let mut t = ticket("moving", "2026-04-01T08:00:00Z");
         t.updated_at = Some(ts(version));
@@ -262,7 +276,7 @@ async fn later_versions_move_tickets_between_buckets_and_survive_a_restart() {
     }
     // The rollups rebuilt at start answer the same.
     server.terminate().await;
-    let server = Cxmd::start_in(dir.path());
+    let server = Cxmd::start_in_on(store, dir.path());
     check_week(&server, &current).await;
     for (metric, want) in &expect_final {
         assert_eq!(values(&server, &week(metric), "").await, want.to_vec());
@@ -315,7 +329,14 @@ fn dst_tickets() -> Vec<Ticket> {
 
 #[tokio::test]
 async fn new_york_days_across_dst_changes() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        new_york_days_across_dst_changes_on(store).await;
+    }
+}
+
+async fn new_york_days_across_dst_changes_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let data = dst_tickets();
     let ack = server.ingest(events(&data)).await;
     assert!(ack.rejections.is_empty(), "{:?}", ack.rejections);
@@ -475,7 +496,14 @@ fn random_tickets(seed: u64, n: usize) -> (Vec<Event>, Vec<Ticket>) {
 
 #[tokio::test]
 async fn randomized_tickets_match_the_reference_across_zones_buckets_filters_and_groups() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        randomized_tickets_match_the_reference_across_zones_buckets_filters_and_groups_on(store).await;
+    }
+}
+
+async fn randomized_tickets_match_the_reference_across_zones_buckets_filters_and_groups_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let (sent, current) = random_tickets(4_242, 3_000);
     let ack = server.ingest_all(&sent).await;
     assert!(ack.rejections.is_empty(), "{:?}", ack.rejections.first());

@@ -3,7 +3,7 @@
 use cxm_proto::v1::{Granularity, SurveyKind, SurveyResponse};
 
 use crate::support::reference::Case;
-use crate::support::{Cxmd, Rng, at, event, response, ts};
+use crate::support::{Cxmd, Rng, Store, at, event, response, stores, ts};
 
 /// Responses spread over 2025-09..2026-12 at unaligned seconds, plus some exactly on local
 /// midnights around DST changes.
@@ -64,7 +64,14 @@ fn case<'a>(metric: &'a str, from: &'a str, to: &'a str, granularity: Granularit
 
 #[tokio::test]
 async fn survey_metrics_match_the_reference_across_zones_buckets_filters_and_groups() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        survey_metrics_match_the_reference_across_zones_buckets_filters_and_groups_on(store).await;
+    }
+}
+
+async fn survey_metrics_match_the_reference_across_zones_buckets_filters_and_groups_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let data = responses();
     let ack = server.ingest_all(&data.iter().cloned().map(event).collect::<Vec<_>>()).await;
     assert_eq!(ack.accepted as usize, data.len(), "{:?}", ack.rejections.first());
@@ -120,7 +127,14 @@ async fn survey_metrics_match_the_reference_across_zones_buckets_filters_and_gro
 
 #[tokio::test]
 async fn empty_buckets_have_no_value_but_counts_report_zero() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        empty_buckets_have_no_value_but_counts_report_zero_on(store).await;
+    }
+}
+
+async fn empty_buckets_have_no_value_but_counts_report_zero_on(store: Store) {
+    let server = Cxmd::start_on(store);
     server.ingest(vec![event(response("a", SurveyKind::Nps, 10, ts("2026-05-02T12:00:00Z")))]).await;
     let query =
         |metric: &str| case(metric, "2026-05-01T00:00:00Z", "2026-05-04T00:00:00Z", Granularity::Day, "UTC").request();
@@ -147,7 +161,14 @@ async fn empty_buckets_have_no_value_but_counts_report_zero() {
 
 #[tokio::test]
 async fn confidence_intervals_follow_the_definitions() {
-    let server = Cxmd::start();
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        confidence_intervals_follow_the_definitions_on(store).await;
+    }
+}
+
+async fn confidence_intervals_follow_the_definitions_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let t = ts("2026-07-01T12:00:00Z");
     let mut events = Vec::new();
     // NPS: 6 promoters, 3 passives, 1 detractor → 50; pP = .6, pD = .1.

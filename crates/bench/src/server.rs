@@ -53,10 +53,16 @@ pub struct Server {
 impl Server {
     /// Starts `binary` on `data_dir`, listening on a free loopback port.
     pub fn start(binary: &Path, data_dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with(binary, data_dir, &[])
+    }
+
+    /// Starts `binary` on `data_dir` with extra flags (e.g. `--store postgres://…`).
+    pub fn start_with(binary: &Path, data_dir: &Path, args: &[&str]) -> anyhow::Result<Self> {
         let started = Instant::now();
         let mut child = Command::new(binary)
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env("CXM_LOG", "warn")
             .env_remove("CXM_CONFIG")
             .env_remove("CXM_CACHE_MB")

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cxm_proto::v1::{ConfigKey, Connector};
-use cxm_store::{MetaWrite, Store};
+use cxm_store::{Backend, MetaWrite};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -52,14 +52,14 @@ pub(crate) fn now() -> i64 {
 }
 
 impl ConnectorRecord {
-    pub(crate) fn load(store: &Store, name: &str) -> Result<Option<Self>> {
+    pub(crate) fn load(store: &dyn Backend, name: &str) -> Result<Option<Self>> {
         store
             .meta(&connector_key(name))?
             .map(|bytes| serde_json::from_slice(&bytes).map_err(|_| Error::Corrupt(name.to_owned())))
             .transpose()
     }
 
-    pub(crate) fn load_all(store: &Store) -> Result<Vec<Self>> {
+    pub(crate) fn load_all(store: &dyn Backend) -> Result<Vec<Self>> {
         store
             .meta_scan(b"connector/")?
             .into_iter()
@@ -74,12 +74,12 @@ impl ConnectorRecord {
         Ok(MetaWrite::Put(connector_key(&self.name), bytes))
     }
 
-    pub(crate) fn save(&self, store: &Store) -> Result<()> {
+    pub(crate) fn save(&self, store: &dyn Backend) -> Result<()> {
         store.write_meta(vec![self.put()?])?;
         Ok(())
     }
 
-    pub(crate) fn delete(store: &Store, name: &str) -> Result<()> {
+    pub(crate) fn delete(store: &dyn Backend, name: &str) -> Result<()> {
         store.write_meta(vec![MetaWrite::Delete(connector_key(name)), MetaWrite::Delete(cursor_key(name))])?;
         Ok(())
     }
@@ -121,7 +121,7 @@ impl ConnectorRecord {
 }
 
 impl CursorRecord {
-    pub(crate) fn load(store: &Store, name: &str) -> Result<Self> {
+    pub(crate) fn load(store: &dyn Backend, name: &str) -> Result<Self> {
         match store.meta(&cursor_key(name))? {
             Some(bytes) => serde_json::from_slice(&bytes).map_err(|_| Error::Corrupt(format!("cursor of {name}"))),
             None => Ok(Self::default()),

@@ -42,7 +42,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Event, IngestResponse, QueryRequest, QueryResponse, Rejection};
-use cxm_store::{EventType, MetaWrite, Options, Outcome, Rules, Store};
+use cxm_store::{Backend, EventType, MetaWrite, Options, Outcome, Rules, Store};
 
 pub use bounds::Stop;
 pub use error::{Error, Result};
@@ -84,7 +84,7 @@ impl Rollups {
     }
 
     /// The rollups of everything in `store`, within `budget`.
-    fn rebuild(store: &Store, budget: IndexBudget) -> Result<Self> {
+    fn rebuild(store: &dyn Backend, budget: IndexBudget) -> Result<Self> {
         let mut rollups = Rollups::new(budget);
         let started = std::time::Instant::now();
         let mut events = 0_u64;
@@ -145,7 +145,7 @@ const INDEXED_TYPES: [EventType; 4] =
 
 /// The metrics engine over one data dir.
 pub struct Engine {
-    store: Store,
+    store: Box<dyn Backend>,
     rules: Rules,
     /// The memory budget of the rollups' views (kept for rebuilds).
     budget: IndexBudget,
@@ -158,6 +158,11 @@ impl Engine {
     /// Opens the data dir and rebuilds the rollups from the stored events.
     pub fn open(dir: &Path, settings: Settings) -> Result<Self> {
         let store = Store::open(dir, &settings.store)?;
+        Self::open_on(Box::new(store), settings)
+    }
+
+    /// Runs on an opened store (sled, or PostgreSQL) and rebuilds the rollups from its events.
+    pub fn open_on(store: Box<dyn Backend>, settings: Settings) -> Result<Self> {
         let currency = &settings.rules.reporting_currency;
         if revenue::known_exponent(currency).is_none() {
             tracing::warn!(
@@ -166,7 +171,10 @@ impl Engine {
                 revenue::DEFAULT_EXPONENT
             );
         }
-        let rollups = Rollups::rebuild(&store, settings.index)?;
+        let mut rollups = Rollups::rebuild(store.as_ref(), settings.index)?;
+        for change in store.follow()? {
+            rollups.apply(&change);
+        }
         let alerts = tokio::sync::watch::Sender::new(store.alerts_last());
         Ok(Self { store, rules: settings.rules, budget: settings.index, rollups: RwLock::new(rollups), alerts })
     }
@@ -191,10 +199,13 @@ impl Engine {
         let mut rollups = poisoned.into_inner();
         tracing::error!("a panic interrupted an update of the rollups: rebuilding them from the store");
         let moves = rollups.moves;
-        *rollups = Rollups::rebuild(&self.store, self.budget).map_err(|e| {
+        *rollups = Rollups::rebuild(self.store.as_ref(), self.budget).map_err(|e| {
             tracing::error!(error = %e, "rebuilding the rollups failed: refusing queries and ingest until restart");
             Error::Rollups("rebuilding them from the store failed; restart cxmd".to_owned())
         })?;
+        for change in self.store.follow()? {
+            rollups.apply(&change);
+        }
         rollups.moves = moves + 1;
         self.rollups.clear_poison();
         Ok(rollups)
@@ -304,8 +315,26 @@ impl Engine {
     }
 
     /// The event store (for metadata records such as connector definitions).
-    pub fn store(&self) -> &Store {
-        &self.store
+    pub fn store(&self) -> &dyn Backend {
+        self.store.as_ref()
+    }
+
+    /// Follows the changes other nodes committed to a shared store (PostgreSQL) into the
+    /// rollups; returns how many. A no-op for a store only this process writes.
+    pub fn follow(&self) -> Result<usize> {
+        if !self.store.shared() || !self.store.behind()? {
+            return Ok(0);
+        }
+        let applied = {
+            let mut rollups = self.write()?;
+            let changes = self.store.follow()?;
+            for change in &changes {
+                rollups.apply(change);
+            }
+            changes.len()
+        };
+        self.publish_alerts();
+        Ok(applied)
     }
 
     /// Flushes everything to disk (used at shutdown).

@@ -16,7 +16,7 @@ use std::sync::RwLockReadGuard;
 
 use cxm_proto::v1::event::Payload;
 use cxm_store::block::HOUR;
-use cxm_store::{EventType, Nanos, Store};
+use cxm_store::{Backend, EventType, Nanos};
 
 use crate::bounds::{Stop, Ticker};
 use crate::{Engine, Error, Result, Rollups};
@@ -50,8 +50,8 @@ impl<'e> Steps<'e> {
     }
 
     /// The event store.
-    pub(crate) fn store(&self) -> &'e Store {
-        &self.engine.store
+    pub(crate) fn store(&self) -> &'e dyn Backend {
+        self.engine.store.as_ref()
     }
 
     /// Runs `work` with the rollups read-locked.

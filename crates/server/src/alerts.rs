@@ -50,7 +50,7 @@ fn now_nanos() -> i64 {
 /// Removes expired alerts; returns the log's bounds after.
 fn prune(engine: &Engine, retention: Duration) -> cxm_store::Result<Bounds> {
     let now = now_nanos();
-    let removed = engine.store().prune_alerts(|alert| expired(alert, retention, now))?;
+    let removed = engine.store().prune_alerts(&|alert| expired(alert, retention, now))?;
     if removed > 0 {
         tracing::info!(removed, "expired alerts removed");
     }

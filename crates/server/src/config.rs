@@ -22,6 +22,11 @@ pub(crate) struct Args {
     /// Where the sled database lives [default: ./cxm-data].
     #[arg(long, env = "CXM_DATA_DIR", global = true, help_heading = "Global options")]
     data_dir: Option<PathBuf>,
+    /// Where cxmd stores events, connectors, goals and alerts: absent = sled in --data-dir;
+    /// `postgres://user@host:port/db` = that PostgreSQL 15+ database, which several cxmd may
+    /// share (see docs/postgres.md).
+    #[arg(long, env = "CXM_STORE")]
+    store: Option<String>,
     /// More directories to load plugins from (repeatable; the cxmd executable's own directory
     /// is always searched).
     #[arg(long = "plugin-dir", env = "CXM_PLUGIN_DIR", value_delimiter = ':')]
@@ -135,6 +140,7 @@ pub(crate) enum LogFormat {
 struct File {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     #[serde(default)]
     plugin_dir: Vec<PathBuf>,
     reporting_currency: Option<String>,
@@ -187,6 +193,8 @@ const DEMO_HTTP_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::n
 pub(crate) struct Config {
     pub(crate) listen: SocketAddr,
     pub(crate) data_dir: PathBuf,
+    /// A PostgreSQL URL, or none for sled in the data dir.
+    pub(crate) store: Option<String>,
     pub(crate) plugin_dirs: Vec<PathBuf>,
     pub(crate) reporting_currency: String,
     pub(crate) cache_bytes: u64,
@@ -283,6 +291,15 @@ impl Config {
             )));
         }
         let grace = args.shutdown_grace_seconds.or(file.shutdown_grace_seconds).unwrap_or(10);
+        let store = args.store.take().or(file.store).filter(|s| !s.is_empty());
+        if let Some(url) = &store
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return Err(StartError::Config(
+                "store must be a postgres://user@host:port/database URL (or absent for sled in the data dir)"
+                    .to_owned(),
+            ));
+        }
         let default = cxm_engine::IndexBudget::default();
         let index = cxm_engine::IndexBudget {
             attribute_keys: args.index_attribute_keys.or(file.index_attribute_keys).unwrap_or(default.attribute_keys),
@@ -304,6 +321,7 @@ impl Config {
             shutdown_grace: std::time::Duration::from_secs(grace),
             listen: args.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
             data_dir: args.data_dir.take().or(file.data_dir).unwrap_or_else(|| PathBuf::from("cxm-data")),
+            store,
             tls,
             max_concurrent_requests,
             request_timeout: std::time::Duration::from_secs(timeout),
@@ -335,6 +353,20 @@ mod tests {
     fn load(args: &[&str]) -> Config {
         let mut args = Args::try_parse_from(std::iter::once("cxmd").chain(args.iter().copied())).unwrap();
         Config::load(&mut args).unwrap()
+    }
+
+    #[test]
+    fn the_store_is_sled_unless_a_postgres_url_is_given_by_flag_or_file() {
+        assert_eq!(load(&[]).store, None);
+        let url = "postgres://cxm@127.0.0.1:5432/cxm";
+        assert_eq!(load(&["--store", url]).store.as_deref(), Some(url));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cxm.toml");
+        std::fs::write(&file, format!("store = \"{url}\"\n")).unwrap();
+        assert_eq!(load(&["--config", file.to_str().unwrap()]).store.as_deref(), Some(url));
+        let mut args = Args::try_parse_from(["cxmd", "--store", "/var/lib/cxm"]).unwrap();
+        let refused = Config::load(&mut args).unwrap_err().to_string();
+        assert!(refused.contains("postgres://"), "{refused}");
     }
 
     #[test]

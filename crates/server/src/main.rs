@@ -10,6 +10,7 @@ mod config;
 mod connectors;
 mod demo;
 mod error;
+mod follow;
 mod gate;
 mod goals;
 mod ingest;
@@ -137,9 +138,22 @@ async fn run(config: Config) -> Result<(), StartError> {
         index: config.index,
     };
     let dir = config.data_dir.clone();
-    let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, settings))
-        .await
-        .map_err(|e| StartError::Open(config.data_dir.display().to_string(), e.to_string()))??;
+    let store = config.store.clone();
+    let place = match &config.store {
+        Some(url) => follow::redact(url),
+        None => config.data_dir.display().to_string(),
+    };
+    let engine = tokio::task::spawn_blocking(move || match store {
+        Some(url) => {
+            let store = cxm_pg::PgStore::open(&url).map_err(|e| {
+                StartError::Config(format!("cannot open the PostgreSQL store {}: {e}", follow::redact(&url)))
+            })?;
+            Ok::<_, StartError>(Engine::open_on(Box::new(store), settings)?)
+        }
+        None => Ok(Engine::open(&dir, settings)?),
+    })
+    .await
+    .map_err(|e| StartError::Open(place, e.to_string()))??;
     let engine = Arc::new(engine);
     if config.demo {
         seed_demo(&engine, &config.reporting_currency).await?;
@@ -168,6 +182,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     health.set_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
     health.set_serving::<AlertServiceServer<alerts::Alerts>>().await;
     let watch = tokio::spawn(store_health::watch(Arc::clone(&engine), health.clone()));
+    let follow = engine.store().shared().then(|| tokio::spawn(follow::follow(Arc::clone(&engine))));
     // Reflection in both versions: v1 for current tools (grpcurl), v1alpha for those that only
     // speak it (the Python reflection client, Postman, Evans, older grpcurl).
     let reflection_builder = || {
@@ -267,6 +282,9 @@ async fn run(config: Config) -> Result<(), StartError> {
         served = &mut serve => served?,
         () = shutdown_signal() => {
             watch.abort();
+            if let Some(follow) = &follow {
+                follow.abort();
+            }
             retention.abort();
             goal_checks.abort();
             health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod alerts;
+mod backend;
 pub mod block;
 mod error;
 mod fault;
@@ -36,6 +37,7 @@ use cxm_proto::v1::{Account, Alert, Subscription, SurveyKind, SurveyResponse, Ti
 use prost::Message;
 
 pub use alerts::{Bounds, PAGE as ALERT_PAGE, StoredAlert};
+pub use backend::{Backend, Derive, Events, Stored, now, outcome};
 pub use error::{Error, Result};
 pub use key::{EventType, Nanos};
 pub use validate::{Invalid, Rules, nanos, validate};

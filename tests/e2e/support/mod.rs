@@ -7,6 +7,7 @@ pub mod browser;
 pub mod cli;
 pub mod fake_http;
 pub mod plugins;
+pub mod postgres;
 pub mod raw;
 pub mod reference;
 pub mod revenue_reference;
@@ -26,6 +27,8 @@ use cxm_proto::v1::metrics_service_client::MetricsServiceClient;
 use cxm_proto::v1::{Event, IngestRequest, IngestResponse, QueryRequest, QueryResponse, SurveyKind, SurveyResponse};
 use cxm_proto::v1::{SyncConnectorRequest, SyncProgress};
 use tonic::transport::Channel;
+
+pub use postgres::{Store, stores};
 
 /// A running `cxmd` child process; killed when dropped.
 pub struct Cxmd {
@@ -52,6 +55,32 @@ impl Cxmd {
     /// Starts `cxmd` on `data_dir` (kept after the server stops).
     pub fn start_in(data_dir: &Path) -> Self {
         Self::start_with(data_dir, &[], &[])
+    }
+
+    /// Starts `cxmd` on a fresh temporary data dir, storing in `store`.
+    pub fn start_on(store: Store) -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let mut server = Self::start_with_on(store, temp.path(), &[], &[]);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts `cxmd` on `data_dir` (kept after the server stops), storing in `store`: with
+    /// PostgreSQL, in the database that belongs to `data_dir`.
+    pub fn start_in_on(store: Store, data_dir: &Path) -> Self {
+        Self::start_with_on(store, data_dir, &[], &[])
+    }
+
+    /// Starts `cxmd` with extra flags and environment variables, storing in `store`.
+    pub fn start_with_on(store: Store, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        match store {
+            Store::Sled => Self::start_with(data_dir, args, env),
+            Store::Postgres => {
+                let url = postgres::url_for(data_dir);
+                let args: Vec<&str> = ["--store", url.as_str()].into_iter().chain(args.iter().copied()).collect();
+                Self::start_with(data_dir, &args, env)
+            }
+        }
     }
 
     /// Starts `cxmd` with extra flags and environment variables.

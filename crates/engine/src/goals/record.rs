@@ -2,7 +2,7 @@
 
 use cxm_proto::prost::Message as _;
 use cxm_proto::v1::Goal;
-use cxm_store::{MetaWrite, Store};
+use cxm_store::{Backend, MetaWrite};
 
 use crate::{Error, Result};
 
@@ -18,24 +18,24 @@ fn decode(key: &[u8], bytes: &[u8]) -> Result<Goal> {
 }
 
 /// The stored goal with `id`, if any.
-pub(crate) fn load(store: &Store, id: &str) -> Result<Option<Goal>> {
+pub(crate) fn load(store: &dyn Backend, id: &str) -> Result<Option<Goal>> {
     let key = key(id);
     store.meta(&key)?.map(|bytes| decode(&key, &bytes)).transpose()
 }
 
 /// Every stored goal, sorted by id.
-pub(crate) fn load_all(store: &Store) -> Result<Vec<Goal>> {
+pub(crate) fn load_all(store: &dyn Backend) -> Result<Vec<Goal>> {
     store.meta_scan(PREFIX.as_bytes())?.iter().map(|(key, bytes)| decode(key, bytes)).collect()
 }
 
 /// Stores `goal` durably.
-pub(crate) fn save(store: &Store, goal: &Goal) -> Result<()> {
+pub(crate) fn save(store: &dyn Backend, goal: &Goal) -> Result<()> {
     store.write_meta(vec![MetaWrite::Put(key(&goal.id), goal.encode_to_vec())])?;
     Ok(())
 }
 
 /// Removes the goal with `id` and the state its checks recorded, in one write.
-pub(crate) fn delete(store: &Store, id: &str) -> Result<()> {
+pub(crate) fn delete(store: &dyn Backend, id: &str) -> Result<()> {
     store.write_meta(vec![MetaWrite::Delete(key(id)), MetaWrite::Delete(super::watch::key(id))])?;
     Ok(())
 }

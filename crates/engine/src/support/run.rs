@@ -3,7 +3,7 @@
 
 use cxm_proto::v1::Ticket;
 use cxm_proto::v1::event::Payload;
-use cxm_store::{EventType, Nanos, Store};
+use cxm_store::{Backend, EventType, Nanos};
 
 use super::SupportMetric;
 use super::cell::{self, TicketFacts, TicketTotals, Timeline};
@@ -32,7 +32,7 @@ fn parts(metric: SupportMetric) -> Parts {
 }
 
 /// The store's tickets created in `[from, to)`, in time order.
-fn tickets(store: &Store, from: Nanos, to: Nanos) -> impl Iterator<Item = Result<Ticket>> + '_ {
+fn tickets(store: &dyn Backend, from: Nanos, to: Nanos) -> impl Iterator<Item = Result<Ticket>> + '_ {
     store.scan(EventType::Ticket, from, to).filter_map(|payload| match payload {
         Ok(Payload::Ticket(ticket)) => Some(Ok(ticket)),
         Ok(_) => None,
@@ -43,7 +43,7 @@ fn tickets(store: &Store, from: Nanos, to: Nanos) -> impl Iterator<Item = Result
 /// What one query reads from.
 pub(super) struct Context<'a> {
     pub(super) metric: SupportMetric,
-    pub(super) store: &'a Store,
+    pub(super) store: &'a dyn Backend,
     pub(super) query: &'a Query,
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use cxm_proto::v1::SurveyResponse;
 use cxm_proto::v1::event::Payload;
-use cxm_store::{EventType, Nanos, Store};
+use cxm_store::{Backend, EventType, Nanos};
 
 pub(crate) use catalog::{METRICS, SurveyMetric};
 pub(crate) use cell::dimension;
@@ -55,7 +55,7 @@ impl Run<'_> {
     }
 
     /// Adds the responses stored in `[from, to)` (a stretch under two slots) to bucket `i`.
-    fn scan_edge(&mut self, store: &Store, stop: &Stop, from: Nanos, to: Nanos, i: usize) -> Result<()> {
+    fn scan_edge(&mut self, store: &dyn Backend, stop: &Stop, from: Nanos, to: Nanos, i: usize) -> Result<()> {
         let ticker = Ticker::new(stop);
         for payload in store.scan(EventType::SurveyResponse, from, to) {
             ticker.tick()?;

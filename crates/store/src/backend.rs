@@ -1,0 +1,219 @@
+//! The storage boundary: what the engine and server need from a store, whichever database is
+//! behind it. The sled [`Store`] implements it by delegating to its own methods (unchanged);
+//! the PostgreSQL store (crate `cxm-pg`) implements it too.
+
+use cxm_proto::v1::Alert;
+use cxm_proto::v1::event::Payload;
+
+use crate::{Applied, Bounds, Change, EventType, MetaWrite, Nanos, Outcome, Result, Store, StoredAlert};
+
+/// Makes the metadata writes and the alerts of a write from its outcomes (see
+/// [`Backend::write`]).
+pub type Derive<'a> = Box<dyn FnOnce(&Applied) -> (Vec<MetaWrite>, Vec<Alert>) + 'a>;
+
+/// Stored events of one type, in time order.
+pub type Events<'a> = Box<dyn Iterator<Item = Result<Payload>> + 'a>;
+
+/// A durable store of events, metadata records and alerts, with cxm's version rules.
+pub trait Backend: Send + Sync {
+    /// Applies already-validated events in order, with the metadata writes and alerts `derive`
+    /// makes from their outcomes, in one atomic write that is durable when this returns.
+    /// `Applied::changes` are the changes to follow in the rollups, in order: on a store shared
+    /// by several nodes, the changes other nodes committed before this write come first (see
+    /// [`Backend::follow`]).
+    fn write(&self, events: Vec<Payload>, derive: Derive<'_>) -> Result<Applied>;
+
+    /// The changes other writers committed since the last call (or since the rollups were
+    /// loaded), in commit order; always empty for a store only this process writes. The caller
+    /// applies them to its rollups, holding them locked across the call.
+    fn follow(&self) -> Result<Vec<Change>> {
+        Ok(Vec::new())
+    }
+
+    /// Whether other processes may write this store (so [`Backend::follow`] needs calling).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Whether other writers committed something [`Backend::follow`] would return (a cheap
+    /// check, made without the rollups locked).
+    fn behind(&self) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Makes stored writes durable (a no-op where every write is durable already).
+    fn flush(&self) -> Result<()>;
+
+    /// Whether the store takes writes.
+    fn writable(&self) -> bool;
+
+    /// Tries to recover from a failed write now; `Ok` once the store takes writes again.
+    fn recover_now(&self) -> Result<()>;
+
+    /// The stored events of `kind` whose main time is in `[from, to)`, in time order.
+    fn scan(&self, kind: EventType, from: Nanos, to: Nanos) -> Events<'_>;
+
+    /// Every stored event of `kind`, in time order (used to load the rollups).
+    fn scan_all(&self, kind: EventType) -> Events<'_>;
+
+    /// Reads a metadata record.
+    fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Every metadata record whose key starts with `prefix`, in key order.
+    fn meta_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+
+    /// The last alert cursor durably written (0: none yet).
+    fn alerts_last(&self) -> u64;
+
+    /// Where the retained alerts begin and end.
+    fn alert_bounds(&self) -> Result<Bounds>;
+
+    /// Up to [`crate::ALERT_PAGE`] durably written alerts with a cursor above `after`, in
+    /// cursor order.
+    fn alerts_after(&self, after: u64) -> Result<Vec<StoredAlert>>;
+
+    /// Removes the oldest alerts for which `expired` holds, in cursor order, stopping at the
+    /// first that is kept. Returns how many were removed.
+    fn prune_alerts(&self, expired: &dyn Fn(&StoredAlert) -> bool) -> Result<usize>;
+
+    /// Bytes the store occupies on disk.
+    fn size_on_disk(&self) -> Result<u64>;
+}
+
+impl dyn Backend + '_ {
+    /// Applies already-validated events in order, in one atomic, durable write.
+    pub fn apply(&self, events: Vec<Payload>) -> Result<Applied> {
+        self.write(events, Box::new(|_| (Vec::new(), Vec::new())))
+    }
+
+    /// Applies events and metadata writes together, in one atomic, durable write; `meta` sees
+    /// the events' outcomes before the write.
+    pub fn apply_with(&self, events: Vec<Payload>, meta: impl FnOnce(&[Outcome]) -> Vec<MetaWrite>) -> Result<Applied> {
+        self.write(events, Box::new(|applied: &Applied| (meta(&applied.outcomes), Vec::new())))
+    }
+
+    /// Like [`Backend::write`], with a closure.
+    pub fn apply_alerting(
+        &self,
+        events: Vec<Payload>,
+        derive: impl FnOnce(&Applied) -> (Vec<MetaWrite>, Vec<Alert>),
+    ) -> Result<Applied> {
+        self.write(events, Box::new(derive))
+    }
+
+    /// Applies metadata writes atomically and durably.
+    pub fn write_meta(&self, writes: Vec<MetaWrite>) -> Result<()> {
+        self.write(Vec::new(), Box::new(|_| (writes, Vec::new())))?;
+        Ok(())
+    }
+}
+
+impl Backend for Store {
+    fn write(&self, events: Vec<Payload>, derive: Derive<'_>) -> Result<Applied> {
+        self.apply_alerting(events, derive)
+    }
+
+    fn flush(&self) -> Result<()> {
+        Store::flush(self)
+    }
+
+    fn writable(&self) -> bool {
+        Store::writable(self)
+    }
+
+    fn recover_now(&self) -> Result<()> {
+        Store::recover_now(self)
+    }
+
+    fn scan(&self, kind: EventType, from: Nanos, to: Nanos) -> Events<'_> {
+        Box::new(Store::scan(self, kind, from, to))
+    }
+
+    fn scan_all(&self, kind: EventType) -> Events<'_> {
+        Box::new(Store::scan_all(self, kind))
+    }
+
+    fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Store::meta(self, key)
+    }
+
+    fn meta_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Store::meta_scan(self, prefix)
+    }
+
+    fn alerts_last(&self) -> u64 {
+        Store::alerts_last(self)
+    }
+
+    fn alert_bounds(&self) -> Result<Bounds> {
+        Store::alert_bounds(self)
+    }
+
+    fn alerts_after(&self, after: u64) -> Result<Vec<StoredAlert>> {
+        Store::alerts_after(self, after)
+    }
+
+    fn prune_alerts(&self, expired: &dyn Fn(&StoredAlert) -> bool) -> Result<usize> {
+        Store::prune_alerts(self, expired)
+    }
+
+    fn size_on_disk(&self) -> Result<u64> {
+        Store::size_on_disk(self)
+    }
+}
+
+/// What every store keeps of one event, in its stored (normalized) form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The event type.
+    pub kind: EventType,
+    /// The system it came from.
+    pub source: String,
+    /// Its id in that system.
+    pub id: String,
+    /// Its `updated_at`, when set.
+    pub updated_at: Option<Nanos>,
+    /// Its main time (none for an Account).
+    pub time: Option<Nanos>,
+    /// The encoded payload; equal meaning encodes to equal bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl Stored {
+    /// Brings `payload` into its stored form (defaults filled in) and describes it.
+    pub fn of(payload: &mut Payload) -> Self {
+        crate::normalize(payload);
+        let (source, id, updated_at) = crate::names(payload);
+        Self {
+            kind: EventType::of(payload),
+            source: source.to_owned(),
+            id: id.to_owned(),
+            updated_at: updated_at.and_then(crate::nanos),
+            time: crate::main_time(payload),
+            bytes: crate::encode(payload),
+        }
+    }
+
+    /// Its version when the stored copy (if any) has main time `existing`: `updated_at`, else
+    /// the main time, else `existing`, else now (an Account first stored now), with that time.
+    pub fn version(&self, existing: Option<Nanos>) -> (Nanos, Nanos) {
+        let time = self.time.or(existing).unwrap_or_else(crate::now_nanos);
+        (self.updated_at.unwrap_or(time), time)
+    }
+}
+
+/// What the version rules make of an event of `version` with `bytes`, against the stored
+/// copy's version and bytes (if any).
+pub fn outcome(stored: Option<(Nanos, &[u8])>, version: Nanos, bytes: &[u8]) -> Outcome {
+    match stored {
+        None => Outcome::Accepted,
+        Some((v, _)) if version < v => Outcome::Stale,
+        Some((v, b)) if version == v && b == bytes => Outcome::Duplicate,
+        Some(_) => Outcome::Updated,
+    }
+}
+
+/// Nanoseconds since the epoch, now.
+pub fn now() -> Nanos {
+    crate::now_nanos()
+}

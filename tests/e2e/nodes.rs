@@ -1,0 +1,222 @@
+//! Several cxmd nodes on one PostgreSQL database (SPEC §12): a write acknowledged by one node
+//! is in every node's answers within 1 s; concurrent writers of the same keys end as the
+//! version rules say; a node killed during ingest loses no acknowledged event, and a restarted
+//! node answers like the others. Skipped where PostgreSQL 15 is missing (see support::postgres).
+
+use std::time::{Duration, Instant};
+
+use cxm_proto::v1::{Event, Granularity, IngestRequest, QueryResponse, SurveyKind, SurveyResponse};
+
+use crate::support::reference::Case;
+use crate::support::{Cxmd, Rng, Store, at, event, postgres, response, stores};
+
+/// Two nodes on the database of `shared`, each with its own data dir (API keys stay local).
+fn two_nodes(shared: &std::path::Path, other: &std::path::Path) -> (Cxmd, Cxmd) {
+    let a = Cxmd::start_in_on(Store::Postgres, shared);
+    let url = postgres::url_for(shared);
+    // Node B is given the database by environment (CXM_STORE), A by flag.
+    let b = Cxmd::start_with(other, &[], &[("CXM_STORE", &url)]);
+    (a, b)
+}
+
+fn postgres_here() -> bool {
+    stores().contains(&Store::Postgres)
+}
+
+fn case() -> Case<'static> {
+    Case {
+        metric: "nps",
+        from: "2026-05-01T00:00:00Z",
+        to: "2026-09-01T00:00:00Z",
+        granularity: Granularity::Week,
+        zone: "Europe/Berlin",
+        filters: vec![],
+        group_by: "region",
+    }
+}
+
+fn responses(n: usize, seed: u64) -> Vec<SurveyResponse> {
+    let mut rng = Rng(seed);
+    (0..n)
+        .map(|i| {
+            let mut r = response(
+                &format!("r{i}"),
+                SurveyKind::Nps,
+                rng.below(11) as i32,
+                at(1_778_000_000 + rng.below(90 * 86_400) as i64),
+            );
+            r.attributes.insert("region".into(), rng.pick(&["emea", "amer", "apac"]).into());
+            r
+        })
+        .collect()
+}
+
+/// Polls `node` until its answer to `case` equals `want`, or `deadline` passes.
+async fn answers_alike(node: &Cxmd, case: &Case<'_>, want: &QueryResponse, deadline: Instant) -> QueryResponse {
+    let mut client = node.metrics_client().await;
+    loop {
+        // Until the node has followed the write, a dimension it has not seen yet is unknown.
+        let got = client.query(case.request()).await.map(tonic::Response::into_inner);
+        match got {
+            Ok(got) if &got == want => return got,
+            Ok(got) if Instant::now() >= deadline => return got,
+            Err(status) if Instant::now() >= deadline => panic!("still {status:?} at the deadline"),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_write_acknowledged_by_one_node_is_answered_by_another_within_a_second() {
+    if !postgres_here() {
+        return;
+    }
+    let (shared, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = two_nodes(shared.path(), other.path());
+    let case = case();
+    let mut all = Vec::new();
+    for round in 0..3_u64 {
+        let batch = responses(400, round + 1)
+            .into_iter()
+            .map(|mut r| {
+                r.id = format!("{round}-{}", r.id);
+                r
+            })
+            .collect::<Vec<_>>();
+        all.extend(batch.iter().cloned());
+        // Alternate the writing node: each must see the other's writes.
+        let (writer, reader) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let ack = writer.ingest(batch.into_iter().map(event).collect()).await;
+        let acked = Instant::now();
+        assert_eq!(ack.accepted, 400);
+        let want = writer.query(case.request()).await;
+        case.check(&all, &want);
+        let got = answers_alike(reader, &case, &want, acked + Duration::from_secs(1)).await;
+        assert_eq!(got, want, "round {round}: the other node differs 1 s after the acknowledgement");
+    }
+}
+
+/// Every key gets versions 1..=VERSIONS; each node sends all of them in its own order.
+const KEYS: usize = 60;
+const VERSIONS: i64 = 6;
+
+fn versioned(key: usize, version: i64) -> SurveyResponse {
+    let mut r = response(
+        &format!("k{key}"),
+        SurveyKind::Nps,
+        ((key as i64 * 7 + version * 3) % 11) as i32,
+        at(1_778_000_000 + key as i64 * 3_600),
+    );
+    r.updated_at = Some(at(1_790_000_000 + version));
+    r.attributes.insert("region".into(), ["emea", "amer", "apac"][(key + version as usize) % 3].into());
+    r
+}
+
+/// Sends `events` to `node` in small requests (so that two nodes' transactions interleave);
+/// returns the totals (accepted, updated, duplicates, stale).
+async fn send(node: &Cxmd, events: Vec<Event>) -> (u64, u64, u64, u64) {
+    let mut client = node.ingest_client().await;
+    let mut totals = (0, 0, 0, 0);
+    for chunk in events.chunks(9) {
+        let ack = client.ingest(IngestRequest { events: chunk.to_vec() }).await.unwrap().into_inner();
+        totals = (totals.0 + ack.accepted, totals.1 + ack.updated, totals.2 + ack.duplicates, totals.3 + ack.stale);
+    }
+    totals
+}
+
+#[tokio::test]
+async fn two_nodes_writing_the_same_keys_concurrently_end_as_the_version_rules_say() {
+    if !postgres_here() {
+        return;
+    }
+    let (shared, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = two_nodes(shared.path(), other.path());
+    let writes = |seed: u64| {
+        let mut rng = Rng(seed);
+        let mut all: Vec<Event> = (0..KEYS).flat_map(|k| (1..=VERSIONS).map(move |v| event(versioned(k, v)))).collect();
+        for i in (1..all.len()).rev() {
+            all.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        all
+    };
+    let (ta, tb) = tokio::join!(send(&a, writes(11)), send(&b, writes(29)));
+    let sent = 2 * KEYS * VERSIONS as usize;
+    let total = (ta.0 + tb.0, ta.1 + tb.1, ta.2 + tb.2, ta.3 + tb.3);
+    assert_eq!((total.0 + total.1 + total.2 + total.3) as usize, sent, "{total:?}");
+    // Each identity was new exactly once, whichever node stored it first.
+    assert_eq!(total.0 as usize, KEYS, "accepted across both nodes: {total:?}");
+    // Each key ends at its newest version, on both nodes and in the database.
+    let newest: Vec<SurveyResponse> = (0..KEYS).map(|k| versioned(k, VERSIONS)).collect();
+    let case = case();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let want = a.query(case.request()).await;
+    case.check(&newest, &want);
+    assert_eq!(answers_alike(&b, &case, &want, deadline).await, want);
+    let stored =
+        postgres::sql(shared.path(), "SELECT count(*), min(version), max(version) FROM cxm_events WHERE kind = 1");
+    let newest_version = 1_790_000_000_i64 * 1_000_000_000 + VERSIONS * 1_000_000_000;
+    assert_eq!(stored, format!("{KEYS}|{newest_version}|{newest_version}"));
+}
+
+#[tokio::test]
+async fn sigkill_of_a_node_during_ingest_loses_no_acknowledged_event_and_a_restarted_node_answers_alike() {
+    if !postgres_here() {
+        return;
+    }
+    let (shared, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = two_nodes(shared.path(), other.path());
+    let batch = |n: usize| -> Vec<SurveyResponse> {
+        responses(300, n as u64 + 100)
+            .into_iter()
+            .map(|mut r| {
+                r.id = format!("{n}-{}", r.id);
+                r
+            })
+            .collect()
+    };
+    let mut client = a.ingest_client().await;
+    let mut acked = Vec::new();
+    for n in 0..4 {
+        let ack = client.ingest(IngestRequest { events: batch(n).into_iter().map(event).collect() }).await.unwrap();
+        assert_eq!(ack.into_inner().accepted, 300);
+        acked.extend(batch(n));
+    }
+    // One more batch is in flight when node A dies.
+    let mut in_flight = client.clone();
+    let pending = tokio::spawn(async move {
+        in_flight.ingest(IngestRequest { events: batch(4).into_iter().map(event).collect() }).await
+    });
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    a.kill();
+    let outcome = pending.await.unwrap();
+    // Node B answers every acknowledged event, and the in-flight batch whole or not at all.
+    let case = case();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut with_pending = acked.clone();
+    with_pending.extend(batch(4));
+    let mut metrics = b.metrics_client().await;
+    let got = loop {
+        // B followed A's writes before A died (its queries below name a dimension A stored).
+        let got = metrics.query(case.request()).await.map(tonic::Response::into_inner);
+        let count = |got: &QueryResponse| -> u64 { got.series.iter().flat_map(|s| &s.points).map(|p| p.count).sum() };
+        match got {
+            Ok(got) if count(&got) as usize == with_pending.len() || Instant::now() >= deadline => break got,
+            Err(status) if Instant::now() >= deadline => panic!("still {status:?} at the deadline"),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let count: u64 = got.series.iter().flat_map(|s| &s.points).map(|p| p.count).sum();
+    if outcome.is_ok() {
+        assert_eq!(count as usize, with_pending.len(), "the in-flight batch was acknowledged");
+    }
+    if count as usize == acked.len() {
+        case.check(&acked, &got);
+    } else {
+        case.check(&with_pending, &got);
+    }
+    // A restarted node A answers like B.
+    let a = Cxmd::start_in_on(Store::Postgres, shared.path());
+    assert_eq!(a.query(case.request()).await, b.query(case.request()).await);
+}
