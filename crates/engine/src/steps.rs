@@ -16,7 +16,7 @@ use std::sync::RwLockReadGuard;
 
 use cxm_proto::v1::event::Payload;
 use cxm_store::block::HOUR;
-use cxm_store::{EventType, Nanos, Store};
+use cxm_store::{EventType, Nanos, RawBlock, Store};
 
 use crate::bounds::{Stop, Ticker};
 use crate::{Engine, Error, Result, Rollups};
@@ -98,6 +98,43 @@ impl<'e> Steps<'e> {
                     if read == STEP_EVENTS {
                         // Finish this hour; the next step starts at the next one.
                         match cxm_store::block::hour(t).checked_add(HOUR) {
+                            Some(next) => end = Some(next),
+                            None => return Ok(None),
+                        }
+                    }
+                }
+                Ok(None)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Steps::scan`], for readers that decode only what they need: every stored block of
+    /// `kind` with events in `[from, to)`, undecoded, in hour order. `each` reads the block's
+    /// entries in range and returns how many it read; a step ends at the end of the hour in which
+    /// it passed [`STEP_EVENTS`] events. The stop is checked before each block.
+    pub(crate) fn blocks(
+        &mut self,
+        kind: EventType,
+        from: Nanos,
+        to: Nanos,
+        mut each: impl FnMut(&RawBlock) -> Result<usize>,
+    ) -> Result<()> {
+        let (store, stop) = (self.store(), self.stop);
+        let mut cursor = Some(from);
+        while let Some(start) = cursor.filter(|start| *start < to) {
+            cursor = self.step(|_| {
+                let mut read = 0_usize;
+                let mut end: Option<Nanos> = None;
+                for block in store.blocks(kind, start, to) {
+                    let block = block?;
+                    stop.check()?;
+                    if let Some(end) = end.filter(|end| block.hour() >= *end) {
+                        return Ok(Some(end));
+                    }
+                    read += each(&block)?;
+                    if read >= STEP_EVENTS && end.is_none() {
+                        match block.hour().checked_add(HOUR) {
                             Some(next) => end = Some(next),
                             None => return Ok(None),
                         }
