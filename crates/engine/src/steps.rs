@@ -37,11 +37,36 @@ pub(crate) struct Steps<'e> {
     moves: Option<u64>,
 }
 
+/// What a thread needs to read part of an attempt in steps (see [`Steps::fork`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Fork<'e> {
+    engine: &'e Engine,
+    stop: &'e Stop,
+    moves: u64,
+}
+
+impl<'e> Fork<'e> {
+    /// The thread's steps.
+    pub(crate) fn steps(self) -> Steps<'e> {
+        Steps { engine: self.engine, stop: self.stop, held: None, moves: Some(self.moves) }
+    }
+}
+
 impl<'e> Steps<'e> {
     /// Steps for one attempt at a query; `hold` keeps the lock from the first step to the last.
     pub(crate) fn new(engine: &'e Engine, stop: &'e Stop, hold: bool) -> Result<Self> {
         let held = if hold { Some(engine.read()?) } else { None };
         Ok(Self { engine, stop, held, moves: None })
+    }
+
+    /// Steps for another thread reading part of the same attempt: it shares this one's
+    /// baseline of moves (so a replacement after the first step is seen by every part), or
+    /// `None` while this one holds the lock or has not stepped yet (then read in one thread).
+    pub(crate) fn fork(&self) -> Option<Fork<'e>> {
+        match (&self.held, self.moves) {
+            (None, Some(moves)) => Some(Fork { engine: self.engine, stop: self.stop, moves }),
+            _ => None,
+        }
     }
 
     /// The query's stop.

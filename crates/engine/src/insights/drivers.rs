@@ -4,10 +4,11 @@
 use cxm_proto::clip;
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Driver, Granularity, PrioritizeRequest, PrioritizeResponse, QueryRequest};
+use cxm_store::block::HOUR;
 use cxm_store::{EventType, Nanos, RawBlock};
 
 use super::lean::LeanResponse;
-use super::segments::{Account, Tallies};
+use super::segments::Tallies;
 use super::tally::{self, Metric};
 use crate::catalog::{self, Family};
 use crate::query::Query;
@@ -86,14 +87,12 @@ pub fn prioritize(engine: &Engine, request: &PrioritizeRequest, stop: &Stop) -> 
     let minor = arr_minor(&tallies.accounts, to, &mut steps)?;
     // Per value: (accounts, ARR and ARR at risk in minor units).
     let mut money = vec![(0_u64, 0_i128, 0_i128); tallies.values.len()];
-    for (account, minor) in tallies.accounts.iter().zip(&minor) {
-        for &(value, events, unhappy) in &account.values {
-            let slot = &mut money[value as usize];
-            slot.0 += 1;
-            slot.1 += minor;
-            if 2 * unhappy > events {
-                slot.2 += minor;
-            }
+    for (&(account, value), &(events, unhappy)) in &tallies.per_account {
+        let (slot, minor) = (&mut money[value as usize], minor[account as usize]);
+        slot.0 += 1;
+        slot.1 += minor;
+        if 2 * unhappy > events {
+            slot.2 += minor;
         }
     }
 
@@ -149,20 +148,35 @@ pub fn prioritize(engine: &Engine, request: &PrioritizeRequest, stop: &Stop) -> 
 
 /// Each account's MRR at `to` summed over its sources, in minor units of the reporting
 /// currency, read a bounded number of accounts per step.
-fn arr_minor(accounts: &[Account], to: Nanos, steps: &mut Steps<'_>) -> Result<Vec<i128>> {
+fn arr_minor(accounts: &[String], to: Nanos, steps: &mut Steps<'_>) -> Result<Vec<i128>> {
     let mut minor = Vec::with_capacity(accounts.len());
     for chunk in accounts.chunks(STEP_EVENTS) {
         steps.step(|rollups| {
             minor.extend(chunk.iter().map(|account| {
-                rollups
-                    .revenue
-                    .account(&account.id)
-                    .map_or(0, |a| a.by_source().map(|(_, mrr)| mrr.at(to)).sum::<i128>())
+                rollups.revenue.account(account).map_or(0, |a| a.by_source().map(|(_, mrr)| mrr.at(to)).sum::<i128>())
             }));
             Ok(())
         })?;
     }
     Ok(minor)
+}
+
+/// Most threads one `Prioritize` reads survey responses with (parts of its range side by side).
+const SCAN_THREADS: usize = 2;
+
+/// `[from, to)` cut into up to [`SCAN_THREADS`] parts at whole hours (blocks are per hour).
+fn split(from: Nanos, to: Nanos) -> Vec<(Nanos, Nanos)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(SCAN_THREADS);
+    let width = to.saturating_sub(from) / threads as i64;
+    let mut cuts = vec![from];
+    for i in 1..threads {
+        let cut = cxm_store::block::hour(from.saturating_add(width.saturating_mul(i as i64)));
+        if cut > *cuts.last().unwrap_or(&from) && cut < to {
+            cuts.push(cut);
+        }
+    }
+    cuts.push(to);
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
 /// Adds one encoded survey response of `block` to `tallies`, when it feeds `metric` and passes
@@ -199,16 +213,42 @@ fn read(steps: &mut Steps<'_>, query: &Query, metric: Metric, dimension: &str) -
                 let index = &rollups.surveys;
                 query.check_dimensions("survey", |d| index.knows(d), || index.dimensions())
             })?;
-            steps.blocks(EventType::SurveyResponse, from, to, |block| {
-                let (mut read, mut failed) = (0, None);
-                block.entries(|_, bytes| {
-                    if failed.is_none() {
-                        read += 1;
-                        failed = add_response(&mut tallies, query, m, dimension, block, bytes).err();
-                    }
+            // Parts of the range read side by side, each in its own thread, then merged.
+            let parts = match steps.fork() {
+                Some(_) if to.saturating_sub(from) > 2 * HOUR => split(from, to),
+                _ => vec![(from, to)],
+            };
+            let fork = steps.fork();
+            let read_part = |steps: &mut Steps<'_>, (from, to): (Nanos, Nanos)| {
+                let mut tallies = Tallies::default();
+                steps.blocks(EventType::SurveyResponse, from, to, |block| {
+                    let (mut read, mut failed) = (0, None);
+                    block.entries(|_, bytes| {
+                        if failed.is_none() {
+                            read += 1;
+                            failed = add_response(&mut tallies, query, m, dimension, block, bytes).err();
+                        }
+                    })?;
+                    failed.map_or(Ok(read), Err)
                 })?;
-                failed.map_or(Ok(read), Err)
-            })?;
+                Ok(tallies)
+            };
+            let mut read: Vec<Result<Tallies>> = match (fork, parts.as_slice()) {
+                (Some(fork), [first, rest @ ..]) if !rest.is_empty() => std::thread::scope(|scope| {
+                    let others: Vec<_> =
+                        rest.iter().map(|part| scope.spawn(move || read_part(&mut fork.steps(), *part))).collect();
+                    let mut read = vec![read_part(steps, *first)];
+                    read.extend(others.into_iter().map(|thread| {
+                        thread.join().unwrap_or_else(|_| Err(Error::Rollups("a scan thread panicked".to_owned())))
+                    }));
+                    read
+                }),
+                _ => vec![read_part(steps, (from, to))],
+            };
+            tallies = read.remove(0)?;
+            for part in read {
+                tallies.merge(dimension, part?)?;
+            }
         }
         Metric::Support(m) => {
             let start = steps.step(|rollups| {

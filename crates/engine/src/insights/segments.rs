@@ -1,6 +1,6 @@
 //! What one `Prioritize` scan tallies: the totals of all events and of each value of the
 //! dimension, and per (account, value) how many events and unhappy events. Values and accounts
-//! are interned once, so an event costs two lookups and no allocation.
+//! are interned once, so an event costs three lookups and no allocation.
 
 use std::collections::HashMap;
 
@@ -12,13 +12,25 @@ use crate::{Error, Result};
 /// Most distinct values of the dimension one request may tally.
 pub const MAX_VALUES: usize = 10_000;
 
-/// One account's events in the segments it appears in.
-#[derive(Debug)]
-pub(crate) struct Account {
-    /// Its id.
-    pub(crate) id: String,
-    /// Per value index, sorted: (value, events, unhappy events).
-    pub(crate) values: Vec<(u32, u64, u64)>,
+/// An interned byte string as a map key: up to 23 bytes inline, so that a lookup compares
+/// without following a pointer (account ids are short; there may be hundreds of thousands).
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Inline(u8, [u8; 23]),
+    Boxed(Box<[u8]>),
+}
+
+impl Key {
+    fn of(bytes: &[u8]) -> Self {
+        let mut inline = [0; 23];
+        match inline.get_mut(..bytes.len()) {
+            Some(head) => {
+                head.copy_from_slice(bytes);
+                Self::Inline(bytes.len() as u8, inline)
+            }
+            None => Self::Boxed(bytes.into()),
+        }
+    }
 }
 
 /// Everything one scan tallies.
@@ -28,10 +40,12 @@ pub(crate) struct Tallies {
     pub(crate) overall: Tally,
     /// Per value index: the value and its events' totals.
     pub(crate) values: Vec<(String, Tally)>,
-    value_ids: HashMap<Box<[u8]>, u32>,
-    /// Accounts with events, in the order first seen.
-    pub(crate) accounts: Vec<Account>,
-    account_ids: HashMap<Box<[u8]>, u32>,
+    value_ids: HashMap<Key, u32>,
+    /// Account ids with events, by index in the order first seen.
+    pub(crate) accounts: Vec<String>,
+    account_ids: HashMap<Key, u32>,
+    /// Per (account index, value index): events and unhappy events.
+    pub(crate) per_account: HashMap<(u32, u32), (u64, u64)>,
 }
 
 /// A dimension value or account id that is not UTF-8 (stored text always is).
@@ -43,7 +57,8 @@ fn text(bytes: &[u8]) -> Result<String> {
 impl Tallies {
     /// The index of `value`, added when new (at most [`MAX_VALUES`]).
     fn value(&mut self, dimension: &str, value: &[u8]) -> Result<u32> {
-        if let Some(id) = self.value_ids.get(value) {
+        let key = Key::of(value);
+        if let Some(id) = self.value_ids.get(&key) {
             return Ok(*id);
         }
         if self.values.len() == MAX_VALUES {
@@ -55,18 +70,19 @@ impl Tallies {
         }
         let id = self.values.len() as u32;
         self.values.push((text(value)?, Tally::default()));
-        self.value_ids.insert(value.into(), id);
+        self.value_ids.insert(key, id);
         Ok(id)
     }
 
     /// The index of `account`, added when new.
     fn account(&mut self, account: &[u8]) -> Result<u32> {
-        if let Some(id) = self.account_ids.get(account) {
+        let key = Key::of(account);
+        if let Some(id) = self.account_ids.get(&key) {
             return Ok(*id);
         }
         let id = self.accounts.len() as u32;
-        self.accounts.push(Account { id: text(account)?, values: Vec::new() });
-        self.account_ids.insert(account.into(), id);
+        self.accounts.push(text(account)?);
+        self.account_ids.insert(key, id);
         Ok(id)
     }
 
@@ -85,16 +101,30 @@ impl Tallies {
             let v = self.value(dimension, value)?;
             self.values[v as usize].1.merge(&tally);
             let Some(a) = account else { continue };
-            let seen = &mut self.accounts[a as usize].values;
-            let at = match seen.binary_search_by_key(&v, |(value, _, _)| *value) {
-                Ok(at) => at,
-                Err(at) => {
-                    seen.insert(at, (v, 0, 0));
-                    at
-                }
-            };
-            seen[at].1 += 1;
-            seen[at].2 += u64::from(unhappy);
+            let seen = self.per_account.entry((a, v)).or_default();
+            seen.0 += 1;
+            seen.1 += u64::from(unhappy);
+        }
+        Ok(())
+    }
+
+    /// Adds what another part of the range tallied.
+    pub(crate) fn merge(&mut self, dimension: &str, other: Tallies) -> Result<()> {
+        self.overall.merge(&other.overall);
+        let mut values = Vec::with_capacity(other.values.len());
+        for (value, tally) in &other.values {
+            let v = self.value(dimension, value.as_bytes())?;
+            self.values[v as usize].1.merge(tally);
+            values.push(v);
+        }
+        let mut accounts = Vec::with_capacity(other.accounts.len());
+        for account in &other.accounts {
+            accounts.push(self.account(account.as_bytes())?);
+        }
+        for ((a, v), (events, unhappy)) in other.per_account {
+            let seen = self.per_account.entry((accounts[a as usize], values[v as usize])).or_default();
+            seen.0 += events;
+            seen.1 += unhappy;
         }
         Ok(())
     }
