@@ -12,12 +12,25 @@ use crate::{Error, Result};
 /// Most distinct values of the dimension one request may tally.
 pub const MAX_VALUES: usize = 10_000;
 
+/// Values looked up by comparing them all rather than by hash.
+const FEW_VALUES: usize = 16;
+
 /// An interned byte string as a map key: up to 23 bytes inline, so that a lookup compares
 /// without following a pointer (account ids are short; there may be hundreds of thousands).
-#[derive(Debug, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq)]
 enum Key {
     Inline(u8, [u8; 23]),
     Boxed(Box<[u8]>),
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Only the bytes: a short key and its long form never both exist (`Key::of` decides).
+        state.write(match self {
+            Self::Inline(len, bytes) => &bytes[..usize::from(*len)],
+            Self::Boxed(bytes) => bytes,
+        });
+    }
 }
 
 impl Key {
@@ -57,6 +70,12 @@ fn text(bytes: &[u8]) -> Result<String> {
 impl Tallies {
     /// The index of `value`, added when new (at most [`MAX_VALUES`]).
     fn value(&mut self, dimension: &str, value: &[u8]) -> Result<u32> {
+        // Most dimensions have a handful of values: comparing them costs less than hashing.
+        if self.values.len() <= FEW_VALUES
+            && let Some(id) = self.values.iter().position(|(known, _)| known.as_bytes() == value)
+        {
+            return Ok(id as u32);
+        }
         let key = Key::of(value);
         if let Some(id) = self.value_ids.get(&key) {
             return Ok(*id);
