@@ -238,9 +238,12 @@ fn read(steps: &mut Steps<'_>, query: &Query, metric: Metric, dimension: &str) -
                     let others: Vec<_> =
                         rest.iter().map(|part| scope.spawn(move || read_part(&mut fork.steps(), *part))).collect();
                     let mut read = vec![read_part(steps, *first)];
-                    read.extend(others.into_iter().map(|thread| {
-                        thread.join().unwrap_or_else(|_| Err(Error::Rollups("a scan thread panicked".to_owned())))
-                    }));
+                    // A panic in a part is the call's panic, as when read in one thread.
+                    read.extend(
+                        others
+                            .into_iter()
+                            .map(|thread| thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
+                    );
                     read
                 }),
                 _ => vec![read_part(steps, (from, to))],
