@@ -16,7 +16,7 @@ use std::sync::RwLockReadGuard;
 
 use cxm_proto::v1::event::Payload;
 use cxm_store::block::HOUR;
-use cxm_store::{Backend, EventType, Nanos};
+use cxm_store::{Backend, EventType, Nanos, RawBlock};
 
 use crate::bounds::{Stop, Ticker};
 use crate::{Engine, Error, Result, Rollups};
@@ -37,11 +37,36 @@ pub(crate) struct Steps<'e> {
     moves: Option<u64>,
 }
 
+/// What a thread needs to read part of an attempt in steps (see [`Steps::fork`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Fork<'e> {
+    engine: &'e Engine,
+    stop: &'e Stop,
+    moves: u64,
+}
+
+impl<'e> Fork<'e> {
+    /// The thread's steps.
+    pub(crate) fn steps(self) -> Steps<'e> {
+        Steps { engine: self.engine, stop: self.stop, held: None, moves: Some(self.moves) }
+    }
+}
+
 impl<'e> Steps<'e> {
     /// Steps for one attempt at a query; `hold` keeps the lock from the first step to the last.
     pub(crate) fn new(engine: &'e Engine, stop: &'e Stop, hold: bool) -> Result<Self> {
         let held = if hold { Some(engine.read()?) } else { None };
         Ok(Self { engine, stop, held, moves: None })
+    }
+
+    /// Steps for another thread reading part of the same attempt: it shares this one's
+    /// baseline of moves (so a replacement after the first step is seen by every part), or
+    /// `None` while this one holds the lock or has not stepped yet (then read in one thread).
+    pub(crate) fn fork(&self) -> Option<Fork<'e>> {
+        match (&self.held, self.moves) {
+            (None, Some(moves)) => Some(Fork { engine: self.engine, stop: self.stop, moves }),
+            _ => None,
+        }
     }
 
     /// The query's stop.
@@ -98,6 +123,43 @@ impl<'e> Steps<'e> {
                     if read == STEP_EVENTS {
                         // Finish this hour; the next step starts at the next one.
                         match cxm_store::block::hour(t).checked_add(HOUR) {
+                            Some(next) => end = Some(next),
+                            None => return Ok(None),
+                        }
+                    }
+                }
+                Ok(None)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Steps::scan`], for readers that decode only what they need: every stored block of
+    /// `kind` with events in `[from, to)`, undecoded, in hour order. `each` reads the block's
+    /// entries in range and returns how many it read; a step ends at the end of the hour in which
+    /// it passed [`STEP_EVENTS`] events. The stop is checked before each block.
+    pub(crate) fn blocks(
+        &mut self,
+        kind: EventType,
+        from: Nanos,
+        to: Nanos,
+        mut each: impl FnMut(&RawBlock) -> Result<usize>,
+    ) -> Result<()> {
+        let (store, stop) = (self.store(), self.stop);
+        let mut cursor = Some(from);
+        while let Some(start) = cursor.filter(|start| *start < to) {
+            cursor = self.step(|_| {
+                let mut read = 0_usize;
+                let mut end: Option<Nanos> = None;
+                for block in store.blocks(kind, start, to) {
+                    let block = block?;
+                    stop.check()?;
+                    if let Some(end) = end.filter(|end| block.hour() >= *end) {
+                        return Ok(Some(end));
+                    }
+                    read += each(&block)?;
+                    if read >= STEP_EVENTS && end.is_none() {
+                        match block.hour().checked_add(HOUR) {
                             Some(next) => end = Some(next),
                             None => return Ok(None),
                         }

@@ -5,7 +5,7 @@
 use cxm_proto::v1::Alert;
 use cxm_proto::v1::event::Payload;
 
-use crate::{Applied, Bounds, Change, EventType, MetaWrite, Nanos, Outcome, Result, Store, StoredAlert};
+use crate::{Applied, Bounds, Change, EventType, MetaWrite, Nanos, Outcome, RawBlock, Result, Store, StoredAlert};
 
 /// Makes the metadata writes and the alerts of a write from its outcomes (see
 /// [`Backend::write`]).
@@ -13,6 +13,9 @@ pub type Derive<'a> = Box<dyn FnOnce(&Applied) -> (Vec<MetaWrite>, Vec<Alert>) +
 
 /// Stored events of one type, in time order.
 pub type Events<'a> = Box<dyn Iterator<Item = Result<Payload>> + 'a>;
+
+/// Stored events of one type as undecoded blocks of one hour each, in hour order.
+pub type HourBlocks<'a> = Box<dyn Iterator<Item = Result<RawBlock>> + 'a>;
 
 /// A durable store of events, metadata records and alerts, with cxm's version rules.
 pub trait Backend: Send + Sync {
@@ -55,6 +58,13 @@ pub trait Backend: Send + Sync {
 
     /// Every stored event of `kind`, in time order (used to load the rollups).
     fn scan_all(&self, kind: EventType) -> Events<'_>;
+
+    /// The stored events of `kind` whose main time is in `[from, to)` as undecoded blocks of one
+    /// hour each, in hour order, for readers that decode only a few fields. By default made
+    /// from [`Backend::scan`] (a store that keeps blocks hands out its own).
+    fn blocks(&self, kind: EventType, from: Nanos, to: Nanos) -> HourBlocks<'_> {
+        Box::new(Hours { kind, events: self.scan(kind, from, to), next: None })
+    }
 
     /// Reads a metadata record.
     fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
@@ -131,6 +141,10 @@ impl Backend for Store {
 
     fn scan_all(&self, kind: EventType) -> Events<'_> {
         Box::new(Store::scan_all(self, kind))
+    }
+
+    fn blocks(&self, kind: EventType, from: Nanos, to: Nanos) -> HourBlocks<'_> {
+        Box::new(Store::blocks(self, kind, from, to))
     }
 
     fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -216,4 +230,37 @@ pub fn outcome(stored: Option<(Nanos, &[u8])>, version: Nanos, bytes: &[u8]) -> 
 /// Nanoseconds since the epoch, now.
 pub fn now() -> Nanos {
     crate::now_nanos()
+}
+
+/// [`Backend::blocks`] made from a time-ordered scan: its events grouped by hour.
+struct Hours<'a> {
+    kind: EventType,
+    events: Events<'a>,
+    /// The first event of the next hour, read ahead.
+    next: Option<(Nanos, Payload)>,
+}
+
+impl Iterator for Hours<'_> {
+    type Item = Result<RawBlock>;
+
+    fn next(&mut self) -> Option<Result<RawBlock>> {
+        let mut group: Vec<(Nanos, Payload)> = self.next.take().into_iter().collect();
+        loop {
+            let payload = match self.events.next() {
+                Some(Ok(payload)) => payload,
+                Some(Err(e)) => return Some(Err(e)),
+                None => break,
+            };
+            let time = crate::main_time(&payload).unwrap_or(Nanos::MIN);
+            match group.first() {
+                Some((first, _)) if crate::block::hour(*first) != crate::block::hour(time) => {
+                    self.next = Some((time, payload));
+                    break;
+                }
+                _ => group.push((time, payload)),
+            }
+        }
+        let hour = crate::block::hour(group.first()?.0);
+        Some(Ok(RawBlock::of_events(self.kind, hour, &group)))
+    }
 }

@@ -81,14 +81,21 @@ fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
-/// Encodes entries of the hour starting at `start` (each `time` must lie in that hour).
-pub fn encode<'a>(start: Nanos, entries: impl IntoIterator<Item = (Nanos, &'a [u8])>) -> Vec<u8> {
+/// Entries of the hour starting at `start` as an unpacked block without a checksum, for blocks
+/// made in memory and never stored (see [`crate::RawBlock::of_events`]); [`each`] reads it.
+pub fn unpacked<'a>(start: Nanos, entries: impl IntoIterator<Item = (Nanos, &'a [u8])>) -> Vec<u8> {
     let mut raw = vec![RAW];
     for (time, bytes) in entries {
         put_varint(&mut raw, time.wrapping_sub(start) as u64);
         put_varint(&mut raw, bytes.len() as u64);
         raw.extend_from_slice(bytes);
     }
+    raw
+}
+
+/// Encodes entries of the hour starting at `start` (each `time` must lie in that hour).
+pub fn encode<'a>(start: Nanos, entries: impl IntoIterator<Item = (Nanos, &'a [u8])>) -> Vec<u8> {
+    let raw = unpacked(start, entries);
     let inner = match zstd::bulk::compress(&raw[1..], LEVEL) {
         Ok(packed) if packed.len() + 1 < raw.len() => {
             let mut out = Vec::with_capacity(packed.len() + 1);
@@ -121,12 +128,40 @@ pub fn each(start: Nanos, block: &[u8], f: impl FnMut(Nanos, &[u8])) -> Result<(
     entries(start, block, f).ok_or(Damage::Malformed)
 }
 
+/// Largest unpacked block read with the thread's reused context (blocks are cut at
+/// [`TARGET_BYTES`] packed; a larger claimed size is read by the streaming decoder).
+const MAX_UNPACKED: u64 = 64 * 1024 * 1024;
+
+thread_local! {
+    /// One zstd decompression context per thread, reused: creating one for every block cost
+    /// about as much as unpacking the block (scans read thousands of blocks).
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The unpacked bytes of a zstd frame, with the thread's context when the frame states its size.
+fn unpack(packed: &[u8]) -> Option<Vec<u8>> {
+    let size = zstd::zstd_safe::get_frame_content_size(packed).ok().flatten().filter(|size| *size <= MAX_UNPACKED);
+    let reused = size.and_then(|size| {
+        DECOMPRESSOR.with(|cell| {
+            let mut cell = cell.try_borrow_mut().ok()?;
+            if cell.is_none() {
+                *cell = zstd::bulk::Decompressor::new().ok();
+            }
+            let mut out = Vec::with_capacity(usize::try_from(size).ok()?);
+            cell.as_mut()?.decompress_to_buffer(packed, &mut out).ok()?;
+            (out.len() as u64 == size).then_some(out)
+        })
+    });
+    reused.or_else(|| zstd::stream::decode_all(packed).ok())
+}
+
 fn entries(start: Nanos, block: &[u8], mut f: impl FnMut(Nanos, &[u8])) -> Option<()> {
     let unpacked;
     let block = match block.split_first()? {
         (&RAW, rest) => rest,
         (&ZSTD, rest) => {
-            unpacked = zstd::stream::decode_all(rest).ok()?;
+            unpacked = unpack(rest)?;
             &unpacked[..]
         }
         _ => return None,
@@ -202,6 +237,13 @@ mod tests {
         assert_eq!((block[0], block[5]), (CHECKED, ZSTD));
         assert!(block.len() < 100 * payload.len() / 5);
         assert_eq!(decode(0, &block).map(|e| e.len()), Ok(100));
+        // The thread's reused context unpacks blocks one after the other, each to its own bytes.
+        let other = b"touchpoint=renewal channel=in_app".repeat(5);
+        let second = encode(HOUR, (0..70).map(|i| (HOUR + i, other.as_slice())));
+        for _ in 0..3 {
+            assert!(decode(0, &block).unwrap().iter().all(|e| e.bytes == payload));
+            assert!(decode(HOUR, &second).unwrap().iter().all(|e| e.bytes == other));
+        }
         // Blocks written before checksums still read.
         let legacy = [RAW, 0, 1, b'x'];
         assert_eq!(decode(0, &legacy), Ok(vec![Entry { time: 0, bytes: b"x".to_vec() }]));

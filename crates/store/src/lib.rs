@@ -37,9 +37,10 @@ use cxm_proto::v1::{Account, Alert, Subscription, SurveyKind, SurveyResponse, Ti
 use prost::Message;
 
 pub use alerts::{Bounds, PAGE as ALERT_PAGE, StoredAlert};
-pub use backend::{Backend, Derive, Events, Stored, now, outcome};
+pub use backend::{Backend, Derive, Events, HourBlocks, Stored, now, outcome};
 pub use error::{Error, Result};
 pub use key::{EventType, Nanos};
+pub use scan::{Blocks, RawBlock};
 pub use validate::{Invalid, Rules, nanos, validate};
 
 /// What happened to one event offered to the store.
@@ -372,6 +373,12 @@ impl Store {
     /// The stored events of `kind` whose main time is in `[from, to)`, in time order.
     pub fn scan(&self, kind: EventType, from: Nanos, to: Nanos) -> impl Iterator<Item = Result<Payload>> + '_ {
         scan::Scan::new(self.view(), kind, from, Some(to))
+    }
+
+    /// The stored blocks of `kind` holding events whose main time is in `[from, to)`, in hour
+    /// order, undecoded (within an hour, entries come in no particular order).
+    pub fn blocks(&self, kind: EventType, from: Nanos, to: Nanos) -> scan::Blocks {
+        scan::Blocks::new(self.view(), kind, from, to)
     }
 
     /// Every stored event of `kind`, in time order.

@@ -71,6 +71,14 @@ impl Scan {
         scan
     }
 
+    /// Reads nothing more (after reporting an error).
+    fn halt(&mut self) {
+        self.iter = None;
+        self.ahead = None;
+        self.peeked = None;
+        self.hidden = Vec::new().into_iter().peekable();
+    }
+
     fn read(&mut self) -> Option<Result<(sled::IVec, sled::IVec)>> {
         if let Some(next) = self.ahead.take() {
             return Some(Ok(next));
@@ -142,6 +150,80 @@ impl Scan {
     }
 }
 
+/// The stored blocks of one type over a time range, in hour order, undecoded: for readers that
+/// need a few fields of each event and skip decoding the rest (see [`RawBlock::entries`]).
+pub struct Blocks(Scan);
+
+impl Blocks {
+    pub(crate) fn new(view: Result<std::sync::Arc<View>>, kind: EventType, from: Nanos, to: Nanos) -> Self {
+        Self(Scan::new(view, kind, from, Some(to)))
+    }
+}
+
+/// One stored block of [`Blocks`]: events of one hour, in no particular order.
+pub struct RawBlock {
+    hour: Nanos,
+    key: sled::IVec,
+    bytes: sled::IVec,
+    from: Nanos,
+    to: Option<Nanos>,
+}
+
+impl RawBlock {
+    /// A block made in memory from decoded events of the hour starting at `hour` (each with its
+    /// main time), for stores that do not keep blocks; `kind` names it in errors.
+    pub fn of_events(kind: EventType, hour: Nanos, events: &[(Nanos, Payload)]) -> Self {
+        let encoded: Vec<(Nanos, Vec<u8>)> = events.iter().map(|(t, p)| (*t, crate::encode(p))).collect();
+        let bytes = block::unpacked(hour, encoded.iter().map(|(t, b)| (*t, b.as_slice())));
+        let key = sled::IVec::from(format!("{} events of hour {hour}", kind.field()).as_bytes());
+        Self { hour, key, bytes: sled::IVec::from(bytes), from: Nanos::MIN, to: None }
+    }
+
+    /// The start of the block's hour: every entry's time is in `[hour, hour + HOUR)`.
+    pub fn hour(&self) -> Nanos {
+        self.hour
+    }
+
+    /// Calls `f` with the main time and encoded payload of each entry in the scan's range, after
+    /// checking the block's checksum; a damaged block is an error (`f` may have seen entries).
+    pub fn entries(&self, mut f: impl FnMut(Nanos, &[u8])) -> Result<()> {
+        let (from, to) = (self.from, self.to);
+        block::each(self.hour, &self.bytes, |time, bytes| {
+            if time >= from && to.is_none_or(|to| time < to) {
+                f(time, bytes);
+            }
+        })
+        .map_err(|damage| corrupt(&self.key, damage))
+    }
+
+    /// The error for an entry of this block that does not decode.
+    pub fn corrupt(&self, reason: impl ToString) -> crate::Error {
+        corrupt(&self.key, reason)
+    }
+}
+
+impl Iterator for Blocks {
+    type Item = Result<RawBlock>;
+
+    fn next(&mut self) -> Option<Result<RawBlock>> {
+        if let Some(e) = self.0.failed.take() {
+            return Some(Err(e));
+        }
+        let (key, bytes) = match self.0.read()? {
+            Ok(read) => read,
+            Err(e) => {
+                self.0.halt();
+                return Some(Err(e));
+            }
+        };
+        let Some((_, hour, _)) = key::parse_block(&key) else {
+            self.0.halt();
+            return Some(Err(corrupt(&key, "bad block key")));
+        };
+        Some(Ok(RawBlock { hour, key, bytes, from: self.0.from, to: self.0.to }))
+    }
+}
+
 impl Iterator for Scan {
     type Item = Result<Payload>;
 
@@ -157,11 +239,7 @@ impl Iterator for Scan {
                 Ok(true) => {}
                 Ok(false) => return None,
                 Err(e) => {
-                    // Stop after reporting the error.
-                    self.iter = None;
-                    self.ahead = None;
-                    self.peeked = None;
-                    self.hidden = Vec::new().into_iter().peekable();
+                    self.halt();
                     return Some(Err(e));
                 }
             }

@@ -2,6 +2,9 @@
 //! revenue sits with their unhappy accounts.
 
 mod drivers;
+mod lean;
+mod segments;
 mod tally;
 
-pub use drivers::{DEFAULT_LIMIT, DEFAULT_MIN_COUNT, MAX_VALUES, prioritize};
+pub use drivers::{DEFAULT_LIMIT, DEFAULT_MIN_COUNT, prioritize};
+pub use segments::MAX_VALUES;

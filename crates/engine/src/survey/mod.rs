@@ -12,6 +12,7 @@ use cxm_proto::v1::event::Payload;
 use cxm_store::{Backend, EventType, Nanos};
 
 pub(crate) use catalog::{METRICS, SurveyMetric};
+#[cfg(test)]
 pub(crate) use cell::dimension;
 pub(crate) use cell::{DIMENSIONS, SurveyCell, SurveyTotals};
 pub(crate) use index::SurveyIndex;
