@@ -11,7 +11,7 @@ use cxm_proto::v1::{
 };
 use tonic::Code;
 
-use crate::support::{Cxmd, Rng, at, event, response, ts};
+use crate::support::{Cxmd, Rng, Store, at, event, response, stores, ts};
 
 const FROM: &str = "2026-03-01T00:00:00Z";
 const TO: &str = "2026-04-01T00:00:00Z";
@@ -207,7 +207,15 @@ async fn prioritize(server: &Cxmd, request: PrioritizeRequest) -> Result<Priorit
 
 #[tokio::test]
 async fn drivers_rank_touchpoints_by_arr_at_risk_like_the_reference() {
-    let server = Cxmd::start();
+    // On PostgreSQL, Prioritize reads hour blocks made from the store's scan (Backend::blocks).
+    for store in stores() {
+        eprintln!("store: {store:?}");
+        drivers_rank_touchpoints_by_arr_at_risk_like_the_reference_on(store).await;
+    }
+}
+
+async fn drivers_rank_touchpoints_by_arr_at_risk_like_the_reference_on(store: Store) {
+    let server = Cxmd::start_on(store);
     let subs = subscriptions();
     let data = responses();
     let mut events: Vec<Event> =
