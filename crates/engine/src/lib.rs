@@ -234,14 +234,17 @@ impl Engine {
             }
         }
 
-        {
-            // The write lock is held across the store write, so that a query (which reads the
-            // store and the rollups step by step under the read lock) never sees events stored
-            // but not yet in the rollups. The write is durable when it returns; a failed write
-            // leaves nothing behind, so the rollups never see it.
-            let mut rollups = self.write()?;
-            let currency = &self.rules.reporting_currency;
-            let applied = self.store.apply_alerting(valid, |applied| {
+        // The rollups' write lock is held only while they take the batch's changes, not across
+        // the store write (block reads, compression, fsync): the store hides the write from
+        // reads until then (see `Reveal`), so a query — which reads the store and the rollups
+        // step by step under the read lock — sees both change together, and never an event
+        // stored but not yet in the rollups nor counted but not durable. A failed write
+        // leaves nothing behind, so the rollups never see it.
+        drop(self.read()?);
+        let currency = &self.rules.reporting_currency;
+        let (_, published) = self.store.apply_revealing(
+            valid,
+            |applied| {
                 let mut counts = IngestResponse::default();
                 for outcome in &applied.outcomes {
                     match outcome {
@@ -256,13 +259,29 @@ impl Engine {
                 response.updated = counts.updated;
                 response.duplicates = counts.duplicates;
                 response.stale = counts.stale;
+                // Writes are serialised by the store, so the revenue rollup read here is the
+                // one this batch's changes apply to. (It was just checked readable; a panic in
+                // a concurrent rebuild since would leave it poisoned, and it is read as is.)
+                let rollups = self.rollups.read().unwrap_or_else(std::sync::PoisonError::into_inner);
                 (writes, alerts::derive(&applied.changes, &rollups.revenue, currency))
-            })?;
-            for change in &applied.changes {
-                rollups.apply(change);
-            }
-            self.publish_alerts();
-        }
+            },
+            // The write is hidden from reads while no query step is reading: a scan that
+            // started before would read sled as the write changes it.
+            |hide| {
+                let _quiet = self.rollups.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                hide();
+            },
+            |applied, reveal| {
+                let mut rollups = self.write()?;
+                for change in &applied.changes {
+                    rollups.apply(change);
+                }
+                reveal.now();
+                Ok::<(), Error>(())
+            },
+        )?;
+        published?;
+        self.publish_alerts();
         Ok(response)
     }
 
