@@ -1,16 +1,17 @@
 //! The cxm benchmark (SPEC §7): ingest, query latency, memory and disk of a real `cxmd`, side
-//! by side with raw sled on the same disk and with DuckDB on the same data and questions.
+//! by side with raw sled on the same disk and with its peers (DuckDB, chDB) on the same data and
+//! questions.
 //!
 //! [`run`] is the whole benchmark; the `cxm-bench` binary calls it with the command line's
 //! options and the smoke test with a small size. Timings are reported, never asserted; the
-//! answers of cxm and DuckDB are compared and must agree.
+//! answers of cxm and of each peer are compared and must agree.
 
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod data;
 pub mod drivers;
-pub mod duckdb;
+pub mod peers;
 pub mod questions;
 pub mod report;
 pub mod server;
@@ -36,8 +37,13 @@ pub struct Options {
     pub seed: u64,
     /// Timed runs of each question in cxm.
     pub queries: u64,
-    /// Timed runs of each question in DuckDB (slower: fewer runs keep a 10M run short).
-    pub duckdb_queries: u64,
+    /// The peers to compare with (none: cxm alone, e.g. for a run too large for their disk or
+    /// memory).
+    pub peers: Vec<peers::Peer>,
+    /// Timed runs of each question in each peer (slower: fewer runs keep a 10M run short).
+    pub peer_queries: u64,
+    /// How often a question is asked while the ingest runs (`None`: never).
+    pub query_during_ingest: Option<std::time::Duration>,
     /// Which build of `cxmd`.
     pub profile: Profile,
     /// Where the data dir, the CSV and the results go (`target/bench` by default).
@@ -59,7 +65,9 @@ impl Options {
             data: DataProfile::Friendly,
             seed: 42,
             queries: 1_000,
-            duckdb_queries: 100,
+            peers: peers::Peer::ALL.to_vec(),
+            peer_queries: 100,
+            query_during_ingest: Some(std::time::Duration::from_millis(10)),
             profile: Profile::Release,
             out_dir: server::workspace_root().join("target/bench"),
             sled_batches: 0,
@@ -100,7 +108,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&work)?;
     let n = options.events;
 
-    eprintln!("[bench] generating {n} {} events: CSV for DuckDB, encoded batches for cxmd", options.data.name());
+    eprintln!("[bench] generating {n} {} events: CSV for the peers, encoded batches for cxmd", options.data.name());
     let csv = work.join("events.csv");
     let batches = work.join("batches.bin");
     let written = data::write_files(
@@ -124,14 +132,15 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     let data_dir = work.join("data");
     eprintln!("[bench] ingesting over IngestStream");
     let server = server::Server::start(&binary, &data_dir)?;
-    let ingested = runtime()?.block_on(client::ingest(&server.url, &batches, n))?;
+    let mix = questions::mix();
+    let during = options.query_during_ingest.map(|every| client::During { questions: &mix, every });
+    let ingested = runtime()?.block_on(client::ingest(&server.url, &batches, n, during))?;
     let ingest_rss = server.peak_rss()?;
     server.stop()?;
 
     eprintln!("[bench] restarting cxmd (rollups rebuilt from the store) and timing queries");
     let server = server::Server::start(&binary, &data_dir)?;
     let startup = server.startup;
-    let mix = questions::mix();
     let answers = runtime()?.block_on(client::query(&server.url, &mix, options.queries))?;
     let query_rss = server.peak_rss()?;
     eprintln!(
@@ -142,8 +151,11 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     server.stop()?;
     let disk_bytes = server::disk_usage(&data_dir)?;
 
-    eprintln!("[bench] DuckDB: same data, same questions");
-    let duck = duckdb::bench(&root, &csv, &mix, options.duckdb_queries, &work)?;
+    let mut peer_runs = Vec::new();
+    for &peer in &options.peers {
+        eprintln!("[bench] {}: same data, same questions", peer.title());
+        peer_runs.push(peers::bench(&root, peer, &csv, &mix, options.peer_queries, &work)?);
+    }
 
     let report = report::build(report::Parts {
         options,
@@ -153,7 +165,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
         startup_seconds: startup.as_secs_f64(),
         mix: &mix,
         answers,
-        duck,
+        peers: peer_runs,
         ingest_rss,
         query_rss,
         disk_bytes,
