@@ -36,7 +36,8 @@ struct Args {
     /// (0: none, the ingest alone).
     #[arg(long, default_value_t = 10)]
     ingest_query_interval_ms: u64,
-    /// Timed Prioritize calls (each scans every response).
+    /// Timed Prioritize calls (each scans every response; 0: none, e.g. at 10M, where one call
+    /// passes cxmd's default 30 s deadline).
     #[arg(long, default_value_t = 20)]
     prioritize_runs: u64,
     /// Seed of the data set.
@@ -67,7 +68,7 @@ fn main() -> anyhow::Result<()> {
         options.query_during_ingest = (args.ingest_query_interval_ms > 0)
             .then(|| std::time::Duration::from_millis(args.ingest_query_interval_ms));
         options.seed = args.seed;
-        options.prioritize_runs = args.prioritize_runs.max(1);
+        options.prioritize_runs = args.prioritize_runs;
         options.keep = args.keep;
         if args.debug {
             options.profile = Profile::Debug;

@@ -348,11 +348,13 @@ impl fmt::Display for Report {
         }
         writeln!(f, "| ingest / raw sled | {:.2} |", self.ingest_fraction_of_sled)?;
         writeln!(f, "| restart (rollups rebuilt) | {:.2} s |", self.restart_seconds)?;
-        writeln!(
-            f,
-            "| Prioritize nps by touchpoint, every response (p50 / p99 of {}) | {:.1} / {:.1} ms |",
-            self.prioritize.runs, self.prioritize.p50_ms, self.prioritize.p99_ms
-        )?;
+        if self.prioritize.runs > 0 {
+            writeln!(
+                f,
+                "| Prioritize nps by touchpoint, every response (p50 / p99 of {}) | {:.1} / {:.1} ms |",
+                self.prioritize.runs, self.prioritize.p50_ms, self.prioritize.p99_ms
+            )?;
+        }
         writeln!(
             f,
             "| cxmd peak RSS ingest / restart+queries | {:.0} / {:.0} MiB |",
