@@ -50,6 +50,9 @@ pub struct Options {
     pub out_dir: PathBuf,
     /// Keep the work dir (data dir, CSV, encoded batches) after the run, for inspection.
     pub keep: bool,
+    /// A `cxmd` binary to measure instead of building this workspace's (e.g. another commit's,
+    /// copied aside, to compare builds alternately on a shared machine).
+    pub cxmd: Option<PathBuf>,
     /// Timed `Prioritize` calls (0: none; at 10M one call passes the default 30 s deadline).
     pub prioritize_runs: u64,
     /// Flushed 1,000-key batches of the raw sled measurement (0: as many as the data set has,
@@ -72,6 +75,7 @@ impl Options {
             out_dir: server::workspace_root().join("target/bench"),
             sled_batches: 0,
             prioritize_runs: 20,
+            cxmd: None,
             keep: false,
         }
     }
@@ -122,7 +126,10 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     let protobuf_bytes = written.protobuf_bytes;
 
     eprintln!("[bench] building cxmd ({:?})", options.profile);
-    let binary = server::build(options.profile)?;
+    let binary = match &options.cxmd {
+        Some(binary) => binary.clone(),
+        None => server::build(options.profile)?,
+    };
 
     let raw_batches = if options.sled_batches > 0 { options.sled_batches } else { (n / 1_000).clamp(1, 300) };
     eprintln!("[bench] raw sled: {raw_batches} flushed batches of 1,000 keys");

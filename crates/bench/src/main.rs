@@ -40,6 +40,10 @@ struct Args {
     /// passes cxmd's default 30 s deadline).
     #[arg(long, default_value_t = 20)]
     prioritize_runs: u64,
+    /// Measure this `cxmd` binary instead of building the workspace's (e.g. another commit's,
+    /// copied aside).
+    #[arg(long)]
+    cxmd: Option<std::path::PathBuf>,
     /// Seed of the data set.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -69,6 +73,7 @@ fn main() -> anyhow::Result<()> {
             .then(|| std::time::Duration::from_millis(args.ingest_query_interval_ms));
         options.seed = args.seed;
         options.prioritize_runs = args.prioritize_runs;
+        options.cxmd = args.cxmd.clone();
         options.keep = args.keep;
         if args.debug {
             options.profile = Profile::Debug;
