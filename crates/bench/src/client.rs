@@ -31,6 +31,21 @@ pub struct Ingested {
     pub seconds: f64,
     /// Events per second.
     pub events_per_second: f64,
+    /// Latency of the questions asked while the ingest ran (see [`During`]), all questions
+    /// together; `None` when none were asked.
+    pub queries_during: Option<Latency>,
+}
+
+/// Questions asked while the ingest runs: the mix in turn, one question every `every`, on a
+/// connection of its own, until the last batch is acknowledged. Answers of INVALID_ARGUMENT
+/// (a filter on an attribute no stored event has yet, at the very start) are not timed.
+#[derive(Debug, Clone, Copy)]
+pub struct During<'a> {
+    /// The questions, asked one after the other, round and round.
+    pub questions: &'a [Question],
+    /// Time from the start of one question to the start of the next (a slow answer delays the
+    /// next question, never queues more).
+    pub every: Duration,
 }
 
 /// Batches read ahead of the stream.
@@ -40,8 +55,8 @@ const AHEAD: usize = 16;
 /// `IngestStream` call; the server flushes every batch before it reads the next. The requests
 /// are sent as the bytes they are, so the client spends no CPU on generating or encoding
 /// events during the timed part (it shares the machine with the server). Fails unless all `n`
-/// events are accepted.
-pub async fn ingest(url: &str, batches: &Path, n: u64) -> anyhow::Result<Ingested> {
+/// events are accepted. With `during`, questions are asked meanwhile and timed.
+pub async fn ingest(url: &str, batches: &Path, n: u64, during: Option<During<'_>>) -> anyhow::Result<Ingested> {
     let mut grpc = tonic::client::Grpc::new(channel(url).await?);
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(AHEAD);
     let mut file = std::io::BufReader::new(std::fs::File::open(batches)?);
@@ -64,8 +79,21 @@ pub async fn ingest(url: &str, batches: &Path, n: u64) -> anyhow::Result<Ingeste
     let path = PathAndQuery::from_static("/cx.v1.IngestService/IngestStream");
     let started = Instant::now();
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let response = grpc.client_streaming(tonic::Request::new(stream), path, RawCodec).await;
-    let seconds = started.elapsed().as_secs_f64();
+    let done = std::cell::Cell::new(false);
+    let streamed = async {
+        let response = grpc.client_streaming(tonic::Request::new(stream), path, RawCodec).await;
+        let seconds = started.elapsed().as_secs_f64();
+        done.set(true);
+        (response, seconds)
+    };
+    let asked = async {
+        match during {
+            Some(during) => ask_until(url, during, &done).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let ((response, seconds), queries_during) = tokio::join!(streamed, asked);
+    let queries_during = queries_during?;
     reader.join().map_err(|_| anyhow::anyhow!("the batch reader panicked"))??;
     let response: IngestResponse = response.context("IngestStream")?.into_inner();
     if response.accepted != n || !response.rejections.is_empty() {
@@ -76,7 +104,34 @@ pub async fn ingest(url: &str, batches: &Path, n: u64) -> anyhow::Result<Ingeste
             response.rejections.first()
         );
     }
-    Ok(Ingested { events: n, seconds, events_per_second: n as f64 / seconds })
+    Ok(Ingested { events: n, seconds, events_per_second: n as f64 / seconds, queries_during })
+}
+
+/// Asks `during`'s questions in turn until `done`, and returns their latencies (one histogram).
+async fn ask_until(url: &str, during: During<'_>, done: &std::cell::Cell<bool>) -> anyhow::Result<Latency> {
+    let mut client = MetricsServiceClient::new(channel(url).await?);
+    let requests: Vec<_> = during.questions.iter().map(Question::request).collect();
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let mut tick = tokio::time::interval(during.every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for (question, request) in during.questions.iter().zip(&requests).cycle() {
+        tick.tick().await;
+        if done.get() {
+            break;
+        }
+        let started = Instant::now();
+        match client.query(request.clone()).await {
+            Ok(response) => {
+                histogram.record(micros(started.elapsed()))?;
+                drop(response);
+            }
+            // Until the first event with a filtered attribute is stored, that dimension is
+            // unknown: not an answer to time.
+            Err(status) if status.code() == tonic::Code::InvalidArgument => {}
+            Err(status) => return Err(status).with_context(|| question.name),
+        }
+    }
+    Ok(latency(&histogram))
 }
 
 /// Sends already-encoded messages as they are; decodes the `IngestResponse`.
@@ -160,11 +215,13 @@ pub async fn query(url: &str, questions: &[Question], runs: u64) -> anyhow::Resu
             }
         }
     }
-    let latency = |h: &Histogram<u64>| {
-        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1_000.0;
-        Latency { runs, p50_ms: ms(0.5), p99_ms: ms(0.99), max_ms: h.max() as f64 / 1_000.0 }
-    };
     Ok(answers.into_iter().zip(histograms.iter().map(latency)).collect())
+}
+
+/// The figures of a histogram of µs.
+fn latency(h: &Histogram<u64>) -> Latency {
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1_000.0;
+    Latency { runs: h.len(), p50_ms: ms(0.5), p99_ms: ms(0.99), max_ms: h.max() as f64 / 1_000.0 }
 }
 
 pub(crate) async fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {

@@ -1,16 +1,17 @@
 //! The cxm benchmark (SPEC §7): ingest, query latency, memory and disk of a real `cxmd`, side
-//! by side with raw sled on the same disk and with DuckDB on the same data and questions.
+//! by side with raw sled on the same disk and with its peers (DuckDB, chDB) on the same data and
+//! questions.
 //!
 //! [`run`] is the whole benchmark; the `cxm-bench` binary calls it with the command line's
 //! options and the smoke test with a small size. Timings are reported, never asserted; the
-//! answers of cxm and DuckDB are compared and must agree.
+//! answers of cxm and of each peer are compared and must agree.
 
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod data;
 pub mod drivers;
-pub mod duckdb;
+pub mod peers;
 pub mod questions;
 pub mod report;
 pub mod server;
@@ -36,15 +37,23 @@ pub struct Options {
     pub seed: u64,
     /// Timed runs of each question in cxm.
     pub queries: u64,
-    /// Timed runs of each question in DuckDB (slower: fewer runs keep a 10M run short).
-    pub duckdb_queries: u64,
+    /// The peers to compare with (none: cxm alone, e.g. for a run too large for their disk or
+    /// memory).
+    pub peers: Vec<peers::Peer>,
+    /// Timed runs of each question in each peer (slower: fewer runs keep a 10M run short).
+    pub peer_queries: u64,
+    /// How often a question is asked while the ingest runs (`None`: never).
+    pub query_during_ingest: Option<std::time::Duration>,
     /// Which build of `cxmd`.
     pub profile: Profile,
     /// Where the data dir, the CSV and the results go (`target/bench` by default).
     pub out_dir: PathBuf,
     /// Keep the work dir (data dir, CSV, encoded batches) after the run, for inspection.
     pub keep: bool,
-    /// Timed `Prioritize` calls.
+    /// A `cxmd` binary to measure instead of building this workspace's (e.g. another commit's,
+    /// copied aside, to compare builds alternately on a shared machine).
+    pub cxmd: Option<PathBuf>,
+    /// Timed `Prioritize` calls (0: none; at 10M one call passes the default 30 s deadline).
     pub prioritize_runs: u64,
     /// Flushed 1,000-key batches of the raw sled measurement (0: as many as the data set has,
     /// at most 300).
@@ -59,11 +68,14 @@ impl Options {
             data: DataProfile::Friendly,
             seed: 42,
             queries: 1_000,
-            duckdb_queries: 100,
+            peers: peers::Peer::ALL.to_vec(),
+            peer_queries: 100,
+            query_during_ingest: Some(std::time::Duration::from_millis(10)),
             profile: Profile::Release,
             out_dir: server::workspace_root().join("target/bench"),
             sled_batches: 0,
             prioritize_runs: 20,
+            cxmd: None,
             keep: false,
         }
     }
@@ -100,7 +112,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&work)?;
     let n = options.events;
 
-    eprintln!("[bench] generating {n} {} events: CSV for DuckDB, encoded batches for cxmd", options.data.name());
+    eprintln!("[bench] generating {n} {} events: CSV for the peers, encoded batches for cxmd", options.data.name());
     let csv = work.join("events.csv");
     let batches = work.join("batches.bin");
     let written = data::write_files(
@@ -114,7 +126,10 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     let protobuf_bytes = written.protobuf_bytes;
 
     eprintln!("[bench] building cxmd ({:?})", options.profile);
-    let binary = server::build(options.profile)?;
+    let binary = match &options.cxmd {
+        Some(binary) => binary.clone(),
+        None => server::build(options.profile)?,
+    };
 
     let raw_batches = if options.sled_batches > 0 { options.sled_batches } else { (n / 1_000).clamp(1, 300) };
     eprintln!("[bench] raw sled: {raw_batches} flushed batches of 1,000 keys");
@@ -124,26 +139,34 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     let data_dir = work.join("data");
     eprintln!("[bench] ingesting over IngestStream");
     let server = server::Server::start(&binary, &data_dir)?;
-    let ingested = runtime()?.block_on(client::ingest(&server.url, &batches, n))?;
+    let mix = questions::mix();
+    let during = options.query_during_ingest.map(|every| client::During { questions: &mix, every });
+    let ingested = runtime()?.block_on(client::ingest(&server.url, &batches, n, during))?;
     let ingest_rss = server.peak_rss()?;
     server.stop()?;
 
     eprintln!("[bench] restarting cxmd (rollups rebuilt from the store) and timing queries");
     let server = server::Server::start(&binary, &data_dir)?;
     let startup = server.startup;
-    let mix = questions::mix();
     let answers = runtime()?.block_on(client::query(&server.url, &mix, options.queries))?;
     let query_rss = server.peak_rss()?;
-    eprintln!(
-        "[bench] Prioritize: a subscription for each of {} accounts, then nps drivers by touchpoint",
-        data::ACCOUNTS
-    );
-    let prioritize = runtime()?.block_on(drivers::prioritize(&server.url, options.prioritize_runs))?;
+    let prioritize = if options.prioritize_runs == 0 {
+        client::Latency { runs: 0, p50_ms: 0.0, p99_ms: 0.0, max_ms: 0.0 }
+    } else {
+        eprintln!(
+            "[bench] Prioritize: a subscription for each of {} accounts, then nps drivers by touchpoint",
+            data::ACCOUNTS
+        );
+        runtime()?.block_on(drivers::prioritize(&server.url, options.prioritize_runs))?
+    };
     server.stop()?;
     let disk_bytes = server::disk_usage(&data_dir)?;
 
-    eprintln!("[bench] DuckDB: same data, same questions");
-    let duck = duckdb::bench(&root, &csv, &mix, options.duckdb_queries, &work)?;
+    let mut peer_runs = Vec::new();
+    for &peer in &options.peers {
+        eprintln!("[bench] {}: same data, same questions", peer.title());
+        peer_runs.push(peers::bench(&root, peer, &csv, &mix, options.peer_queries, &work)?);
+    }
 
     let report = report::build(report::Parts {
         options,
@@ -153,7 +176,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
         startup_seconds: startup.as_secs_f64(),
         mix: &mix,
         answers,
-        duck,
+        peers: peer_runs,
         ingest_rss,
         query_rss,
         disk_bytes,

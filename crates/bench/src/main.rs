@@ -9,7 +9,7 @@
 use clap::Parser;
 use cxm_bench::{DataProfile, Options, Profile};
 
-/// Benchmarks a release cxmd (ingest, queries, memory, disk) against raw sled and DuckDB.
+/// Benchmarks a release cxmd (ingest, queries, memory, disk) against raw sled, DuckDB and chDB.
 #[derive(Debug, Parser)]
 #[command(name = "cxm-bench", version)]
 struct Args {
@@ -24,12 +24,26 @@ struct Args {
     /// Timed runs of each question in cxm.
     #[arg(long, default_value_t = 1_000)]
     queries: u64,
-    /// Timed runs of each question in DuckDB.
-    #[arg(long, default_value_t = 100)]
-    duckdb_queries: u64,
-    /// Timed Prioritize calls (each scans every response).
+    /// Timed runs of each question in each peer.
+    #[arg(long, default_value_t = 100, alias = "duckdb-queries")]
+    peer_queries: u64,
+    /// The peers to run on the same data and questions: `duckdb`, `chdb`, both
+    /// (`duckdb,chdb`), or `none` (cxm alone: e.g. a run too large for the peers' disk and
+    /// memory).
+    #[arg(long, default_value = "duckdb,chdb")]
+    peers: String,
+    /// One question every this many milliseconds while the ingest runs, timed at the client
+    /// (0: none, the ingest alone).
+    #[arg(long, default_value_t = 10)]
+    ingest_query_interval_ms: u64,
+    /// Timed Prioritize calls (each scans every response; 0: none, e.g. at 10M, where one call
+    /// passes cxmd's default 30 s deadline).
     #[arg(long, default_value_t = 20)]
     prioritize_runs: u64,
+    /// Measure this `cxmd` binary instead of building the workspace's (e.g. another commit's,
+    /// copied aside).
+    #[arg(long)]
+    cxmd: Option<std::path::PathBuf>,
     /// Seed of the data set.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -44,17 +58,22 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.events > 0, "--events must be at least 1");
-    anyhow::ensure!(args.queries > 0 && args.duckdb_queries > 0, "--queries and --duckdb-queries must be at least 1");
+    anyhow::ensure!(args.queries > 0 && args.peer_queries > 0, "--queries and --peer-queries must be at least 1");
     let profiles =
         if args.profile.is_empty() { vec![DataProfile::Friendly, DataProfile::Realistic] } else { args.profile };
+    let peers = cxm_bench::peers::parse_list(&args.peers).map_err(anyhow::Error::msg)?;
     let mut disagree = 0;
     for data in profiles {
         let mut options = Options::new(args.events);
         options.data = data;
         options.queries = args.queries;
-        options.duckdb_queries = args.duckdb_queries;
+        options.peer_queries = args.peer_queries;
+        options.peers = peers.clone();
+        options.query_during_ingest = (args.ingest_query_interval_ms > 0)
+            .then(|| std::time::Duration::from_millis(args.ingest_query_interval_ms));
         options.seed = args.seed;
-        options.prioritize_runs = args.prioritize_runs.max(1);
+        options.prioritize_runs = args.prioritize_runs;
+        options.cxmd = args.cxmd.clone();
         options.keep = args.keep;
         if args.debug {
             options.profile = Profile::Debug;
@@ -64,6 +83,6 @@ fn main() -> anyhow::Result<()> {
         println!("results: {}\n", options.out_dir.join(options.results_name(args.events)).display());
         disagree += report.questions.iter().filter(|q| !q.agree).count();
     }
-    anyhow::ensure!(disagree == 0, "cxm and DuckDB disagree on {disagree} question(s)");
+    anyhow::ensure!(disagree == 0, "cxm and a peer disagree on {disagree} question(s)");
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! The fixed query mix, asked of cxm and of DuckDB, and the check that both answer alike.
+//! The fixed query mix, asked of cxm and of its peers, and the check that both answer alike.
 
 use std::collections::BTreeMap;
 
@@ -118,23 +118,24 @@ pub fn from_cxm(response: &QueryResponse) -> Answer {
     out
 }
 
-/// The comparable part of DuckDB's rows `[group, bucket, value, count]`.
-pub fn from_duckdb(rows: &[(String, i64, f64, u64)]) -> Answer {
+/// The comparable part of a peer's rows `[group, bucket, value, count]`.
+pub fn from_peer(rows: &[(String, i64, f64, u64)]) -> Answer {
     rows.iter().map(|(g, b, v, n)| ((g.clone(), *b), (*v, *n))).collect()
 }
 
 /// Where two answers differ (at most a few lines), or `None` when they agree: same groups and
 /// buckets, same counts, values within 1e-9 (relative to the larger of 1 and the values).
-pub fn differences(cxm: &Answer, duckdb: &Answer) -> Option<String> {
+/// `peer` names the other side in the lines.
+pub fn differences(cxm: &Answer, theirs: &Answer, peer: &str) -> Option<String> {
     let mut lines = Vec::new();
-    for key in cxm.keys().chain(duckdb.keys().filter(|k| !cxm.contains_key(*k))) {
-        let (a, b) = (cxm.get(key), duckdb.get(key));
+    for key in cxm.keys().chain(theirs.keys().filter(|k| !cxm.contains_key(*k))) {
+        let (a, b) = (cxm.get(key), theirs.get(key));
         let same = match (a, b) {
             (Some((va, na)), Some((vb, nb))) => na == nb && (va - vb).abs() <= 1e-9 * va.abs().max(vb.abs()).max(1.0),
             _ => false,
         };
         if !same {
-            lines.push(format!("group {:?} bucket {}: cxm {a:?}, duckdb {b:?}", key.0, key.1));
+            lines.push(format!("group {:?} bucket {}: cxm {a:?}, {peer} {b:?}", key.0, key.1));
         }
     }
     let total = lines.len();

@@ -5,7 +5,7 @@ use std::fmt;
 use cxm_proto::v1::QueryResponse;
 
 use crate::client::{Ingested, Latency};
-use crate::duckdb::DuckRun;
+use crate::peers::PeerRun;
 use crate::questions::{self, Question};
 use crate::sled_raw::RawRate;
 use crate::{Options, server};
@@ -26,7 +26,26 @@ pub struct Machine {
     pub disk: String,
 }
 
-/// One question, both sides.
+/// One question as a peer answered it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PeerResult {
+    /// Which peer (`duckdb`, `chdb`).
+    pub peer: String,
+    /// Median, in process, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, in process, ms.
+    pub p99_ms: f64,
+    /// cxm p50 / this peer's p50 (below 1: cxm is faster).
+    pub ratio_p50: f64,
+    /// Whether it gave cxm's numbers.
+    pub agree: bool,
+    /// What differs, when it does not agree.
+    pub difference: Option<String>,
+    /// The SQL it ran.
+    pub sql: String,
+}
+
+/// One question, cxm and every peer.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct QuestionResult {
     /// Its name.
@@ -35,18 +54,23 @@ pub struct QuestionResult {
     pub cells: usize,
     /// cxm latency at the gRPC client.
     pub cxm: Latency,
-    /// DuckDB median, in process, ms.
-    pub duckdb_p50_ms: f64,
-    /// DuckDB p99, in process, ms.
-    pub duckdb_p99_ms: f64,
-    /// cxm p50 / DuckDB p50 (below 1: cxm is faster).
-    pub ratio_p50: f64,
-    /// Whether both gave the same numbers.
+    /// The peers, in the order they ran.
+    pub peers: Vec<PeerResult>,
+    /// Whether every peer gave cxm's numbers.
     pub agree: bool,
-    /// What differs, when they do not agree.
+    /// What differs, for the first peer that does not agree.
     pub difference: Option<String>,
-    /// The SQL DuckDB ran.
-    pub sql: String,
+}
+
+/// A peer's version and load time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PeerSummary {
+    /// Which peer.
+    pub peer: String,
+    /// Its package version.
+    pub version: String,
+    /// Seconds it took to load the CSV.
+    pub load_seconds: f64,
 }
 
 /// One SPEC §7 target.
@@ -87,10 +111,8 @@ pub struct Report {
     pub restart_seconds: f64,
     /// Per question.
     pub questions: Vec<QuestionResult>,
-    /// DuckDB version.
-    pub duckdb_version: String,
-    /// Seconds DuckDB took to load the CSV.
-    pub duckdb_load_seconds: f64,
+    /// The peers that ran.
+    pub peers: Vec<PeerSummary>,
     /// Peak RSS of cxmd while ingesting, bytes.
     pub rss_ingest_bytes: u64,
     /// Peak RSS of the restarted cxmd (rebuild and queries), bytes.
@@ -114,7 +136,7 @@ pub(crate) struct Parts<'a> {
     pub(crate) startup_seconds: f64,
     pub(crate) mix: &'a [Question],
     pub(crate) answers: Vec<(QueryResponse, Latency)>,
-    pub(crate) duck: DuckRun,
+    pub(crate) peers: Vec<PeerRun>,
     pub(crate) ingest_rss: u64,
     pub(crate) query_rss: u64,
     pub(crate) disk_bytes: u64,
@@ -159,23 +181,34 @@ fn earlier_p99(options: &Options, events: u64) -> Option<f64> {
 }
 
 pub(crate) fn build(parts: Parts<'_>) -> anyhow::Result<Report> {
-    let Parts { options, protobuf_bytes, sled_raw, ingested, startup_seconds, mix, answers, duck, .. } = parts;
+    let Parts { options, protobuf_bytes, sled_raw, ingested, startup_seconds, mix, answers, peers, .. } = parts;
     let mut results = Vec::new();
     for (question, (response, latency)) in mix.iter().zip(answers) {
-        let theirs =
-            duck.questions.get(question.name).ok_or_else(|| anyhow::anyhow!("DuckDB skipped {}", question.name))?;
         let ours = questions::from_cxm(&response);
-        let difference = questions::differences(&ours, &questions::from_duckdb(&theirs.rows));
+        let mut theirs = Vec::new();
+        for run in &peers {
+            let answer = run
+                .questions
+                .get(question.name)
+                .ok_or_else(|| anyhow::anyhow!("{} skipped {}", run.peer.title(), question.name))?;
+            let difference = questions::differences(&ours, &questions::from_peer(&answer.rows), run.peer.name());
+            theirs.push(PeerResult {
+                peer: run.peer.name().to_owned(),
+                p50_ms: answer.p50_ms,
+                p99_ms: answer.p99_ms,
+                ratio_p50: latency.p50_ms / answer.p50_ms,
+                agree: difference.is_none(),
+                difference,
+                sql: answer.sql.clone(),
+            });
+        }
         results.push(QuestionResult {
             name: question.name.to_owned(),
             cells: ours.len(),
-            ratio_p50: latency.p50_ms / theirs.p50_ms,
             cxm: latency,
-            duckdb_p50_ms: theirs.p50_ms,
-            duckdb_p99_ms: theirs.p99_ms,
-            agree: difference.is_none(),
-            difference,
-            sql: theirs.sql.clone(),
+            agree: theirs.iter().all(|p| p.agree),
+            difference: theirs.iter().find_map(|p| p.difference.clone()),
+            peers: theirs,
         });
     }
     let fraction = ingested.events_per_second / sled_raw.keys_per_second;
@@ -212,10 +245,27 @@ pub(crate) fn build(parts: Parts<'_>) -> anyhow::Result<Report> {
         target("cxmd peak RSS", "<= 1 GiB", format!("{:.0} MiB", rss as f64 / MIB), Some(rss as f64 <= GIB)),
         target("disk / protobuf", "<= 2.0", format!("{disk_ratio:.2}"), Some(disk_ratio <= 2.0)),
         target(
-            "cxm and DuckDB agree",
+            "query p99 while ingest runs",
+            "<= 5 ms",
+            ingested
+                .queries_during
+                .as_ref()
+                .map_or_else(|| "not measured".to_owned(), |l| format!("{:.3} ms ({} queries)", l.p99_ms, l.runs)),
+            ingested.queries_during.as_ref().map(|l| l.p99_ms <= 5.0),
+        ),
+        target(
+            "cxm and its peers agree",
             "every question",
-            format!("{} of 4", results.iter().filter(|q| q.agree).count()),
-            Some(results.iter().all(|q| q.agree)),
+            format!(
+                "{} of 4 ({})",
+                results.iter().filter(|q| q.agree).count(),
+                if peers.is_empty() {
+                    "no peer ran".to_owned()
+                } else {
+                    peers.iter().map(|p| p.peer.title()).collect::<Vec<_>>().join(", ")
+                }
+            ),
+            (!peers.is_empty()).then(|| results.iter().all(|q| q.agree)),
         ),
     ];
     Ok(Report {
@@ -230,8 +280,14 @@ pub(crate) fn build(parts: Parts<'_>) -> anyhow::Result<Report> {
         sled_raw,
         restart_seconds: startup_seconds,
         questions: results,
-        duckdb_version: duck.duckdb_version,
-        duckdb_load_seconds: duck.load_seconds,
+        peers: peers
+            .iter()
+            .map(|p| PeerSummary {
+                peer: p.peer.name().to_owned(),
+                version: p.version.clone(),
+                load_seconds: p.load_seconds,
+            })
+            .collect(),
         rss_ingest_bytes: parts.ingest_rss,
         rss_restart_bytes: parts.query_rss,
         disk_bytes: parts.disk_bytes,
@@ -251,24 +307,24 @@ impl fmt::Display for Report {
         )?;
         writeln!(f, "machine: {} x {}, {:.1} GiB, disk {}", m.nproc, m.cpu, m.memory_gib, m.disk)?;
         writeln!(f)?;
-        writeln!(
-            f,
-            "| question | cells | cxm p50 ms | cxm p99 ms | DuckDB p50 ms | DuckDB p99 ms | cxm/DuckDB p50 | same numbers |"
-        )?;
-        writeln!(f, "|---|---:|---:|---:|---:|---:|---:|---|")?;
+        let titles: Vec<&str> = self.peers.iter().map(|p| peer_title(&p.peer)).collect();
+        write!(f, "| question | cells | cxm p50 ms | cxm p99 ms |")?;
+        for t in &titles {
+            write!(f, " {t} p50 ms | {t} p99 ms | cxm/{t} p50 |")?;
+        }
+        writeln!(f, " same numbers |")?;
+        writeln!(f, "|---|---:|---:|---:|{}---|", "---:|---:|---:|".repeat(titles.len()))?;
         for q in &self.questions {
-            writeln!(
-                f,
-                "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {} |",
-                q.name,
-                q.cells,
-                q.cxm.p50_ms,
-                q.cxm.p99_ms,
-                q.duckdb_p50_ms,
-                q.duckdb_p99_ms,
-                q.ratio_p50,
-                if q.agree { "yes" } else { "NO" }
-            )?;
+            write!(f, "| {} | {} | {:.3} | {:.3} |", q.name, q.cells, q.cxm.p50_ms, q.cxm.p99_ms)?;
+            for p in &q.peers {
+                write!(f, " {:.3} | {:.3} | {:.3} |", p.p50_ms, p.p99_ms, p.ratio_p50)?;
+            }
+            let same = match (q.peers.is_empty(), q.agree) {
+                (true, _) => "n/a",
+                (false, true) => "yes",
+                (false, false) => "NO",
+            };
+            writeln!(f, " {same} |")?;
         }
         writeln!(f)?;
         writeln!(f, "| figure | value |")?;
@@ -283,13 +339,22 @@ impl fmt::Display for Report {
             "| raw sled (1,000 keys of {} B, apply_batch + flush) | {:.0} keys/s |",
             self.sled_raw.value_bytes, self.sled_raw.keys_per_second
         )?;
+        if let Some(during) = &self.ingest.queries_during {
+            writeln!(
+                f,
+                "| queries while ingesting (p50 / p99 / max of {}) | {:.3} / {:.3} / {:.3} ms |",
+                during.runs, during.p50_ms, during.p99_ms, during.max_ms
+            )?;
+        }
         writeln!(f, "| ingest / raw sled | {:.2} |", self.ingest_fraction_of_sled)?;
         writeln!(f, "| restart (rollups rebuilt) | {:.2} s |", self.restart_seconds)?;
-        writeln!(
-            f,
-            "| Prioritize nps by touchpoint, every response (p50 / p99 of {}) | {:.1} / {:.1} ms |",
-            self.prioritize.runs, self.prioritize.p50_ms, self.prioritize.p99_ms
-        )?;
+        if self.prioritize.runs > 0 {
+            writeln!(
+                f,
+                "| Prioritize nps by touchpoint, every response (p50 / p99 of {}) | {:.1} / {:.1} ms |",
+                self.prioritize.runs, self.prioritize.p50_ms, self.prioritize.p99_ms
+            )?;
+        }
         writeln!(
             f,
             "| cxmd peak RSS ingest / restart+queries | {:.0} / {:.0} MiB |",
@@ -303,7 +368,9 @@ impl fmt::Display for Report {
             self.protobuf_bytes as f64 / MIB,
             self.disk_ratio
         )?;
-        writeln!(f, "| DuckDB {} CSV load | {:.2} s |", self.duckdb_version, self.duckdb_load_seconds)?;
+        for p in &self.peers {
+            writeln!(f, "| {} {} CSV load | {:.2} s |", peer_title(&p.peer), p.version, p.load_seconds)?;
+        }
         writeln!(f)?;
         writeln!(f, "| target | bound | this run | met |")?;
         writeln!(f, "|---|---|---|---|")?;
@@ -320,4 +387,9 @@ impl fmt::Display for Report {
         }
         Ok(())
     }
+}
+
+/// The table title of a peer named in the results.
+fn peer_title(name: &str) -> &str {
+    name.parse::<crate::peers::Peer>().map_or(name, |p| p.title())
 }

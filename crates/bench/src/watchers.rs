@@ -91,7 +91,7 @@ async fn measure(url: &str, batches: &Path, n: u64, seed: u64, watchers: usize) 
             }
         }));
     }
-    let ingested = client::ingest(url, batches, n).await?;
+    let ingested = client::ingest(url, batches, n, None).await?;
     let acked = Instant::now();
     let alerts = expected_alerts(seed, n);
     let deadline = Instant::now() + Duration::from_secs(600);

@@ -245,35 +245,54 @@ impl Engine {
             }
         }
 
-        {
-            // The write lock is held across the store write, so that a query (which reads the
-            // store and the rollups step by step under the read lock) never sees events stored
-            // but not yet in the rollups. The write is durable when it returns; a failed write
-            // leaves nothing behind, so the rollups never see it.
-            let mut rollups = self.write()?;
-            let currency = &self.rules.reporting_currency;
-            let applied = self.store.apply_alerting(valid, |applied| {
-                let mut counts = IngestResponse::default();
-                for outcome in &applied.outcomes {
-                    match outcome {
-                        Outcome::Accepted => counts.accepted += 1,
-                        Outcome::Updated => counts.updated += 1,
-                        Outcome::Duplicate => counts.duplicates += 1,
-                        Outcome::Stale => counts.stale += 1,
-                    }
-                }
-                let writes = meta(&counts);
-                response.accepted = counts.accepted;
-                response.updated = counts.updated;
-                response.duplicates = counts.duplicates;
-                response.stale = counts.stale;
+        // On a store that hides a write until it is published (sled), the rollups' write lock
+        // is held only while they take the batch's changes, not across the store write (block
+        // reads, compression, fsync): the store hides the write from reads until then (see
+        // `cxm_store::Reveal`), so a query — which reads the store and the rollups step by step
+        // under the read lock — sees both change together, and never an event stored but not
+        // yet in the rollups nor counted but not durable. On another store the lock is held
+        // across the write. A failed write leaves nothing behind, so the rollups never see it.
+        let currency = &self.rules.reporting_currency;
+        if self.store.hides_writes() {
+            drop(self.read()?);
+            let mut published: Result<()> = Ok(());
+            let derive = |applied: &cxm_store::Applied| {
+                let writes = meta(&counted(applied, &mut response));
+                // Writes are serialised by the store, so the revenue rollup read here is the
+                // one this batch's changes apply to. (It was just checked readable; a panic in
+                // a concurrent rebuild since would leave it poisoned, and it is read as is.)
+                let rollups = self.rollups.read().unwrap_or_else(std::sync::PoisonError::into_inner);
                 (writes, alerts::derive(&applied.changes, &rollups.revenue, currency))
-            })?;
+            };
+            self.store.write_hidden(
+                valid,
+                Box::new(derive),
+                // The write is hidden from reads while no query step is reading: a scan that
+                // started before would read sled as the write changes it.
+                &mut |hide| {
+                    let _quiet = self.rollups.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    hide();
+                },
+                &mut |applied| match self.write() {
+                    Ok(mut rollups) => applied.changes.iter().for_each(|change| rollups.apply(change)),
+                    Err(e) => published = Err(e),
+                },
+            )?;
+            published?;
+        } else {
+            let mut rollups = self.write()?;
+            let applied = self.store.write(
+                valid,
+                Box::new(|applied: &cxm_store::Applied| {
+                    let writes = meta(&counted(applied, &mut response));
+                    (writes, alerts::derive(&applied.changes, &rollups.revenue, currency))
+                }),
+            )?;
             for change in &applied.changes {
                 rollups.apply(change);
             }
-            self.publish_alerts();
         }
+        self.publish_alerts();
         Ok(response)
     }
 
@@ -345,3 +364,21 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+
+/// Sets the outcome counts of a write in `response` and returns them alone (for `meta`).
+fn counted(applied: &cxm_store::Applied, response: &mut IngestResponse) -> IngestResponse {
+    let mut counts = IngestResponse::default();
+    for outcome in &applied.outcomes {
+        match outcome {
+            Outcome::Accepted => counts.accepted += 1,
+            Outcome::Updated => counts.updated += 1,
+            Outcome::Duplicate => counts.duplicates += 1,
+            Outcome::Stale => counts.stale += 1,
+        }
+    }
+    response.accepted = counts.accepted;
+    response.updated = counts.updated;
+    response.duplicates = counts.duplicates;
+    response.stale = counts.stale;
+    counts
+}

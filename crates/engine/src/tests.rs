@@ -218,3 +218,53 @@ fn prioritize_in_parts_never_counts_a_moved_response_twice() {
         }
     });
 }
+
+#[test]
+fn a_query_during_ingest_sees_each_batch_whole_in_the_rollups_and_the_store_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), Settings::default()).unwrap();
+    let start = 1_767_225_600_i64;
+    // Batch b: 300 responses 31 s apart from `start`, so every batch has events in the first
+    // quarter hour. The query below starts 7 minutes in: its first 8 minutes are read from the
+    // store, the rest from the rollups, in one step.
+    let batch = |b: usize| -> Vec<Event> {
+        (0..300_i64)
+            .map(|j| Event {
+                payload: Some(Payload::SurveyResponse(SurveyResponse {
+                    id: format!("b{b}-{j}"),
+                    source: "test".to_owned(),
+                    kind: SurveyKind::Nps as i32,
+                    score: (j % 11) as i32,
+                    responded_at: Some(Timestamp { seconds: start + j * 31, nanos: 0 }),
+                    ..SurveyResponse::default()
+                })),
+            })
+            .collect()
+    };
+    let from = start + 7 * 60;
+    // Counted independently: the responses of one batch at or after `from`.
+    let per_batch = (0..300_i64).filter(|j| start + j * 31 >= from).count() as u64;
+    let mut request = query("", &[]);
+    request.from = Some(Timestamp { seconds: from, nanos: 0 });
+    request.granularity = Granularity::Unspecified as i32;
+    let batches = 40;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (done, engine) = (&done, &engine);
+        scope.spawn(move || {
+            for b in 0..batches {
+                assert_eq!(engine.ingest(batch(b), 0).unwrap().accepted, 300);
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut last = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let total: u64 = counts(&engine.query(&request).unwrap()).iter().map(|(_, n)| n).sum();
+            assert_eq!(total % per_batch, 0, "{total} is not a number of whole batches of {per_batch}");
+            assert!(total >= last, "{total} after {last}");
+            last = total;
+        }
+    });
+    let total: u64 = counts(&engine.query(&request).unwrap()).iter().map(|(_, n)| n).sum();
+    assert_eq!(total, per_batch * batches as u64);
+}

@@ -61,20 +61,33 @@ impl IngestService for Ingest {
         let mut stream = request.into_inner();
         let mut total = IngestResponse::default();
         let mut seen: u32 = 0;
-        loop {
-            let next = tokio::time::timeout(idle, stream.message()).await.map_err(|_| {
-                Status::deadline_exceeded(format!(
-                    "IngestStream sent nothing for {} s (stream_idle_timeout_seconds); the batches acknowledged \
-                     before are stored",
-                    idle.as_secs()
-                ))
-            })?;
-            let Some(batch) = next.map_err(crate::error::stream_status)? else { break };
+        let mut next = receive(&mut stream, idle).await?;
+        // While one batch is stored (validated, written, flushed), the next is received and
+        // decoded: on two cores the decode no longer waits for the fsync. A batch that fails
+        // to store ends the call; the one received meanwhile is dropped, never stored.
+        while let Some(batch) = next {
             let events = batch.events;
             let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
-            add(&mut total, self.store(events, seen, &admission).await?);
+            let (stored, following) = tokio::join!(self.store(events, seen, &admission), receive(&mut stream, idle));
+            add(&mut total, stored?);
             seen = seen.saturating_add(count);
+            next = following?;
         }
         Ok(Response::new(total))
     }
+}
+
+/// The next batch of an `IngestStream`, or `None` at its end; fails after `idle` without one.
+async fn receive(
+    stream: &mut Streaming<IngestRequest>,
+    idle: std::time::Duration,
+) -> Result<Option<IngestRequest>, Status> {
+    let next = tokio::time::timeout(idle, stream.message()).await.map_err(|_| {
+        Status::deadline_exceeded(format!(
+            "IngestStream sent nothing for {} s (stream_idle_timeout_seconds); the batches acknowledged before are \
+             stored",
+            idle.as_secs()
+        ))
+    })?;
+    next.map_err(crate::error::stream_status)
 }

@@ -26,6 +26,32 @@ pub trait Backend: Send + Sync {
     /// [`Backend::follow`]).
     fn write(&self, events: Vec<Payload>, derive: Derive<'_>) -> Result<Applied>;
 
+    /// Whether [`Backend::write_hidden`] keeps a write hidden from reads until it is published.
+    /// A caller whose derived state must change together with what reads see holds its own
+    /// lock across [`Backend::write`] when this is `false`.
+    fn hides_writes(&self) -> bool {
+        false
+    }
+
+    /// Like [`Backend::write`], for derived state kept beside the store (the engine's rollups)
+    /// whose write lock should not be held across the store write: `quiet` is called with a
+    /// function that hides the write from reads (call it while no read is under way), and
+    /// `publish` with the write's outcome once it is durable; reads see the write after
+    /// `publish` returned. By default (a store that cannot hide writes) `quiet` is given a
+    /// function that does nothing, and the write is visible once it commits.
+    fn write_hidden(
+        &self,
+        events: Vec<Payload>,
+        derive: Derive<'_>,
+        quiet: &mut dyn FnMut(&mut dyn FnMut()),
+        publish: &mut dyn FnMut(&Applied),
+    ) -> Result<Applied> {
+        quiet(&mut || {});
+        let applied = self.write(events, derive)?;
+        publish(&applied);
+        Ok(applied)
+    }
+
     /// The changes other writers committed since the last call (or since the rollups were
     /// loaded), in commit order; always empty for a store only this process writes. The caller
     /// applies them to its rollups, holding them locked across the call.
@@ -121,6 +147,24 @@ impl dyn Backend + '_ {
 impl Backend for Store {
     fn write(&self, events: Vec<Payload>, derive: Derive<'_>) -> Result<Applied> {
         self.apply_alerting(events, derive)
+    }
+
+    fn hides_writes(&self) -> bool {
+        true
+    }
+
+    fn write_hidden(
+        &self,
+        events: Vec<Payload>,
+        derive: Derive<'_>,
+        quiet: &mut dyn FnMut(&mut dyn FnMut()),
+        publish: &mut dyn FnMut(&Applied),
+    ) -> Result<Applied> {
+        let (applied, ()) = self.apply_revealing(events, derive, quiet, |applied, reveal| {
+            publish(applied);
+            reveal.now();
+        })?;
+        Ok(applied)
     }
 
     fn flush(&self) -> Result<()> {

@@ -23,6 +23,7 @@ pub mod key;
 mod marker;
 mod migrate;
 mod open;
+mod reveal;
 mod scan;
 pub mod validate;
 mod write;
@@ -40,6 +41,7 @@ pub use alerts::{Bounds, PAGE as ALERT_PAGE, StoredAlert};
 pub use backend::{Backend, Derive, Events, HourBlocks, Stored, now, outcome};
 pub use error::{Error, Result};
 pub use key::{EventType, Nanos};
+pub use reveal::Reveal;
 pub use scan::{Blocks, RawBlock};
 pub use validate::{Invalid, Rules, nanos, validate};
 
@@ -282,6 +284,24 @@ impl Store {
         events: Vec<Payload>,
         derive: impl FnOnce(&Applied) -> (Vec<MetaWrite>, Vec<Alert>),
     ) -> Result<Applied> {
+        self.apply_revealing(events, derive, |hide| hide(), |_, reveal| reveal.now()).map(|(applied, ())| applied)
+    }
+
+    /// Like [`Store::apply_alerting`], and reads see the write only when `publish` calls
+    /// [`Reveal::now`] (or drops it): `publish` runs once the write is durable, so that derived
+    /// state can follow the [`Applied`] changes under its own lock and become visible together
+    /// with the stored events. Until then every read (scans, metadata, alerts) that starts after
+    /// the write was hidden sees the store as before it. `quiet` must call the function it is
+    /// given (which hides the write) while no read that must not see the write is under way —
+    /// a scan already started reads sled as it changes —, e.g. under the write lock of the
+    /// derived state. Writes wait for `publish` to return.
+    pub fn apply_revealing<R>(
+        &self,
+        events: Vec<Payload>,
+        derive: impl FnOnce(&Applied) -> (Vec<MetaWrite>, Vec<Alert>),
+        quiet: impl FnOnce(&mut dyn FnMut()),
+        publish: impl FnOnce(&Applied, Reveal<'_>) -> R,
+    ) -> Result<(Applied, R)> {
         let mut guard = self.lock();
         let state = &mut *guard;
         self.recover(state)?;
@@ -330,9 +350,14 @@ impl Store {
             }
         }
         let undo = fault::Undo::record(&handle.tree, keys)?;
+        let mut reveal = None;
+        quiet(&mut || reveal = Some(self.hide(&handle, &undo)));
+        let reveal = reveal.unwrap_or_else(|| self.hide(&handle, &undo));
         if let Err(e) = handle.tree.apply_batch(batch).and_then(|()| handle.db.flush().map(drop)) {
+            reveal.cancel();
             return Err(self.fail(state, handle, undo, e));
         }
+        let published = publish(&applied, reveal);
         let accepted = applied.outcomes.iter().filter(|o| **o == Outcome::Accepted).count() as u64;
         state.sequence = sequence;
         self.alerts.commit(last_alert);
@@ -341,7 +366,7 @@ impl Store {
         for (fingerprint, old, hour) in moved {
             state.identities.set(fingerprint, old, hour);
         }
-        Ok(applied)
+        Ok((applied, published))
     }
 
     /// Flushes sled and records the event count in `store.json` (at a clean stop). Writes are

@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
         let flags: Vec<&str> = store.map(|url| vec!["--store", url]).unwrap_or_default();
         eprintln!("[bench] {name}: ingesting over IngestStream");
         let server = server::Server::start_with(&binary, &data_dir, &flags)?;
-        let ingested = runtime()?.block_on(client::ingest(&server.url, &batches, args.events))?;
+        let ingested = runtime()?.block_on(client::ingest(&server.url, &batches, args.events, None))?;
         server.stop()?;
         eprintln!("[bench] {name}: restarting (rollups rebuilt from the store) and timing queries");
         let server = server::Server::start_with(&binary, &data_dir, &flags)?;
