@@ -273,8 +273,13 @@ impl Engine {
                     let _quiet = self.rollups.write().unwrap_or_else(std::sync::PoisonError::into_inner);
                     hide();
                 },
-                &mut |applied| match self.write() {
-                    Ok(mut rollups) => applied.changes.iter().for_each(|change| rollups.apply(change)),
+                // The write is revealed with the rollups still write-locked: a query sees both
+                // change together.
+                &mut |applied, reveal| match self.write() {
+                    Ok(mut rollups) => {
+                        applied.changes.iter().for_each(|change| rollups.apply(change));
+                        reveal();
+                    }
                     Err(e) => published = Err(e),
                 },
             )?;

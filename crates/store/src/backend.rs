@@ -36,19 +36,20 @@ pub trait Backend: Send + Sync {
     /// Like [`Backend::write`], for derived state kept beside the store (the engine's rollups)
     /// whose write lock should not be held across the store write: `quiet` is called with a
     /// function that hides the write from reads (call it while no read is under way), and
-    /// `publish` with the write's outcome once it is durable; reads see the write after
-    /// `publish` returned. By default (a store that cannot hide writes) `quiet` is given a
-    /// function that does nothing, and the write is visible once it commits.
+    /// `publish` with the write's outcome once it is durable and a function that reveals it
+    /// (call it while the derived state is still locked; it is revealed after `publish`
+    /// returns at the latest). By default (a store that cannot hide writes) both functions do
+    /// nothing, and the write is visible once it commits.
     fn write_hidden(
         &self,
         events: Vec<Payload>,
         derive: Derive<'_>,
         quiet: &mut dyn FnMut(&mut dyn FnMut()),
-        publish: &mut dyn FnMut(&Applied),
+        publish: &mut dyn FnMut(&Applied, &mut dyn FnMut()),
     ) -> Result<Applied> {
         quiet(&mut || {});
         let applied = self.write(events, derive)?;
-        publish(&applied);
+        publish(&applied, &mut || {});
         Ok(applied)
     }
 
@@ -158,11 +159,17 @@ impl Backend for Store {
         events: Vec<Payload>,
         derive: Derive<'_>,
         quiet: &mut dyn FnMut(&mut dyn FnMut()),
-        publish: &mut dyn FnMut(&Applied),
+        publish: &mut dyn FnMut(&Applied, &mut dyn FnMut()),
     ) -> Result<Applied> {
         let (applied, ()) = self.apply_revealing(events, derive, quiet, |applied, reveal| {
-            publish(applied);
-            reveal.now();
+            let mut reveal = Some(reveal);
+            publish(applied, &mut || {
+                if let Some(reveal) = reveal.take() {
+                    reveal.now();
+                }
+            });
+            // Dropping it (when `publish` did not reveal) reveals it.
+            drop(reveal);
         })?;
         Ok(applied)
     }
