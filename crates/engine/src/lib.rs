@@ -30,6 +30,7 @@ mod query;
 mod records;
 mod revenue;
 mod rollup;
+pub mod snapshot;
 mod stats;
 mod steps;
 mod support;
@@ -47,6 +48,7 @@ use cxm_store::{EventType, MetaWrite, Options, Outcome, Rules, Store};
 pub use bounds::Stop;
 pub use error::{Error, Result};
 use query::Query;
+pub use snapshot::Taken;
 pub use views::{IndexBudget, Usage};
 
 /// Most events in one ingest request.
@@ -71,6 +73,10 @@ pub(crate) struct Rollups {
     /// How many stored versions were replaced (or the rollups rebuilt) since start: a query
     /// reading in steps starts again when this changed under it (see `steps`).
     pub(crate) moves: u64,
+    /// The store commit of the last change followed (see `snapshot`).
+    pub(crate) commit: u64,
+    /// Changes followed since start.
+    pub(crate) changed: u64,
 }
 
 impl Rollups {
@@ -80,6 +86,8 @@ impl Rollups {
             revenue: revenue::RevenueIndex::default(),
             support: support::SupportIndex::new(budget),
             moves: 0,
+            commit: 0,
+            changed: 0,
         }
     }
 
@@ -88,6 +96,7 @@ impl Rollups {
         let mut rollups = Rollups::new(budget);
         let started = std::time::Instant::now();
         let mut events = 0_u64;
+        rollups.commit = store.commit();
         for kind in INDEXED_TYPES {
             for payload in store.scan_all(kind) {
                 rollups.load(&payload?);
@@ -127,6 +136,22 @@ impl Rollups {
         self.revenue.add(&change.new);
     }
 
+    /// Follows one change a snapshot missed: `add` a version stored since, or take out one
+    /// replaced since.
+    fn follow(&mut self, payload: &Payload, add: bool) {
+        if add {
+            self.load(payload);
+            return;
+        }
+        self.moves += 1;
+        match payload {
+            Payload::SurveyResponse(old) => self.surveys.remove(old),
+            Payload::Ticket(old) => self.support.remove(old),
+            _ => {}
+        }
+        self.revenue.remove(payload);
+    }
+
     /// Adds one stored event while rebuilding at start.
     fn load(&mut self, payload: &Payload) {
         if let Payload::SurveyResponse(response) = payload {
@@ -149,15 +174,18 @@ pub struct Engine {
     rules: Rules,
     /// The memory budget of the rollups' views (kept for rebuilds).
     budget: IndexBudget,
+    /// The settings snapshots record, and the lock that keeps one snapshot at a time.
+    snapshots: snapshot::Snapshots,
     rollups: RwLock<Rollups>,
     /// The last alert cursor written, for watchers to wait on.
     alerts: tokio::sync::watch::Sender<u64>,
 }
 
 impl Engine {
-    /// Opens the data dir and rebuilds the rollups from the stored events.
+    /// Opens the data dir: the rollups come from the snapshot caught up with the changes after
+    /// it (see [`snapshot`]), else are rebuilt from the stored events.
     pub fn open(dir: &Path, settings: Settings) -> Result<Self> {
-        let store = Store::open(dir, &settings.store)?;
+        let (store, rollups) = snapshot::open(dir, &settings)?;
         let currency = &settings.rules.reporting_currency;
         if revenue::known_exponent(currency).is_none() {
             tracing::warn!(
@@ -166,9 +194,16 @@ impl Engine {
                 revenue::DEFAULT_EXPONENT
             );
         }
-        let rollups = Rollups::rebuild(&store, settings.index)?;
         let alerts = tokio::sync::watch::Sender::new(store.alerts_last());
-        Ok(Self { store, rules: settings.rules, budget: settings.index, rollups: RwLock::new(rollups), alerts })
+        let snapshots = snapshot::Snapshots::new(&settings);
+        Ok(Self {
+            store,
+            rules: settings.rules,
+            budget: settings.index,
+            snapshots,
+            rollups: RwLock::new(rollups),
+            alerts,
+        })
     }
 
     /// The rollups, read-locked. A lock poisoned by a panic half-way through an update is
@@ -261,6 +296,8 @@ impl Engine {
             for change in &applied.changes {
                 rollups.apply(change);
             }
+            rollups.commit = applied.commit;
+            rollups.changed += applied.changes.len() as u64;
             self.publish_alerts();
         }
         Ok(response)

@@ -1,0 +1,298 @@
+//! The commit sequence and change log that let a snapshot of derived state be caught up.
+//!
+//! Every write that changes events numbers itself with the next *commit* and stores, in the
+//! same atomic sled batch as the events:
+//! - the store's position `s` → store id (16 bytes, made when the store is created) and the last
+//!   commit (u64, big-endian);
+//! - a change record `l | commit (u64, big-endian)` → the keys of the blocks the write created
+//!   and the entries it took out of blocks that existed before it (block key, main time and
+//!   payload of the replaced version).
+//!
+//! A [`Checkpoint`] (the identity index, the next block sequence and the event count at one
+//! commit) is taken together with the derived state; on open, [`resume`] checks that it is of
+//! this store and not ahead of it, then catches it up with the records after its commit:
+//! blocks created since are added, and versions replaced since are taken out — only those in
+//! blocks that existed at the checkpoint, the only ones it counted. Records up to a durable
+//! snapshot's commit are removed by [`Store::trim_changes`].
+
+use std::collections::{BTreeSet, HashMap};
+
+use cxm_proto::v1::event::Payload;
+use serde::{Deserialize, Serialize};
+
+use crate::block;
+use crate::index::{self, Identities};
+use crate::key;
+use crate::open::{Handle, Index};
+use crate::{Nanos, Result, Store, corrupt, decode};
+
+/// The key of the store's position.
+const POSITION: &[u8] = b"s";
+/// The first byte of change record keys.
+const LOG: u8 = b'l';
+
+/// A block key.
+pub(crate) type BlockKey = [u8; 18];
+
+/// Which store this is and the last commit it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) id: [u8; 16],
+    pub(crate) commit: u64,
+}
+
+impl Position {
+    fn encode(self) -> [u8; 24] {
+        let mut out = [0; 24];
+        out[..16].copy_from_slice(&self.id);
+        out[16..].copy_from_slice(&self.commit.to_be_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let id = bytes.get(..16)?.try_into().ok()?;
+        let commit = u64::from_be_bytes(bytes.get(16..24)?.try_into().ok()?);
+        Some(Self { id, commit })
+    }
+
+    /// A new store's position: a fresh id, no commit yet.
+    fn fresh() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let mut id = [0; 16];
+        for (n, half) in id.chunks_mut(8).enumerate() {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u128(
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+            );
+            hasher.write_u32(std::process::id());
+            hasher.write_usize(n);
+            half.copy_from_slice(&hasher.finish().to_be_bytes());
+        }
+        Self { id, commit: 0 }
+    }
+}
+
+/// Reads the store's position, creating (and flushing) one for a store that has none.
+pub(crate) fn position(handle: &Handle) -> Result<Position> {
+    if let Some(found) = handle.tree.get(POSITION)? {
+        return Position::decode(&found).ok_or_else(|| corrupt(POSITION, "bad store position"));
+    }
+    let fresh = Position::fresh();
+    handle.tree.insert(POSITION, &fresh.encode())?;
+    handle.db.flush()?;
+    Ok(fresh)
+}
+
+/// What one write changed, as recorded for catch-up.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Record {
+    /// Blocks this write created.
+    pub(crate) added: Vec<BlockKey>,
+    /// Entries this write took out of stored blocks: block key, main time, payload.
+    pub(crate) removed: Vec<(BlockKey, Nanos, Vec<u8>)>,
+}
+
+fn log_key(commit: u64) -> [u8; 9] {
+    let mut key = [LOG; 9];
+    key[1..].copy_from_slice(&commit.to_be_bytes());
+    key
+}
+
+/// Adds the position after this write and its record to `batch` (their keys to `keys`):
+/// returns the new position, to keep once the write is durable.
+pub(crate) fn stage(
+    at: Position,
+    record: &Record,
+    batch: &mut sled::Batch,
+    keys: &mut Vec<Vec<u8>>,
+) -> Result<Position> {
+    let next = Position { commit: at.commit + 1, ..at };
+    let bytes = bincode::serialize(record).map_err(|e| corrupt(&log_key(next.commit), e))?;
+    batch.insert(&log_key(next.commit)[..], bytes);
+    batch.insert(POSITION, &next.encode()[..]);
+    keys.push(log_key(next.commit).to_vec());
+    keys.push(POSITION.to_vec());
+    Ok(next)
+}
+
+/// What a snapshot keeps of the store, as written.
+#[derive(Serialize)]
+struct CheckpointRef<'a> {
+    id: [u8; 16],
+    commit: u64,
+    sequence: u64,
+    events: u64,
+    identities: &'a Identities,
+}
+
+/// What a snapshot keeps of the store, as read back.
+#[derive(Deserialize)]
+struct Checkpoint {
+    id: [u8; 16],
+    commit: u64,
+    sequence: u64,
+    events: u64,
+    identities: Identities,
+}
+
+/// The changes a checkpoint misses, for derived state to follow (see [`Store::catch_up`]).
+#[derive(Debug, Default)]
+pub struct CatchUp {
+    /// Blocks created after the checkpoint.
+    added: BTreeSet<BlockKey>,
+    /// Versions the checkpoint counted that were replaced since: block key, time, payload.
+    removed: Vec<(BlockKey, Nanos, Vec<u8>)>,
+    /// The commit the checkpoint was taken at.
+    from: u64,
+    /// The last commit caught up.
+    to: u64,
+}
+
+impl CatchUp {
+    /// The commits caught up: after the checkpoint's, through the store's last.
+    pub fn commits(&self) -> (u64, u64) {
+        (self.from, self.to)
+    }
+}
+
+/// Why a checkpoint was not used (logged by the caller).
+pub(crate) type Refusal = String;
+
+/// Resumes from a checkpoint: the index it holds, caught up with the change records after it.
+/// `Ok(Err(why))` when it cannot be used (another store, ahead of this one, a record missing,
+/// a damaged block): the caller then reads every block.
+pub(crate) fn resume(
+    handle: &Handle,
+    at: Position,
+    checkpoint: &[u8],
+) -> Result<std::result::Result<(Index, CatchUp), Refusal>> {
+    let Ok(mut checkpoint) = bincode::deserialize::<Checkpoint>(checkpoint) else {
+        return Ok(Err("its store part cannot be read".to_owned()));
+    };
+    if checkpoint.id != at.id {
+        return Ok(Err("it was taken of another store (the sled files were replaced)".to_owned()));
+    }
+    if checkpoint.commit > at.commit {
+        return Ok(Err(format!(
+            "it covers commit {}, but the store holds only {} (writes were lost after it)",
+            checkpoint.commit, at.commit
+        )));
+    }
+    let mut catch = CatchUp { from: checkpoint.commit, to: at.commit, ..CatchUp::default() };
+    let mut expected = checkpoint.commit + 1;
+    for entry in handle.tree.range(log_key(expected)..=log_key(at.commit)) {
+        let (k, v) = entry?;
+        if k.as_ref() != log_key(expected) {
+            return Ok(Err(format!("the change record of commit {expected} is missing")));
+        }
+        let Ok(record) = bincode::deserialize::<Record>(&v) else {
+            return Ok(Err(format!("the change record of commit {expected} cannot be read")));
+        };
+        catch.added.extend(record.added);
+        catch.removed.extend(record.removed.into_iter().filter(|(block_key, _, _)| {
+            key::parse_block(block_key).is_some_and(|(_, _, seq)| seq < checkpoint.sequence)
+        }));
+        expected += 1;
+    }
+    if expected != at.commit + 1 {
+        return Ok(Err(format!("the change record of commit {expected} is missing")));
+    }
+    let mut moved: HashMap<u64, Nanos> = HashMap::new();
+    for (block_key, _, bytes) in &catch.removed {
+        let Some((kind, hour, _)) = key::parse_block(block_key) else { continue };
+        let Some((source, id)) = block::names(bytes) else {
+            return Ok(Err("a change record holds a damaged payload".to_owned()));
+        };
+        moved.insert(index::fingerprint(kind, source, id), hour);
+        checkpoint.events = checkpoint.events.saturating_sub(1);
+    }
+    for block_key in &catch.added {
+        let Some((kind, hour, seq)) = key::parse_block(block_key) else { continue };
+        checkpoint.sequence = checkpoint.sequence.max(seq + 1);
+        let Some(value) = handle.tree.get(block_key)? else { continue };
+        let mut names = Vec::new();
+        let read = block::each(hour, &value, |_, bytes| {
+            names.push(block::names(bytes).map(|(s, i)| (s.to_vec(), i.to_vec())))
+        });
+        if read.is_err() || names.iter().any(Option::is_none) {
+            return Ok(Err("a block written after it is damaged".to_owned()));
+        }
+        for (source, id) in names.into_iter().flatten() {
+            let fp = index::fingerprint(kind, &source, &id);
+            checkpoint.identities.set(fp, moved.remove(&fp), hour);
+            checkpoint.events += 1;
+        }
+    }
+    let found = Index {
+        identities: checkpoint.identities,
+        sequence: checkpoint.sequence,
+        events: checkpoint.events,
+        discarded: 0,
+    };
+    Ok(Ok((found, catch)))
+}
+
+impl Store {
+    /// The store's part of a snapshot, and the commit it is at: taken under the write lock, so
+    /// it matches derived state that has followed every write up to that commit.
+    pub fn checkpoint(&self) -> Result<(u64, Vec<u8>)> {
+        let state = self.lock();
+        let at = state.position;
+        let checkpoint = CheckpointRef {
+            id: at.id,
+            commit: at.commit,
+            sequence: state.sequence,
+            events: state.events,
+            identities: &state.identities,
+        };
+        let bytes = bincode::serialize(&checkpoint).map_err(|e| corrupt(POSITION, e))?;
+        Ok((at.commit, bytes))
+    }
+
+    /// The data dir.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The last commit stored.
+    pub fn commit(&self) -> u64 {
+        self.lock().position.commit
+    }
+
+    /// Calls `f` with each change a checkpoint missed, in an order that yields the exact
+    /// derived state: first every version it counted that was replaced since (`false`), then
+    /// every version stored since (`true`).
+    pub fn catch_up(&self, catch: &CatchUp, mut f: impl FnMut(&Payload, bool)) -> Result<()> {
+        for (block_key, _, bytes) in &catch.removed {
+            let Some((kind, _, _)) = key::parse_block(block_key) else { continue };
+            let payload = decode(kind, bytes).map_err(|e| corrupt(block_key, e))?;
+            f(&payload, false);
+        }
+        let handle = self.handle()?;
+        for block_key in &catch.added {
+            let Some((kind, hour, _)) = key::parse_block(block_key) else { continue };
+            let Some(value) = handle.tree.get(block_key)? else { continue };
+            for entry in block::decode(hour, &value).map_err(|damage| corrupt(block_key, damage))? {
+                let payload = decode(kind, &entry.bytes).map_err(|e| corrupt(block_key, e))?;
+                f(&payload, true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the change records through `commit` (a snapshot at that commit is durable).
+    pub fn trim_changes(&self, commit: u64) -> Result<()> {
+        trim(&self.handle()?, commit)
+    }
+}
+
+/// Removes the change records through `commit`; not flushed (one left after a crash is
+/// skipped by [`resume`] and removed by the next trim).
+pub(crate) fn trim(handle: &Handle, commit: u64) -> Result<()> {
+    let mut batch = sled::Batch::default();
+    for entry in handle.tree.range(log_key(0)..=log_key(commit)) {
+        batch.remove(entry?.0);
+    }
+    handle.tree.apply_batch(batch)?;
+    Ok(())
+}
