@@ -32,6 +32,7 @@ mod isolation;
 mod plugins;
 mod polyglot;
 mod records;
+mod restart;
 mod revenue_metrics;
 mod revenue_weighted;
 mod robustness;
