@@ -180,7 +180,11 @@ fn discard(dir: &Path) {
 pub(crate) fn open(dir: &Path, settings: &Settings) -> Result<(Store, Rollups)> {
     let started = Instant::now();
     let built = Built::of(settings);
-    let snapshot = read(dir, &built);
+    let asked = settings.store.allow_empty || settings.store.discard_damaged;
+    if asked && path(dir).exists() {
+        tracing::info!("the rollup snapshot is not used: --allow-empty or --discard-damaged reads every block");
+    }
+    let snapshot = if asked { None } else { read(dir, &built) };
     let (store, catch) = Store::open_at(dir, &settings.store, snapshot.as_ref().map(|s| s.store.as_slice()))?;
     if let (Some(snapshot), Some(catch)) = (snapshot, catch) {
         let mut rollups = Rollups::new(settings.index);

@@ -296,3 +296,136 @@ pub(crate) fn trim(handle: &Handle, commit: u64) -> Result<()> {
     handle.tree.apply_batch(batch)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::{Options, Outcome};
+    use cxm_proto::prost_types::Timestamp;
+    use cxm_proto::v1::{SurveyKind, SurveyResponse};
+
+    fn response(id: &str, score: i32, hour: i64, updated: i64) -> Payload {
+        Payload::SurveyResponse(SurveyResponse {
+            id: id.into(),
+            source: "test".into(),
+            kind: SurveyKind::Nps as i32,
+            score,
+            responded_at: Some(Timestamp { seconds: 1_700_000_000 + hour * 3_600, nanos: 0 }),
+            updated_at: Some(Timestamp { seconds: 1_800_000_000 + updated, nanos: 0 }),
+            ..Default::default()
+        })
+    }
+
+    /// Opens `dir` from `checkpoint`, waiting (bounded) for sled's lock of a store just dropped.
+    fn open_at(dir: &std::path::Path, checkpoint: Option<&[u8]>) -> (Store, Option<CatchUp>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Store::open_at(dir, &Options::default(), checkpoint) {
+                Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return other.unwrap(),
+            }
+        }
+    }
+
+    /// (id, score) of responses.
+    type Scores = Vec<(String, i32)>;
+
+    /// Ids and scores the catch-up reports, as (added, removed).
+    fn caught(store: &Store, catch: &CatchUp) -> (Scores, Scores) {
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        store
+            .catch_up(catch, |payload, add| {
+                let Payload::SurveyResponse(r) = payload else { panic!("not a response") };
+                if add { &mut added } else { &mut removed }.push((r.id.clone(), r.score));
+            })
+            .unwrap();
+        added.sort();
+        removed.sort();
+        (added, removed)
+    }
+
+    #[test]
+    fn a_checkpoint_is_caught_up_with_what_was_stored_and_replaced_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &Options::default()).unwrap();
+        store.apply(vec![response("a", 1, 0, 1), response("b", 2, 0, 1), response("c", 3, 5, 1)]).unwrap();
+        let (commit, checkpoint) = store.checkpoint().unwrap();
+        assert_eq!(commit, 1);
+        // After it: a new event, a replacement in place, one that moves hours, and a replacement
+        // of a version that itself came after the checkpoint.
+        store.apply(vec![response("d", 4, 9, 1), response("a", 5, 0, 2), response("b", 6, 7, 2)]).unwrap();
+        let applied = store.apply(vec![response("d", 7, 9, 2)]).unwrap();
+        assert_eq!(applied.outcomes, vec![Outcome::Updated]);
+        assert_eq!(applied.commit, 3);
+        // A metadata-only write takes no commit.
+        store.write_meta(vec![crate::MetaWrite::Put(b"k".to_vec(), b"v".to_vec())]).unwrap();
+        drop(store);
+
+        let (store, catch) = open_at(dir.path(), Some(&checkpoint));
+        let catch = catch.expect("the checkpoint is used");
+        assert_eq!(catch.commits(), (1, 3));
+        let (added, removed) = caught(&store, &catch);
+        assert_eq!(added, vec![("a".into(), 5), ("b".into(), 6), ("d".into(), 7)]);
+        assert_eq!(removed, vec![("a".into(), 1), ("b".into(), 2)]);
+        // The index it resumed finds every identity: offering the stored versions again changes nothing.
+        let again = store.apply(vec![
+            response("a", 5, 0, 2),
+            response("b", 6, 7, 2),
+            response("c", 3, 5, 1),
+            response("d", 7, 9, 2),
+        ]);
+        assert_eq!(again.unwrap().outcomes, vec![Outcome::Duplicate; 4]);
+        assert_eq!(store.lock().events, 4);
+        // Once trimmed, a snapshot at the last commit needs nothing more.
+        let (commit, later) = store.checkpoint().unwrap();
+        store.trim_changes(commit).unwrap();
+        drop(store);
+        let (store, catch) = open_at(dir.path(), Some(&later));
+        assert_eq!(caught(&store, &catch.unwrap()), (vec![], vec![]));
+        // The older checkpoint's change records are gone: it is refused, and every block read.
+        drop(store);
+        let (store, catch) = open_at(dir.path(), Some(&checkpoint));
+        assert!(catch.is_none());
+        assert_eq!(store.lock().events, 4);
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_store_or_ahead_of_this_one_is_refused() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = Store::open(one.path(), &Options::default()).unwrap();
+        first.apply(vec![response("a", 1, 0, 1)]).unwrap();
+        first.apply(vec![response("b", 1, 0, 1)]).unwrap();
+        let (_, ahead) = first.checkpoint().unwrap();
+        let second = Store::open(two.path(), &Options::default()).unwrap();
+        second.apply(vec![response("z", 1, 0, 1)]).unwrap();
+        drop(second);
+        let (store, catch) = open_at(two.path(), Some(&ahead));
+        assert!(catch.is_none(), "another store's checkpoint");
+        assert_eq!(store.lock().events, 1);
+        drop(store);
+        drop(first);
+        // The same store, with its last write lost: the checkpoint is ahead of it.
+        let lost = tempfile::tempdir().unwrap();
+        let store = Store::open(lost.path(), &Options::default()).unwrap();
+        store.apply(vec![response("a", 1, 0, 1)]).unwrap();
+        let (_, at_one) = store.checkpoint().unwrap();
+        let mut read: Checkpoint = bincode::deserialize(&at_one).unwrap();
+        read.commit += 1;
+        let forged = bincode::serialize(&CheckpointRef {
+            id: read.id,
+            commit: read.commit,
+            sequence: read.sequence,
+            events: read.events,
+            identities: &read.identities,
+        })
+        .unwrap();
+        drop(store);
+        let (store, catch) = open_at(lost.path(), Some(&forged));
+        assert!(catch.is_none(), "a checkpoint ahead of the store");
+        assert_eq!(store.lock().events, 1);
+    }
+}
