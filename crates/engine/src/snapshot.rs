@@ -60,19 +60,19 @@ impl Snapshots {
     }
 }
 
+/// The rollups part of a snapshot, as written; the store's checkpoint follows it.
 #[derive(Serialize)]
 struct SnapshotRef<'a> {
     built: &'a Built,
-    store: &'a [u8],
     surveys: &'a SurveyIndex,
     revenue: &'a RevenueIndex,
     support: &'a SupportIndex,
 }
 
+/// The rollups part of a snapshot, as read back.
 #[derive(Deserialize)]
 struct Snapshot {
     built: Built,
-    store: Vec<u8>,
     surveys: SurveyIndex,
     revenue: RevenueIndex,
     support: SupportIndex,
@@ -93,8 +93,11 @@ fn path(dir: &Path) -> PathBuf {
     dir.join(FILE)
 }
 
+/// A snapshot file whose checksum matched, its rollups read; the reader is at the store's part.
+type Read = (Snapshot, std::io::BufReader<std::fs::File>);
+
 /// Reads the snapshot in `dir`: `None` (logged) when there is none or it cannot be used.
-fn read(dir: &Path, built: &Built) -> Option<Snapshot> {
+fn read(dir: &Path, built: &Built) -> Option<Read> {
     let path = path(dir);
     match decode(&path, built) {
         Ok(snapshot) => snapshot,
@@ -107,7 +110,7 @@ fn read(dir: &Path, built: &Built) -> Option<Snapshot> {
 
 /// Checks the header and checksum in one pass, then decodes in a second: neither holds the
 /// file in memory.
-fn decode(path: &Path, built: &Built) -> std::result::Result<Option<Snapshot>, String> {
+fn decode(path: &Path, built: &Built) -> std::result::Result<Option<Read>, String> {
     let open = || std::fs::File::open(path).map(std::io::BufReader::new);
     let mut file = match open() {
         Ok(file) => file,
@@ -133,11 +136,11 @@ fn decode(path: &Path, built: &Built) -> std::result::Result<Option<Snapshot>, S
     }
     let mut file = open().map_err(|e| format!("it cannot be read ({e})"))?;
     file.read_exact(&mut header).map_err(|_| "it is cut short".to_owned())?;
-    let snapshot: Snapshot = bincode::deserialize_from(file).map_err(|e| format!("it cannot be decoded ({e})"))?;
+    let snapshot: Snapshot = bincode::deserialize_from(&mut file).map_err(|e| format!("it cannot be decoded ({e})"))?;
     if snapshot.built != *built {
         return Err(format!("it was built with other settings ({:?}, now {built:?})", snapshot.built));
     }
-    Ok(Some(snapshot))
+    Ok(Some((snapshot, file)))
 }
 
 /// A writer that counts and checksums what passes through.
@@ -184,8 +187,13 @@ pub(crate) fn open(dir: &Path, settings: &Settings) -> Result<(Store, Rollups)> 
     if asked && path(dir).exists() {
         tracing::info!("the rollup snapshot is not used: --allow-empty or --discard-damaged reads every block");
     }
-    let snapshot = if asked { None } else { read(dir, &built) };
-    let (store, catch) = Store::open_at(dir, &settings.store, snapshot.as_ref().map(|s| s.store.as_slice()))?;
+    let (snapshot, mut file) = match if asked { None } else { read(dir, &built) } {
+        Some((snapshot, file)) => (Some(snapshot), Some(file)),
+        None => (None, None),
+    };
+    let checkpoint = file.as_mut().map(|file| file as &mut dyn std::io::Read);
+    let (store, catch) = Store::open_at(dir, &settings.store, checkpoint)?;
+    drop(file);
     if let (Some(snapshot), Some(catch)) = (snapshot, catch) {
         let mut rollups = Rollups::new(settings.index);
         rollups.surveys = snapshot.surveys.restored();
@@ -225,16 +233,8 @@ impl Engine {
         let mut file = create(&temporary).map_err(|e| failed(&e))?;
         let (commit, summed) = {
             let rollups = self.read()?;
-            let (commit, store) = self.store.checkpoint()?;
-            if commit != rollups.commit {
-                return Err(Error::Rollups(format!(
-                    "the rollups are at commit {}, the store at {commit}: snapshot skipped",
-                    rollups.commit
-                )));
-            }
             let snapshot = SnapshotRef {
                 built: &self.snapshots.built,
-                store: &store,
                 surveys: &rollups.surveys,
                 revenue: &rollups.revenue,
                 support: &rollups.support,
@@ -242,6 +242,15 @@ impl Engine {
             file.write_all(&[0; HEADER]).map_err(|e| failed(&e))?;
             let mut summed = Summed::new(std::io::BufWriter::with_capacity(1 << 20, &mut file));
             bincode::serialize_into(&mut summed, &snapshot).map_err(|e| failed(&e))?;
+            let commit = self.store.checkpoint(&mut summed)?;
+            if commit != rollups.commit {
+                drop(summed);
+                let _ = std::fs::remove_file(&temporary);
+                return Err(Error::Rollups(format!(
+                    "the rollups are at commit {}, the store at {commit}: snapshot skipped",
+                    rollups.commit
+                )));
+            }
             summed.flush().map_err(|e| failed(&e))?;
             (commit, (summed.hasher.finalize(), summed.length))
         };

@@ -164,9 +164,9 @@ pub(crate) type Refusal = String;
 pub(crate) fn resume(
     handle: &Handle,
     at: Position,
-    checkpoint: &[u8],
+    checkpoint: &mut dyn std::io::Read,
 ) -> Result<std::result::Result<(Index, CatchUp), Refusal>> {
-    let Ok(mut checkpoint) = bincode::deserialize::<Checkpoint>(checkpoint) else {
+    let Ok(mut checkpoint) = bincode::deserialize_from::<_, Checkpoint>(checkpoint) else {
         return Ok(Err("its store part cannot be read".to_owned()));
     };
     if checkpoint.id != at.id {
@@ -233,9 +233,10 @@ pub(crate) fn resume(
 }
 
 impl Store {
-    /// The store's part of a snapshot, and the commit it is at: taken under the write lock, so
-    /// it matches derived state that has followed every write up to that commit.
-    pub fn checkpoint(&self) -> Result<(u64, Vec<u8>)> {
+    /// Writes the store's part of a snapshot to `out` and returns the commit it is at: taken
+    /// under the write lock, so it matches derived state that has followed every write up to
+    /// that commit.
+    pub fn checkpoint(&self, out: &mut dyn std::io::Write) -> Result<u64> {
         let state = self.lock();
         let at = state.position;
         let checkpoint = CheckpointRef {
@@ -245,8 +246,11 @@ impl Store {
             events: state.events,
             identities: &state.identities,
         };
-        let bytes = bincode::serialize(&checkpoint).map_err(|e| corrupt(POSITION, e))?;
-        Ok((at.commit, bytes))
+        bincode::serialize_into(out, &checkpoint).map_err(|e| match *e {
+            bincode::ErrorKind::Io(e) => crate::Error::Storage(sled::Error::Io(e)),
+            e => corrupt(POSITION, e),
+        })?;
+        Ok(at.commit)
     }
 
     /// The data dir.
@@ -320,9 +324,11 @@ mod tests {
 
     /// Opens `dir` from `checkpoint`, waiting (bounded) for sled's lock of a store just dropped.
     fn open_at(dir: &std::path::Path, checkpoint: Option<&[u8]>) -> (Store, Option<CatchUp>) {
+        let mut checkpoint = checkpoint;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            match Store::open_at(dir, &Options::default(), checkpoint) {
+            let mut reader = checkpoint.as_mut().map(|bytes| bytes as &mut dyn std::io::Read);
+            match Store::open_at(dir, &Options::default(), reader.take()) {
                 Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
@@ -353,8 +359,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &Options::default()).unwrap();
         store.apply(vec![response("a", 1, 0, 1), response("b", 2, 0, 1), response("c", 3, 5, 1)]).unwrap();
-        let (commit, checkpoint) = store.checkpoint().unwrap();
-        assert_eq!(commit, 1);
+        let mut checkpoint = Vec::new();
+        assert_eq!(store.checkpoint(&mut checkpoint).unwrap(), 1);
         // After it: a new event, a replacement in place, one that moves hours, and a replacement
         // of a version that itself came after the checkpoint.
         store.apply(vec![response("d", 4, 9, 1), response("a", 5, 0, 2), response("b", 6, 7, 2)]).unwrap();
@@ -381,7 +387,8 @@ mod tests {
         assert_eq!(again.unwrap().outcomes, vec![Outcome::Duplicate; 4]);
         assert_eq!(store.lock().events, 4);
         // Once trimmed, a snapshot at the last commit needs nothing more.
-        let (commit, later) = store.checkpoint().unwrap();
+        let mut later = Vec::new();
+        let commit = store.checkpoint(&mut later).unwrap();
         store.trim_changes(commit).unwrap();
         drop(store);
         let (store, catch) = open_at(dir.path(), Some(&later));
@@ -399,7 +406,8 @@ mod tests {
         let first = Store::open(one.path(), &Options::default()).unwrap();
         first.apply(vec![response("a", 1, 0, 1)]).unwrap();
         first.apply(vec![response("b", 1, 0, 1)]).unwrap();
-        let (_, ahead) = first.checkpoint().unwrap();
+        let mut ahead = Vec::new();
+        first.checkpoint(&mut ahead).unwrap();
         let second = Store::open(two.path(), &Options::default()).unwrap();
         second.apply(vec![response("z", 1, 0, 1)]).unwrap();
         drop(second);
@@ -412,7 +420,8 @@ mod tests {
         let lost = tempfile::tempdir().unwrap();
         let store = Store::open(lost.path(), &Options::default()).unwrap();
         store.apply(vec![response("a", 1, 0, 1)]).unwrap();
-        let (_, at_one) = store.checkpoint().unwrap();
+        let mut at_one = Vec::new();
+        store.checkpoint(&mut at_one).unwrap();
         let mut read: Checkpoint = bincode::deserialize(&at_one).unwrap();
         read.commit += 1;
         let forged = bincode::serialize(&CheckpointRef {

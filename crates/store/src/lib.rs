@@ -226,7 +226,11 @@ impl Store {
     /// ahead of it: then only blocks written after it are read, and the changes it misses are
     /// returned for derived state to follow ([`Store::catch_up`]). `None` when it was not used
     /// (the reason is logged), or none was given.
-    pub fn open_at(dir: &Path, options: &Options, checkpoint: Option<&[u8]>) -> Result<(Self, Option<CatchUp>)> {
+    pub fn open_at(
+        dir: &Path,
+        options: &Options,
+        checkpoint: Option<&mut dyn std::io::Read>,
+    ) -> Result<(Self, Option<CatchUp>)> {
         std::fs::create_dir_all(dir).map_err(sled::Error::Io)?;
         restrict(dir).map_err(sled::Error::Io)?;
         let recorded = marker::read(dir);
@@ -241,7 +245,7 @@ impl Store {
             checkpoint = None;
         }
         let position = changes::position(&handle)?;
-        let resumed = match checkpoint.map(|bytes| changes::resume(&handle, position, bytes)).transpose()? {
+        let resumed = match checkpoint.map(|read| changes::resume(&handle, position, read)).transpose()? {
             Some(Ok(resumed)) => Some(resumed),
             Some(Err(why)) => {
                 tracing::warn!(data_dir = %dir.display(), "the snapshot is not used: {why}; reading every block");
