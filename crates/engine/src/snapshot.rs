@@ -226,11 +226,20 @@ impl Engine {
     /// Ingest waits while the rollups are copied out, not while the file is written.
     pub fn write_snapshot(&self) -> Result<Taken> {
         let _one = self.snapshots.taking.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let temporary = self.store.dir().join(format!("{FILE}.tmp"));
+        let written = self.write_snapshot_to(&temporary);
+        if written.is_err() {
+            // Never leave a partial file taking space (the disk may be full).
+            let _ = std::fs::remove_file(&temporary);
+        }
+        written
+    }
+
+    fn write_snapshot_to(&self, temporary: &Path) -> Result<Taken> {
         let started = Instant::now();
         let dir = self.store.dir();
         let failed = |e: &dyn std::fmt::Display| Error::Rollups(format!("writing {}: {e}", path(dir).display()));
-        let temporary = dir.join(format!("{FILE}.tmp"));
-        let mut file = create(&temporary).map_err(|e| failed(&e))?;
+        let mut file = create(temporary).map_err(|e| failed(&e))?;
         let (commit, summed) = {
             let rollups = self.read()?;
             let snapshot = SnapshotRef {
@@ -244,8 +253,6 @@ impl Engine {
             bincode::serialize_into(&mut summed, &snapshot).map_err(|e| failed(&e))?;
             let commit = self.store.checkpoint(&mut summed)?;
             if commit != rollups.commit {
-                drop(summed);
-                let _ = std::fs::remove_file(&temporary);
                 return Err(Error::Rollups(format!(
                     "the rollups are at commit {}, the store at {commit}: snapshot skipped",
                     rollups.commit
@@ -260,7 +267,7 @@ impl Engine {
         header.extend_from_slice(&FORMAT.to_le_bytes());
         header.extend_from_slice(&crc.to_le_bytes());
         header.extend_from_slice(&length.to_le_bytes());
-        finish(file, &header, &temporary, &path(dir)).map_err(|e| failed(&e))?;
+        finish(file, &header, temporary, &path(dir)).map_err(|e| failed(&e))?;
         self.store.trim_changes(commit)?;
         let bytes = HEADER as u64 + length;
         let taken = Taken { commit, bytes, millis: started.elapsed().as_millis() as u64 };
