@@ -18,6 +18,7 @@ use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use bincode::Options as _;
 use cxm_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +31,7 @@ use crate::{Engine, Error, IndexBudget, Result, Rollups, Settings};
 pub const FILE: &str = "rollups.snapshot";
 const MAGIC: &[u8; 8] = b"CXMROLL\0";
 /// Raised whenever the rollups' stored form changes: an older snapshot is then rebuilt.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Magic, format, CRC-32 and body length.
 const HEADER: usize = 8 + 4 + 4 + 8;
 
@@ -136,7 +137,8 @@ fn decode(path: &Path, built: &Built) -> std::result::Result<Option<Read>, Strin
     }
     let mut file = open().map_err(|e| format!("it cannot be read ({e})"))?;
     file.read_exact(&mut header).map_err(|_| "it is cut short".to_owned())?;
-    let snapshot: Snapshot = bincode::deserialize_from(&mut file).map_err(|e| format!("it cannot be decoded ({e})"))?;
+    let snapshot: Snapshot =
+        encoding().deserialize_from(&mut file).map_err(|e| format!("it cannot be decoded ({e})"))?;
     if snapshot.built != *built {
         return Err(format!("it was built with other settings ({:?}, now {built:?})", snapshot.built));
     }
@@ -167,6 +169,11 @@ impl<W: std::io::Write> std::io::Write for Summed<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// The encoding of the rollups: variable-length integers (their counts are mostly small).
+fn encoding() -> impl bincode::Options {
+    bincode::DefaultOptions::new()
 }
 
 /// Removes an unusable snapshot, so that it is never taken for a later state of the store.
@@ -250,7 +257,7 @@ impl Engine {
             };
             file.write_all(&[0; HEADER]).map_err(|e| failed(&e))?;
             let mut summed = Summed::new(std::io::BufWriter::with_capacity(1 << 20, &mut file));
-            bincode::serialize_into(&mut summed, &snapshot).map_err(|e| failed(&e))?;
+            encoding().serialize_into(&mut summed, &snapshot).map_err(|e| failed(&e))?;
             let commit = self.store.checkpoint(&mut summed)?;
             if commit != rollups.commit {
                 return Err(Error::Rollups(format!(
