@@ -33,6 +33,7 @@ mod nodes;
 mod plugins;
 mod polyglot;
 mod records;
+mod restart;
 mod revenue_metrics;
 mod revenue_weighted;
 mod robustness;

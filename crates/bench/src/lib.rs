@@ -143,9 +143,15 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
     let during = options.query_during_ingest.map(|every| client::During { questions: &mix, every });
     let ingested = runtime()?.block_on(client::ingest(&server.url, &batches, n, during))?;
     let ingest_rss = server.peak_rss()?;
+    // Killed, not stopped: the next start catches up what came after the last periodic
+    // snapshot (every 1,000,000 events by default); the clean stop after it writes one.
+    server.kill()?;
+    eprintln!("[bench] restarting cxmd after SIGKILL (snapshot caught up), then stopping it cleanly");
+    let server = server::Server::start(&binary, &data_dir)?;
+    let after_kill = (server.startup, server.peak_rss()?);
     server.stop()?;
 
-    eprintln!("[bench] restarting cxmd (rollups rebuilt from the store) and timing queries");
+    eprintln!("[bench] restarting cxmd (from the rollup snapshot) and timing queries");
     let server = server::Server::start(&binary, &data_dir)?;
     let startup = server.startup;
     let answers = runtime()?.block_on(client::query(&server.url, &mix, options.queries))?;
@@ -174,6 +180,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
         sled_raw,
         ingested,
         startup_seconds: startup.as_secs_f64(),
+        after_kill: (after_kill.0.as_secs_f64(), after_kill.1),
         mix: &mix,
         answers,
         peers: peer_runs,

@@ -46,7 +46,8 @@ pub struct Server {
     _stdout: BufReader<ChildStdout>,
     /// `http://ADDR` of its gRPC endpoint.
     pub url: String,
-    /// How long it took from spawn to listening (the rollup rebuild included).
+    /// How long it took from spawn to listening (reading the rollup snapshot and catching it up,
+    /// or rebuilding the rollups, included: cxmd listens once it can answer).
     pub startup: Duration,
 }
 
@@ -87,6 +88,13 @@ impl Server {
         let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM in /proc status")?;
         let kib: u64 = line.split_whitespace().nth(1).context("VmHWM value")?.parse()?;
         Ok(kib * 1024)
+    }
+
+    /// Kills the server with SIGKILL (no flush, no snapshot) and waits for it to exit.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// Stops the server with SIGTERM and waits for it to exit (it flushes first).

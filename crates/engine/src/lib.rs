@@ -30,6 +30,7 @@ mod query;
 mod records;
 mod revenue;
 mod rollup;
+pub mod snapshot;
 mod stats;
 mod steps;
 mod support;
@@ -42,11 +43,12 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cxm_proto::v1::event::Payload;
 use cxm_proto::v1::{Event, IngestResponse, QueryRequest, QueryResponse, Rejection};
-use cxm_store::{Backend, EventType, MetaWrite, Options, Outcome, Rules, Store};
+use cxm_store::{Backend, EventType, MetaWrite, Options, Outcome, Rules};
 
 pub use bounds::Stop;
 pub use error::{Error, Result};
 use query::Query;
+pub use snapshot::Taken;
 pub use views::{IndexBudget, Usage};
 
 /// Most events in one ingest request.
@@ -71,6 +73,10 @@ pub(crate) struct Rollups {
     /// How many stored versions were replaced (or the rollups rebuilt) since start: a query
     /// reading in steps starts again when this changed under it (see `steps`).
     pub(crate) moves: u64,
+    /// The store commit of the last change followed (see `snapshot`).
+    pub(crate) commit: u64,
+    /// Changes followed since start.
+    pub(crate) changed: u64,
 }
 
 impl Rollups {
@@ -80,6 +86,8 @@ impl Rollups {
             revenue: revenue::RevenueIndex::default(),
             support: support::SupportIndex::new(budget),
             moves: 0,
+            commit: 0,
+            changed: 0,
         }
     }
 
@@ -88,6 +96,7 @@ impl Rollups {
         let mut rollups = Rollups::new(budget);
         let started = std::time::Instant::now();
         let mut events = 0_u64;
+        rollups.commit = store.commit();
         for kind in INDEXED_TYPES {
             for payload in store.scan_all(kind) {
                 rollups.load(&payload?);
@@ -127,6 +136,22 @@ impl Rollups {
         self.revenue.add(&change.new);
     }
 
+    /// Follows one change a snapshot missed: `add` a version stored since, or take out one
+    /// replaced since.
+    fn follow(&mut self, payload: &Payload, add: bool) {
+        if add {
+            self.load(payload);
+            return;
+        }
+        self.moves += 1;
+        match payload {
+            Payload::SurveyResponse(old) => self.surveys.remove(old),
+            Payload::Ticket(old) => self.support.remove(old),
+            _ => {}
+        }
+        self.revenue.remove(payload);
+    }
+
     /// Adds one stored event while rebuilding at start.
     fn load(&mut self, payload: &Payload) {
         if let Payload::SurveyResponse(response) = payload {
@@ -149,20 +174,32 @@ pub struct Engine {
     rules: Rules,
     /// The memory budget of the rollups' views (kept for rebuilds).
     budget: IndexBudget,
+    /// The settings snapshots record, and the lock that keeps one snapshot at a time.
+    snapshots: snapshot::Snapshots,
     rollups: RwLock<Rollups>,
     /// The last alert cursor written, for watchers to wait on.
     alerts: tokio::sync::watch::Sender<u64>,
 }
 
 impl Engine {
-    /// Opens the data dir and rebuilds the rollups from the stored events.
+    /// Opens the data dir: the rollups come from the snapshot caught up with the changes after
+    /// it (see [`snapshot`]), else are rebuilt from the stored events.
     pub fn open(dir: &Path, settings: Settings) -> Result<Self> {
-        let store = Store::open(dir, &settings.store)?;
-        Self::open_on(Box::new(store), settings)
+        let (store, rollups) = snapshot::open(dir, &settings)?;
+        Self::assemble(Box::new(store), rollups, settings)
     }
 
-    /// Runs on an opened store (sled, or PostgreSQL) and rebuilds the rollups from its events.
+    /// Runs on an opened store (sled, or PostgreSQL) and rebuilds the rollups from its events
+    /// (no snapshot: see [`Engine::write_snapshot`]).
     pub fn open_on(store: Box<dyn Backend>, settings: Settings) -> Result<Self> {
+        let mut rollups = Rollups::rebuild(store.as_ref(), settings.index)?;
+        for change in store.follow()? {
+            rollups.apply(&change);
+        }
+        Self::assemble(store, rollups, settings)
+    }
+
+    fn assemble(store: Box<dyn Backend>, rollups: Rollups, settings: Settings) -> Result<Self> {
         let currency = &settings.rules.reporting_currency;
         if revenue::known_exponent(currency).is_none() {
             tracing::warn!(
@@ -171,12 +208,16 @@ impl Engine {
                 revenue::DEFAULT_EXPONENT
             );
         }
-        let mut rollups = Rollups::rebuild(store.as_ref(), settings.index)?;
-        for change in store.follow()? {
-            rollups.apply(&change);
-        }
         let alerts = tokio::sync::watch::Sender::new(store.alerts_last());
-        Ok(Self { store, rules: settings.rules, budget: settings.index, rollups: RwLock::new(rollups), alerts })
+        let snapshots = snapshot::Snapshots::new(&settings);
+        Ok(Self {
+            store,
+            rules: settings.rules,
+            budget: settings.index,
+            snapshots,
+            rollups: RwLock::new(rollups),
+            alerts,
+        })
     }
 
     /// The rollups, read-locked. A lock poisoned by a panic half-way through an update is
@@ -278,6 +319,8 @@ impl Engine {
                 &mut |applied, reveal| match self.write() {
                     Ok(mut rollups) => {
                         applied.changes.iter().for_each(|change| rollups.apply(change));
+                        rollups.commit = applied.commit;
+                        rollups.changed += applied.changes.len() as u64;
                         reveal();
                     }
                     Err(e) => published = Err(e),
@@ -296,6 +339,8 @@ impl Engine {
             for change in &applied.changes {
                 rollups.apply(change);
             }
+            rollups.commit = applied.commit;
+            rollups.changed += applied.changes.len() as u64;
         }
         self.publish_alerts();
         Ok(response)

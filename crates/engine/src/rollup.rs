@@ -37,6 +37,7 @@ pub(crate) trait Cell: Copy + Default {
 
 /// The non-empty slots of one day: bit `s` of `occupied` is set when slot `s` holds anything,
 /// and `cells` holds those slots' cells in slot order.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Slots<C> {
     occupied: u128,
     cells: Vec<C>,
@@ -106,6 +107,7 @@ impl<C: Cell> Slots<C> {
 /// The day totals live in their own map, apart from the slots: a query over whole days walks
 /// B-tree nodes that hold a dozen totals side by side, instead of visiting one day of cells per
 /// day, scattered over the heap (its cost stayed O(days) but grew with the heap).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Rollup<C> {
     totals: BTreeMap<i64, C>,
     days: BTreeMap<i64, Slots<C>>,

@@ -17,7 +17,7 @@ use std::mem::size_of;
 use crate::rollup::{Cell, Rollup};
 
 /// Limits on the memory of the dimension views of one event type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IndexBudget {
     /// Distinct attribute keys that get a view: the first ones seen (built-in dimensions come
     /// on top). Queries on other keys scan.
@@ -37,7 +37,7 @@ impl Default for IndexBudget {
 }
 
 /// What views hold: value-days and estimated bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     /// Days with data, summed over the values.
     pub value_days: u64,
@@ -81,20 +81,25 @@ pub(crate) enum Lookup<'a, R> {
     Absent,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Values<R> {
     rollups: HashMap<String, R>,
     used: Usage,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 enum View<R> {
     Indexed(Values<R>),
     Overflowed,
 }
 
 /// The views of one event type, within their budget.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Views<R> {
     budget: IndexBudget,
     /// The event type, for the log.
+    /// Not in snapshots: set again by [`Views::restored`].
+    #[serde(skip)]
     family: &'static str,
     views: HashMap<String, View<R>>,
     /// Attribute keys that get a view.
@@ -114,6 +119,12 @@ impl<R: ValueRollup> Views<R> {
     /// No views yet.
     pub(crate) fn new(family: &'static str, budget: IndexBudget) -> Self {
         Self { budget, family, views: HashMap::new(), keys: BTreeSet::new(), more_keys: false, used: Usage::default() }
+    }
+
+    /// Views read from a snapshot, named `family` again (names are not stored).
+    pub(crate) fn restored(mut self, family: &'static str) -> Self {
+        self.family = family;
+        self
     }
 
     /// Whether attribute `key` gets a view; when `add`ing, admits it while the key budget lasts.

@@ -88,7 +88,9 @@ impl PgStore {
         let mut changes = if *followed + 1 < seq { self.feed(*followed, seq - 1)? } else { Vec::new() };
         *followed = seq;
         changes.extend(applied.changes);
-        Ok(Applied { outcomes: applied.outcomes, changes })
+        // The feed's sequence number stands for the commit (snapshots, which read it, are
+        // sled's only).
+        Ok(Applied { outcomes: applied.outcomes, changes, commit: seq })
     }
 
     /// Updates, metadata, the clock, the feed and the alerts of a decided write (before COMMIT).

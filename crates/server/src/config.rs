@@ -87,6 +87,14 @@ pub(crate) struct Args {
     /// [default: 60].
     #[arg(long, env = "CXM_GOAL_CHECK_SECONDS")]
     goal_check_seconds: Option<u64>,
+    /// Write a rollup snapshot at most this many seconds after the last one when events
+    /// changed since (0: only by count and at shutdown) [default: 300].
+    #[arg(long, env = "CXM_SNAPSHOT_INTERVAL_SECONDS")]
+    snapshot_interval_seconds: Option<u64>,
+    /// Write a rollup snapshot once this many events were stored or replaced since the last one
+    /// (0: only by time and at shutdown) [default: 1000000].
+    #[arg(long, env = "CXM_SNAPSHOT_EVERY_EVENTS")]
+    snapshot_every_events: Option<u64>,
     /// Address-space limit of each plugin host process, in MiB (RLIMIT_AS; a plugin that needs
     /// more fails its sync with "ran out of memory") [default: 2048].
     #[arg(long, env = "CXM_PLUGIN_MEMORY_MB")]
@@ -160,6 +168,8 @@ struct File {
     stream_idle_timeout_seconds: Option<u64>,
     alert_retention_days: Option<f64>,
     goal_check_seconds: Option<u64>,
+    snapshot_interval_seconds: Option<u64>,
+    snapshot_every_events: Option<u64>,
     plugin_memory_mb: Option<u64>,
     shutdown_grace_seconds: Option<u64>,
     index_attribute_keys: Option<usize>,
@@ -212,6 +222,8 @@ pub(crate) struct Config {
     pub(crate) stream_idle_timeout: std::time::Duration,
     pub(crate) alert_retention: std::time::Duration,
     pub(crate) goal_check: std::time::Duration,
+    /// When rollup snapshots are written (besides at shutdown).
+    pub(crate) snapshots: crate::snapshots::Schedule,
     pub(crate) plugin_memory_mb: u64,
     pub(crate) shutdown_grace: std::time::Duration,
     pub(crate) index: cxm_engine::IndexBudget,
@@ -278,6 +290,13 @@ impl Config {
         if goal_check == 0 {
             return Err(StartError::Config("goal_check_seconds must be at least 1".to_owned()));
         }
+        let snapshots = crate::snapshots::Schedule {
+            interval: Some(args.snapshot_interval_seconds.or(file.snapshot_interval_seconds).unwrap_or(300))
+                .filter(|s| *s > 0)
+                .map(std::time::Duration::from_secs),
+            every_events: Some(args.snapshot_every_events.or(file.snapshot_every_events).unwrap_or(1_000_000))
+                .filter(|n| *n > 0),
+        };
         let demo = args.demo.or(file.demo).unwrap_or(false);
         let http = match args.http_listen.or(file.http_listen) {
             Some(addr) => Some(HttpListen { addr, required: true }),
@@ -316,6 +335,7 @@ impl Config {
         Ok(Self {
             alert_retention,
             goal_check: std::time::Duration::from_secs(goal_check),
+            snapshots,
             index,
             plugin_memory_mb,
             shutdown_grace: std::time::Duration::from_secs(grace),

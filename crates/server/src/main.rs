@@ -17,6 +17,7 @@ mod ingest;
 mod insights;
 mod keys;
 mod metrics;
+mod snapshots;
 mod store_health;
 
 use std::io::Write as _;
@@ -212,6 +213,7 @@ async fn run(config: Config) -> Result<(), StartError> {
     let insights_api = Arc::new(insights::InsightsApi { engine: Arc::clone(&engine) });
     let retention = tokio::spawn(alerts::retain(Arc::clone(&engine), config.alert_retention));
     let goal_checks = tokio::spawn(alerts::check_goals(Arc::clone(&engine), config.goal_check));
+    let snapshots = tokio::spawn(snapshots::take(Arc::clone(&engine), config.snapshots));
 
     tracing::info!(%addr, data_dir = %config.data_dir.display(), plugin_dirs = ?config.plugin_dirs, "cxmd serving");
     // stdout says where to connect: `cxmd listening on ADDR`, then `cxmd dashboard on ADDR` when
@@ -287,6 +289,7 @@ async fn run(config: Config) -> Result<(), StartError> {
             }
             retention.abort();
             goal_checks.abort();
+            snapshots.abort();
             health.set_not_serving::<IngestServiceServer<ingest::Ingest>>().await;
             health.set_not_serving::<MetricsServiceServer<metrics::Metrics>>().await;
             health.set_not_serving::<ConnectorServiceServer<connectors::ConnectorApi>>().await;
@@ -310,6 +313,8 @@ async fn run(config: Config) -> Result<(), StartError> {
             Err(_) => tracing::warn!("dashboard: grace period over; closing its connections"),
         }
     }
+    // A clean stop leaves a snapshot of everything, so the next start reads no events.
+    snapshots::write(Arc::clone(&engine)).await;
     let flushed = tokio::task::spawn_blocking(move || engine.flush()).await;
     match flushed {
         Ok(Ok(())) => tracing::info!("stopped; data flushed"),

@@ -26,6 +26,18 @@ pub trait Backend: Send + Sync {
     /// [`Backend::follow`]).
     fn write(&self, events: Vec<Payload>, derive: Derive<'_>) -> Result<Applied>;
 
+    /// The sled store behind this backend, for what only it keeps (rollup snapshots and their
+    /// checkpoints); `None` for other stores.
+    fn sled(&self) -> Option<&Store> {
+        None
+    }
+
+    /// The last commit of the store's change records (see [`Store::checkpoint`]); 0 for a store
+    /// that keeps none.
+    fn commit(&self) -> u64 {
+        0
+    }
+
     /// Whether [`Backend::write_hidden`] keeps a write hidden from reads until it is published.
     /// A caller whose derived state must change together with what reads see holds its own
     /// lock across [`Backend::write`] when this is `false`.
@@ -152,6 +164,14 @@ impl Backend for Store {
 
     fn hides_writes(&self) -> bool {
         true
+    }
+
+    fn sled(&self) -> Option<&Store> {
+        Some(self)
+    }
+
+    fn commit(&self) -> u64 {
+        Store::commit(self)
     }
 
     fn write_hidden(

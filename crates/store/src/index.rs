@@ -43,7 +43,7 @@ fn unpack_hour(slot: u64) -> Nanos {
     ((slot & HOUR_MASK) as i64 - HOUR_BIAS) * HOUR
 }
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Shard {
     slots: Vec<u64>,
     len: usize,
@@ -101,6 +101,7 @@ impl Shard {
 }
 
 /// The identity index.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Identities {
     shards: Vec<Shard>,
 }

@@ -16,6 +16,7 @@
 mod alerts;
 mod backend;
 pub mod block;
+mod changes;
 mod error;
 mod fault;
 mod index;
@@ -39,6 +40,7 @@ use prost::Message;
 
 pub use alerts::{Bounds, PAGE as ALERT_PAGE, StoredAlert};
 pub use backend::{Backend, Derive, Events, HourBlocks, Stored, now, outcome};
+pub use changes::CatchUp;
 pub use error::{Error, Result};
 pub use key::{EventType, Nanos};
 pub use reveal::Reveal;
@@ -74,6 +76,9 @@ pub struct Applied {
     pub outcomes: Vec<Outcome>,
     /// The stored changes, in order.
     pub changes: Vec<Change>,
+    /// The commit of this write when it changed events (see [`Store::checkpoint`]); else the
+    /// last commit before it.
+    pub commit: u64,
 }
 
 /// A write to a metadata record (connector definitions, cursors), outside the event keys.
@@ -206,6 +211,8 @@ struct State {
     /// Events stored (durably).
     events: u64,
     marker: marker::Marker,
+    /// The store's id and last commit.
+    position: changes::Position,
     /// A failed write not yet undone: writes are refused until it is.
     fault: Option<fault::Fault>,
 }
@@ -216,18 +223,50 @@ impl Store {
     /// [`Error::Damaged`]) a store whose blocks fail their checksums, or that holds fewer events
     /// than `store.json` records, unless `options` say otherwise.
     pub fn open(dir: &Path, options: &Options) -> Result<Self> {
+        Ok(Self::open_at(dir, options, None)?.0)
+    }
+
+    /// Opens the store like [`Store::open`], resuming from a `checkpoint` (see
+    /// [`Store::checkpoint`]) instead of reading every block when it is of this store and not
+    /// ahead of it: then only blocks written after it are read, and the changes it misses are
+    /// returned for derived state to follow ([`Store::catch_up`]). `None` when it was not used
+    /// (the reason is logged), or none was given.
+    pub fn open_at(
+        dir: &Path,
+        options: &Options,
+        checkpoint: Option<&mut dyn std::io::Read>,
+    ) -> Result<(Self, Option<CatchUp>)> {
         std::fs::create_dir_all(dir).map_err(sled::Error::Io)?;
         restrict(dir).map_err(sled::Error::Io)?;
         let recorded = marker::read(dir);
         let handle = open::sled(dir, options)?;
         // sled created its files with the process umask; tighten them now.
         restrict(dir).map_err(sled::Error::Io)?;
+        let mut checkpoint = checkpoint;
         if handle.tree.scan_prefix([key::EVENT]).next().is_some() {
             let found = open::index(&handle, dir, options)?;
             migrate::run(&handle.tree, found.sequence)?;
             handle.db.flush()?;
+            checkpoint = None;
         }
-        let found = open::index(&handle, dir, options)?;
+        let position = changes::position(&handle)?;
+        let resumed = match checkpoint.map(|read| changes::resume(&handle, position, read)).transpose()? {
+            Some(Ok(resumed)) => Some(resumed),
+            Some(Err(why)) => {
+                tracing::warn!(data_dir = %dir.display(), "the snapshot is not used: {why}; reading every block");
+                None
+            }
+            None => None,
+        };
+        let (found, catch) = match resumed {
+            Some((found, catch)) => (found, Some(catch)),
+            None => {
+                let found = open::index(&handle, dir, options)?;
+                // Without a checkpoint the change records serve nothing.
+                changes::trim(&handle, position.commit)?;
+                (found, None)
+            }
+        };
         let alerts = alerts::Log::open(&handle.tree)?;
         open::check_count(dir, &recorded, &found, options)?;
         let written = match recorded {
@@ -236,16 +275,23 @@ impl Store {
         };
         let mut marker = marker::Marker::new(dir, written);
         marker.update(found.events, true);
-        let state =
-            State { identities: found.identities, sequence: found.sequence, events: found.events, marker, fault: None };
-        Ok(Self {
+        let state = State {
+            identities: found.identities,
+            sequence: found.sequence,
+            events: found.events,
+            marker,
+            position,
+            fault: None,
+        };
+        let store = Self {
             dir: dir.to_path_buf(),
             options: options.clone(),
             view: RwLock::new(Some(Arc::new(View { handle, hidden: None }))),
             state: Mutex::new(state),
             faulty: AtomicBool::new(false),
             alerts,
-        })
+        };
+        Ok((store, catch))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -334,7 +380,13 @@ impl Store {
         let mut batch = sled::Batch::default();
         let mut keys = Vec::new();
         let mut sequence = state.sequence;
-        let moved = write.finish(&mut batch, &mut keys, &mut sequence);
+        let mut record = changes::Record::default();
+        let moved = write.finish(&mut batch, &mut keys, &mut sequence, &mut record);
+        let position = match applied.changes.is_empty() {
+            true => state.position,
+            false => changes::stage(state.position, &record, &mut batch, &mut keys)?,
+        };
+        applied.commit = position.commit;
         let (metas, raised) = derive(&applied);
         let (alert_keys, last_alert) = self.alerts.stage(raised, now_nanos(), &mut batch);
         keys.extend(alert_keys);
@@ -360,6 +412,7 @@ impl Store {
         let published = publish(&applied, reveal);
         let accepted = applied.outcomes.iter().filter(|o| **o == Outcome::Accepted).count() as u64;
         state.sequence = sequence;
+        state.position = position;
         self.alerts.commit(last_alert);
         state.events += accepted;
         state.marker.update(state.events, false);

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use cxm_proto::v1::event::Payload;
 
 use crate::block::{self, Entry};
+use crate::changes::Record;
 use crate::index::Identities;
 use crate::key::{self, EventType};
 use crate::{Nanos, Result, corrupt, decode, version_of};
@@ -56,11 +57,13 @@ pub(crate) struct Write<'a> {
     hours: HashMap<(EventType, Nanos), Hour>,
     fresh: Vec<Option<(EventType, Nanos, Vec<u8>)>>,
     pending: HashMap<Vec<u8>, Current>,
+    /// Entries taken out of stored blocks: block key, main time, payload.
+    removed: Vec<([u8; 18], Nanos, Vec<u8>)>,
 }
 
 impl<'a> Write<'a> {
     pub(crate) fn new(tree: &'a sled::Tree, index: &'a Identities) -> Self {
-        Self { tree, index, hours: HashMap::new(), fresh: Vec::new(), pending: HashMap::new() }
+        Self { tree, index, hours: HashMap::new(), fresh: Vec::new(), pending: HashMap::new(), removed: Vec::new() }
     }
 
     fn hour(&mut self, kind: EventType, hour: Nanos) -> Result<&Hour> {
@@ -130,7 +133,9 @@ impl<'a> Write<'a> {
         match old.map(|c| c.location) {
             Some(Location::Stored(kind, hour, b, e)) => {
                 if let Some(loaded) = self.hours.get_mut(&(kind, hour)) {
-                    loaded.blocks[b].1[e] = None;
+                    if let Some(gone) = loaded.blocks[b].1[e].take() {
+                        self.removed.push((loaded.blocks[b].0, gone.time, gone.bytes));
+                    }
                     loaded.blocks[b].2 = true;
                 }
             }
@@ -151,14 +156,17 @@ impl<'a> Write<'a> {
         self.pending.insert(identity, current);
     }
 
-    /// The sled batch of this write (blocks rewritten and new, their keys added to `keys`) and
-    /// the index changes to make once it is durable: (fingerprint, hour before, hour now).
+    /// The sled batch of this write (blocks rewritten and new, their keys added to `keys`),
+    /// what it changed (in `record`) and the index changes to make once it is durable:
+    /// (fingerprint, hour before, hour now).
     pub(crate) fn finish(
         self,
         batch: &mut sled::Batch,
         keys: &mut Vec<Vec<u8>>,
         sequence: &mut u64,
+        record: &mut Record,
     ) -> Vec<(u64, Option<Nanos>, Nanos)> {
+        record.removed = self.removed;
         for ((_, hour), loaded) in &self.hours {
             for (block_key, entries, dirty) in &loaded.blocks {
                 if !dirty {
@@ -190,6 +198,7 @@ impl<'a> Write<'a> {
                 }
                 let block_key = key::block(kind, hour, *sequence);
                 keys.push(block_key.to_vec());
+                record.added.push(block_key);
                 batch.insert(&block_key[..], block::encode(hour, entries[start..end].iter().copied()));
                 *sequence += 1;
                 start = end;

@@ -17,7 +17,7 @@ pub(crate) const SOURCE: &str = "source";
 pub(crate) const DIMENSIONS: [&str; 1] = [SOURCE];
 
 /// The revenue of one account, per source of its subscriptions.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AccountRevenue {
     /// Per subscription source: the subscriptions held, and the MRR they sum to over time.
     by_source: BTreeMap<String, (usize, MrrSteps)>,
@@ -31,7 +31,7 @@ impl AccountRevenue {
 }
 
 /// Revenue data of every account.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RevenueIndex {
     /// By `Subscription.account_id`.
     accounts: HashMap<String, AccountRevenue>,

@@ -5,7 +5,7 @@ use cxm_store::Nanos;
 /// MRR over time in minor units: from each step's instant on (inclusive), the MRR is the step's
 /// value, until the next step. Before the first step it is 0. Steps are sorted, and no step
 /// repeats the value before it, so the function has one step per change of MRR.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct MrrSteps {
     steps: Vec<(Nanos, i128)>,
 }

@@ -75,7 +75,7 @@ impl TicketFacts {
 }
 
 /// The counts one slot of a rollup holds. Durations live in separate sparse sketches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TicketCell {
     created: u64,
     solved: u64,

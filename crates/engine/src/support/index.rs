@@ -26,7 +26,7 @@ pub(crate) struct Parts {
 
 /// The rollups of one set of tickets: counts on every timeline, duration sketches on the
 /// first-reply and solve timelines.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TicketRollup {
     counts: Rollup<TicketCell>,
     first_replies: DurationRollup,
@@ -93,6 +93,7 @@ impl ValueRollup for TicketRollup {
 }
 
 /// All ticket rollups.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct SupportIndex {
     total: TicketRollup,
     /// Per dimension, one rollup per non-empty value: the single-valued dimensions, whose ""
@@ -114,6 +115,12 @@ impl Default for SupportIndex {
 
 impl SupportIndex {
     /// No tickets yet; views within `budget`.
+    /// The index as read from a snapshot, its views named again.
+    pub(crate) fn restored(mut self) -> Self {
+        self.views = self.views.restored("support");
+        self
+    }
+
     pub(crate) fn new(budget: IndexBudget) -> Self {
         Self {
             total: TicketRollup::default(),

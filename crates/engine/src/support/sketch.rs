@@ -37,7 +37,7 @@ pub(crate) fn nearest_rank(numerator: u64, denominator: u64, n: u64) -> u64 {
 }
 
 /// The durations of a few tickets (one slot or one day of a rollup): sparse bins, sorted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DurationSketch {
     count: u32,
     zeros: u32,

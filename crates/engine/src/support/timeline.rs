@@ -13,14 +13,14 @@ const SLOTS_PER_DAY: i64 = 86_400 * 1_000_000_000 / SLOT_NANOS;
 
 /// One UTC day of a [`DurationRollup`]: the day's sketch and the sketches of the slots that
 /// hold anything (sorted by slot), so memory follows the tickets, not the 96 slots.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct SketchDay {
     total: DurationSketch,
     slots: Vec<(u8, DurationSketch)>,
 }
 
 /// Duration sketches over time: per slot (sparse) and per UTC day.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DurationRollup {
     days: BTreeMap<i64, SketchDay>,
     /// Estimated heap bytes of the days' slot lists and sketch bins.
@@ -124,7 +124,7 @@ impl DurationRollup {
 /// For one timeline (first reply or solve), the `created_at` of the tickets whose time falls in
 /// each slot. Tickets are stored in `created_at` order, so this turns "tickets solved between
 /// 10:07 and 10:15" into a few point reads of the store, bounded by the tickets of that slot.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Locator {
     slots: BTreeMap<i64, Vec<Nanos>>,
 }

@@ -6,7 +6,7 @@ use crate::rollup::Cell;
 
 /// The aggregate of some survey responses, per kind. CES scores are kept doubled after
 /// rescaling to 1..7 (2·s' is a whole number on 5- and 7-point scales), so every sum is exact.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SurveyCell {
     promoters: u64,
     passives: u64,

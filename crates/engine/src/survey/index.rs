@@ -15,6 +15,7 @@ use crate::views::{IndexBudget, Lookup, Usage, Views};
 const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
 
 /// All survey rollups.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct SurveyIndex {
     total: Rollup<SurveyCell>,
     /// Per dimension, one rollup per non-empty value. The "" value (responses without the
@@ -30,6 +31,12 @@ impl Default for SurveyIndex {
 
 impl SurveyIndex {
     /// No responses yet; views within `budget`.
+    /// The index as read from a snapshot, its views named again.
+    pub(crate) fn restored(mut self) -> Self {
+        self.views = self.views.restored("survey");
+        self
+    }
+
     pub(crate) fn new(budget: IndexBudget) -> Self {
         Self { total: Rollup::default(), views: Views::new("survey", budget) }
     }
