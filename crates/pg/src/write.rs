@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cxm_proto::v1::event::Payload;
-use cxm_store::{Applied, Change, Derive, EventType, MetaWrite, Nanos, Outcome, Result, Stored};
+use cxm_store::{Applied, Change, Derive, EventType, MetaWrite, Nanos, Outcome, Result, Stored, encode};
 use prost::Message;
 
 use crate::PgStore;
@@ -177,15 +177,6 @@ impl PgStore {
             }
             Ok(Some((seq as u64, last as u64)))
         })
-    }
-}
-
-fn encode(payload: &Payload) -> Vec<u8> {
-    match payload {
-        Payload::SurveyResponse(m) => m.encode_to_vec(),
-        Payload::Ticket(m) => m.encode_to_vec(),
-        Payload::Subscription(m) => m.encode_to_vec(),
-        Payload::Account(m) => m.encode_to_vec(),
     }
 }
 

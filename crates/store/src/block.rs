@@ -68,7 +68,10 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+/// Reads a protobuf-style varint at `*at`, moving `at` past it; `None` when the bytes end first
+/// or it runs over 64 bits. (Blocks frame their entries with it; readers of encoded messages use
+/// it too.)
+pub fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     let mut v = 0_u64;
     for shift in (0..64).step_by(7) {
         let b = *bytes.get(*at)?;

@@ -160,7 +160,8 @@ fn normalize(payload: &mut Payload) {
     }
 }
 
-fn encode(payload: &Payload) -> Vec<u8> {
+/// The stored bytes of a payload: its message encoded alone (no `Event` envelope).
+pub fn encode(payload: &Payload) -> Vec<u8> {
     match payload {
         Payload::SurveyResponse(m) => m.encode_to_vec(),
         Payload::Ticket(m) => m.encode_to_vec(),
@@ -364,12 +365,7 @@ impl Store {
             let time = main_time(&payload).or(existing.as_ref().map(|c| c.time)).unwrap_or_else(now_nanos);
             let version = updated_at.and_then(nanos).unwrap_or(time);
             let bytes = encode(&payload);
-            let outcome = match &existing {
-                None => Outcome::Accepted,
-                Some(c) if version < c.version => Outcome::Stale,
-                Some(c) if version == c.version && c.bytes == bytes => Outcome::Duplicate,
-                Some(_) => Outcome::Updated,
-            };
+            let outcome = outcome(existing.as_ref().map(|c| (c.version, &c.bytes[..])), version, &bytes);
             applied.outcomes.push(outcome);
             if matches!(outcome, Outcome::Stale | Outcome::Duplicate) {
                 continue;

@@ -4,6 +4,7 @@
 //! `Prioritize` costs; decoding whole messages was most of it.
 
 use cxm_proto::v1::{SurveyKind, SurveyResponse};
+use cxm_store::block::varint;
 
 /// The fields of one encoded response that drivers read.
 #[derive(Debug, Default, Clone, Copy)]
@@ -31,19 +32,6 @@ const VARINT: u64 = 0;
 const FIXED64: u64 = 1;
 const LEN: u64 = 2;
 const FIXED32: u64 = 5;
-
-fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0_u64;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*at)?;
-        *at += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
 
 /// One field of an encoded message.
 #[derive(Debug, Clone, Copy)]
