@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use cxm_proto::v1::{Event, Granularity, IngestRequest, QueryResponse, SurveyKind, SurveyResponse};
+use cxm_proto::v1::event::Payload;
+use cxm_proto::v1::{Account, Event, Granularity, IngestRequest, QueryResponse, SurveyKind, SurveyResponse};
 
 use crate::support::reference::Case;
 use crate::support::{Cxmd, Rng, Store, at, event, postgres, response, stores};
@@ -146,7 +147,13 @@ async fn two_nodes_writing_the_same_keys_concurrently_end_as_the_version_rules_s
     assert_eq!((total.0 + total.1 + total.2 + total.3) as usize, sent, "{total:?}");
     // Each identity was new exactly once, whichever node stored it first.
     assert_eq!(total.0 as usize, KEYS, "accepted across both nodes: {total:?}");
-    // Each key ends at its newest version, on both nodes and in the database.
+    // Each key ends at its newest version, on both nodes and in the database. B's last writes
+    // may have committed after A's: A follows them within its next poll, or at once when it
+    // writes again (a write first applies what others committed before it) — so A writes an
+    // account, which no survey metric reads, and then holds every commit.
+    let marker = Payload::Account(Account { id: "marker".into(), source: "test".into(), ..Account::default() });
+    let ack = a.ingest_client().await.ingest(IngestRequest { events: vec![Event { payload: Some(marker) }] }).await;
+    assert_eq!(ack.unwrap().into_inner().accepted, 1);
     let newest: Vec<SurveyResponse> = (0..KEYS).map(|k| versioned(k, VERSIONS)).collect();
     let case = case();
     let deadline = Instant::now() + Duration::from_secs(1);
