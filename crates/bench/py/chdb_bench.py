@@ -9,12 +9,13 @@ duckdb_bench.py.
 Usage: chdb_bench.py --csv events.csv --spec spec.json --iterations N --out out.json
 """
 
-import argparse
 import json
 import time
 
 import chdb
 from chdb import session
+
+import peer
 
 VALUES = {
     "nps": "100.0 * (countIf(score >= 9) - countIf(score <= 6)) / count()",
@@ -51,24 +52,12 @@ def sql(q):
     )
 
 
-def percentile(sorted_ms, q):
-    rank = max(1, -(-len(sorted_ms) * q // 100))
-    return sorted_ms[int(rank) - 1]
-
-
 def rows_of(result):
     return json.loads(result.bytes() or b'{"data": []}')["data"]
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--csv", required=True)
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--iterations", type=int, required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    with open(args.spec) as f:
-        spec = json.load(f)
+    args, spec = peer.arguments()
 
     sess = session.Session()
     started = time.perf_counter()
@@ -87,24 +76,16 @@ def main():
     load_seconds = time.perf_counter() - started
 
     version = f"{chdb.__version__} (ClickHouse {chdb.engine_version})"
-    out = {"version": version, "load_seconds": load_seconds, "questions": {}}
-    for q in spec:
-        text = sql(q)
-        rows = rows_of(sess.query(text, "JSONCompact"))
-        timings = []
-        for _ in range(args.iterations):
-            t0 = time.perf_counter()
-            sess.query(text, "JSONCompact").bytes()
-            timings.append((time.perf_counter() - t0) * 1000.0)
-        timings.sort()
-        out["questions"][q["name"]] = {
-            "sql": text,
-            "rows": [[g, int(b), float(v), int(n)] for g, b, v, n in rows],
-            "p50_ms": percentile(timings, 50),
-            "p99_ms": percentile(timings, 99),
-        }
-    with open(args.out, "w") as f:
-        json.dump(out, f)
+    # Timed: the query and its result bytes, as DuckDB's fetchall(); the rows are decoded once.
+    peer.answer(
+        args,
+        spec,
+        sql,
+        lambda text: rows_of(sess.query(text, "JSONCompact")),
+        version,
+        load_seconds,
+        run=lambda text: sess.query(text, "JSONCompact").bytes(),
+    )
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ over many runs, and writes the answers and latencies as JSON.
 Usage: duckdb_bench.py --csv events.csv --spec spec.json --iterations N --out out.json
 """
 
-import argparse
-import json
 import time
 
 import duckdb
+
+import peer
 
 VALUES = {
     "nps": "100.0 * (count(*) FILTER (WHERE score >= 9) - count(*) FILTER (WHERE score <= 6)) / count(*)",
@@ -45,20 +45,9 @@ def sql(q):
     )
 
 
-def percentile(sorted_ms, q):
-    rank = max(1, -(-len(sorted_ms) * q // 100))
-    return sorted_ms[int(rank) - 1]
-
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--csv", required=True)
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--iterations", type=int, required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    with open(args.spec) as f:
-        spec = json.load(f)
+    args, spec = peer.arguments()
 
     con = duckdb.connect()
     started = time.perf_counter()
@@ -73,24 +62,7 @@ def main():
     )
     load_seconds = time.perf_counter() - started
 
-    out = {"duckdb_version": duckdb.__version__, "load_seconds": load_seconds, "questions": {}}
-    for q in spec:
-        text = sql(q)
-        rows = con.execute(text).fetchall()
-        timings = []
-        for _ in range(args.iterations):
-            t0 = time.perf_counter()
-            con.execute(text).fetchall()
-            timings.append((time.perf_counter() - t0) * 1000.0)
-        timings.sort()
-        out["questions"][q["name"]] = {
-            "sql": text,
-            "rows": [[g, int(b), float(v), int(n)] for g, b, v, n in rows],
-            "p50_ms": percentile(timings, 50),
-            "p99_ms": percentile(timings, 99),
-        }
-    with open(args.out, "w") as f:
-        json.dump(out, f)
+    peer.answer(args, spec, sql, lambda text: con.execute(text).fetchall(), duckdb.__version__, load_seconds)
 
 
 if __name__ == "__main__":

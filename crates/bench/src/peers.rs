@@ -99,7 +99,6 @@ pub struct PeerRun {
 /// What a `py/<peer>_bench.py` writes.
 #[derive(serde::Deserialize)]
 struct Output {
-    #[serde(alias = "duckdb_version")]
     version: String,
     load_seconds: f64,
     questions: std::collections::BTreeMap<String, PeerAnswer>,
