@@ -33,19 +33,50 @@ pub(crate) trait Cell: Copy + Default {
     fn is_empty(&self) -> bool;
     /// Adds this cell into a query total.
     fn add_to(&self, total: &mut Self::Total);
+    /// The compact form slots keep while every count fits it (e.g. 32-bit fields).
+    type Narrow: Copy + serde::Serialize + serde::de::DeserializeOwned;
+    /// This cell in compact form, or `None` when a count does not fit it.
+    fn narrow(&self) -> Option<Self::Narrow>;
+    /// A compact cell back in full.
+    fn widen(narrow: &Self::Narrow) -> Self;
+}
+
+/// Counts in 32 bits, when every one fits (the compact form of a cell of `N` counts).
+pub(crate) fn narrow_counts<const N: usize>(counts: [u64; N]) -> Option<[u32; N]> {
+    let mut out = [0; N];
+    for (to, from) in out.iter_mut().zip(counts) {
+        *to = u32::try_from(from).ok()?;
+    }
+    Some(out)
+}
+
+/// Compact counts back in 64 bits.
+pub(crate) fn widen_counts<const N: usize>(counts: &[u32; N]) -> [u64; N] {
+    counts.map(u64::from)
 }
 
 /// The non-empty slots of one day: bit `s` of `occupied` is set when slot `s` holds anything,
 /// and `cells` holds those slots' cells in slot order.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Slots<C> {
+#[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
+struct Slots<C: Cell> {
     occupied: u128,
-    cells: Vec<C>,
+    cells: Cells<C>,
 }
 
-impl<C> Default for Slots<C> {
+/// A day's slot cells: compact while every count fits ([`Cell::Narrow`], half the bytes of a
+/// survey cell), in full once one does not (a quarter hour of one value with more than 4·10⁹
+/// responses, say): counts stay exact either way.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
+enum Cells<C: Cell> {
+    Narrow(Vec<C::Narrow>),
+    Wide(Vec<C>),
+}
+
+impl<C: Cell> Default for Slots<C> {
     fn default() -> Self {
-        Self { occupied: 0, cells: Vec::new() }
+        Self { occupied: 0, cells: Cells::Narrow(Vec::new()) }
     }
 }
 
@@ -54,12 +85,49 @@ fn below(slot: u32) -> u128 {
     (1_u128 << slot) - 1
 }
 
+/// Inserts `value` at `at`, growing by a quarter, never past a full day: slack stays small.
+fn insert_cell<T>(cells: &mut Vec<T>, at: usize, value: T) {
+    if cells.len() == cells.capacity() {
+        let room = SLOTS_PER_DAY as usize - cells.len();
+        cells.reserve_exact((cells.len() / 4).max(2).min(room.max(1)));
+    }
+    cells.insert(at, value);
+}
+
 impl<C: Cell> Slots<C> {
     /// Heap bytes of the cells (capacity, plus an allocator header).
     fn heap_bytes(&self) -> usize {
-        match self.cells.capacity() {
+        let (capacity, size) = match &self.cells {
+            Cells::Narrow(cells) => (cells.capacity(), size_of::<C::Narrow>()),
+            Cells::Wide(cells) => (cells.capacity(), size_of::<C>()),
+        };
+        match capacity {
             0 => 0,
-            capacity => capacity * size_of::<C>() + 16,
+            capacity => capacity * size + 16,
+        }
+    }
+
+    /// Sets the cell at `at` (occupied, or inserted when `insert`); the day's cells go to the
+    /// full form for good once a count does not fit the compact one.
+    fn put(&mut self, at: usize, cell: C, insert: bool) {
+        fn place<T>(cells: &mut Vec<T>, at: usize, value: T, insert: bool) {
+            if insert { insert_cell(cells, at, value) } else { cells[at] = value }
+        }
+        match (&mut self.cells, cell.narrow()) {
+            (Cells::Narrow(cells), Some(narrow)) => place(cells, at, narrow, insert),
+            (Cells::Wide(cells), _) => place(cells, at, cell, insert),
+            (Cells::Narrow(cells), None) => {
+                let mut wide: Vec<C> = cells.iter().map(C::widen).collect();
+                place(&mut wide, at, cell, insert);
+                self.cells = Cells::Wide(wide);
+            }
+        }
+    }
+
+    fn get(&self, at: usize) -> C {
+        match &self.cells {
+            Cells::Narrow(cells) => C::widen(&cells[at]),
+            Cells::Wide(cells) => cells[at],
         }
     }
 
@@ -67,15 +135,12 @@ impl<C: Cell> Slots<C> {
         let bit = 1_u128 << slot;
         let at = (self.occupied & below(slot)).count_ones() as usize;
         if self.occupied & bit != 0 {
-            self.cells[at].add(cell);
+            let mut sum = self.get(at);
+            sum.add(cell);
+            self.put(at, sum, false);
             return;
         }
-        if self.cells.len() == self.cells.capacity() {
-            // Grow by a quarter, never past a full day: slack stays small.
-            let room = SLOTS_PER_DAY as usize - self.cells.len();
-            self.cells.reserve_exact((self.cells.len() / 4).max(2).min(room.max(1)));
-        }
-        self.cells.insert(at, *cell);
+        self.put(at, *cell, true);
         self.occupied |= bit;
     }
 
@@ -85,10 +150,16 @@ impl<C: Cell> Slots<C> {
             return;
         }
         let at = (self.occupied & below(slot)).count_ones() as usize;
-        self.cells[at].sub(cell);
-        if self.cells[at].is_empty() {
-            self.cells.remove(at);
+        let mut left = self.get(at);
+        left.sub(cell);
+        if left.is_empty() {
+            match &mut self.cells {
+                Cells::Narrow(cells) => drop(cells.remove(at)),
+                Cells::Wide(cells) => drop(cells.remove(at)),
+            }
             self.occupied &= !bit;
+        } else {
+            self.put(at, left, false);
         }
     }
 
@@ -96,8 +167,9 @@ impl<C: Cell> Slots<C> {
     fn sum(&self, lo: u32, hi: u32, total: &mut C::Total) {
         let first = (self.occupied & below(lo)).count_ones() as usize;
         let count = (self.occupied & below(hi) & !below(lo)).count_ones() as usize;
-        for cell in &self.cells[first..first + count] {
-            cell.add_to(total);
+        match &self.cells {
+            Cells::Narrow(cells) => cells[first..first + count].iter().for_each(|c| C::widen(c).add_to(total)),
+            Cells::Wide(cells) => cells[first..first + count].iter().for_each(|c| c.add_to(total)),
         }
     }
 }
@@ -108,14 +180,15 @@ impl<C: Cell> Slots<C> {
 /// B-tree nodes that hold a dozen totals side by side, instead of visiting one day of cells per
 /// day, scattered over the heap (its cost stayed O(days) but grew with the heap).
 #[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct Rollup<C> {
+#[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
+pub(crate) struct Rollup<C: Cell> {
     totals: BTreeMap<i64, C>,
     days: BTreeMap<i64, Slots<C>>,
     /// Estimated bytes of the slots' heap cells (the per-day part is `days × day_bytes`).
     heap: usize,
 }
 
-impl<C> Default for Rollup<C> {
+impl<C: Cell> Default for Rollup<C> {
     fn default() -> Self {
         Self { totals: BTreeMap::new(), days: BTreeMap::new(), heap: 0 }
     }
@@ -223,6 +296,14 @@ mod tests {
         fn add_to(&self, total: &mut u64) {
             *total += u64::from(self.0);
         }
+        // A compact form of 8 bits, so that tests pass it with a few hundred events.
+        type Narrow = u8;
+        fn narrow(&self) -> Option<u8> {
+            u8::try_from(self.0).ok()
+        }
+        fn widen(narrow: &u8) -> Self {
+            Count(u32::from(*narrow))
+        }
     }
 
     const MINUTE: i64 = 60_000_000_000;
@@ -243,6 +324,34 @@ mod tests {
             let mut total = 0;
             rollup.sum(first, end, &mut total);
             assert_eq!(total, direct(&times, from, to), "[{from}, {to}) minutes");
+        }
+    }
+
+    #[test]
+    fn a_slot_past_the_compact_form_keeps_exact_counts_and_its_neighbours() {
+        // Slot 3 of day 0 takes 300 events (past 8 bits), its neighbours a few: the day goes
+        // to the full form; then 290 of them are removed again.
+        let mut times: Vec<i64> = vec![3 * 15 * MINUTE + MINUTE; 300];
+        times.extend([0, 15, 60, 61, 1_439].map(|m| m * MINUTE));
+        let mut rollup = Rollup::default();
+        for t in &times {
+            rollup.add(*t, &Count(1));
+        }
+        let narrow_bytes = 8 * size_of::<u8>() + 16;
+        assert!(rollup.bytes() > Rollup::<Count>::DAY_BYTES + narrow_bytes, "the day is in the full form");
+        for (from, to) in [(0, 1_440), (45, 60), (30, 75), (0, 45), (60, 1_440)] {
+            let mut total = 0;
+            rollup.sum(from / 15, to / 15, &mut total);
+            assert_eq!(total, direct(&times, from, to), "[{from}, {to}) minutes");
+        }
+        for _ in 0..290 {
+            rollup.sub(3 * 15 * MINUTE + MINUTE, &Count(1));
+        }
+        times.drain(..290);
+        for (from, to) in [(0, 1_440), (45, 60), (30, 75)] {
+            let mut total = 0;
+            rollup.sum(from / 15, to / 15, &mut total);
+            assert_eq!(total, direct(&times, from, to), "[{from}, {to}) minutes after removals");
         }
     }
 
@@ -287,7 +396,9 @@ mod tests {
             rollup.add(s * 15 * MINUTE, &Count(1));
         }
         let full = rollup.bytes();
-        assert!(full >= 96 * size_of::<Count>() && full < 96 * size_of::<Count>() + 200, "{full}");
+        // Cells in the compact form while they fit it.
+        let narrow = size_of::<<Count as Cell>::Narrow>();
+        assert!(full >= 96 * narrow && full < 96 * narrow + 200, "{full}");
         for s in 0..96 {
             rollup.sub(s * 15 * MINUTE, &Count(1));
         }

@@ -114,6 +114,15 @@ impl TicketCell {
 
 impl Cell for TicketCell {
     type Total = TicketTotals;
+    type Narrow = [u32; 6];
+
+    fn narrow(&self) -> Option<[u32; 6]> {
+        crate::rollup::narrow_counts(self.fields())
+    }
+
+    fn widen(narrow: &[u32; 6]) -> Self {
+        Self::from_fields(crate::rollup::widen_counts(narrow))
+    }
 
     fn add(&mut self, other: &Self) {
         let (a, b) = (self.fields(), other.fields());

@@ -120,6 +120,15 @@ impl SurveyCell {
 
 impl Cell for SurveyCell {
     type Total = SurveyTotals;
+    type Narrow = [u32; 9];
+
+    fn narrow(&self) -> Option<[u32; 9]> {
+        crate::rollup::narrow_counts(self.fields())
+    }
+
+    fn widen(narrow: &[u32; 9]) -> Self {
+        Self::from_fields(crate::rollup::widen_counts(narrow))
+    }
 
     fn add(&mut self, other: &Self) {
         let (a, b) = (self.fields(), other.fields());
