@@ -3,7 +3,9 @@
 //! it works from any thread (the server's blocking tasks, or its async workers).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use cxm_store::{Error, Result};
 use tokio_postgres::{Client, NoTls};
@@ -100,4 +102,38 @@ impl Drop for Pool {
             runtime.shutdown_background();
         }
     }
+}
+
+/// Awaits `futures` together and returns their results in order, or the first error. They are
+/// first polled in order: statements of one connection are then sent in that order, one after
+/// the other without waiting for each answer (tokio-postgres pipelines them), and PostgreSQL
+/// runs them in that order. Answers come back in order too, so each later poll goes on from
+/// the first unfinished future and stops at the first one still waiting.
+pub(crate) async fn in_order<T, E, F>(futures: impl IntoIterator<Item = F>) -> std::result::Result<Vec<T>, E>
+where
+    F: Future<Output = std::result::Result<T, E>>,
+{
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    // The first unfinished future, and whether every future was polled (its statement sent).
+    let (mut next, mut sent) = (0, false);
+    std::future::poll_fn(|cx| {
+        for (i, (future, result)) in futures.iter_mut().zip(results.iter_mut()).enumerate().skip(next) {
+            if result.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(Ok(value)) => *result = Some(value),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending if sent => return Poll::Pending,
+                    Poll::Pending => {}
+                }
+            }
+            if result.is_some() && i == next {
+                next += 1;
+            }
+        }
+        sent = true;
+        if next == futures.len() { Poll::Ready(Ok(())) } else { Poll::Pending }
+    })
+    .await?;
+    Ok(results.into_iter().flatten().collect())
 }
