@@ -25,6 +25,11 @@ pub(crate) const CLOCK_ALERTS_PRUNED: &str = "UPDATE cxm_clock SET pruned = $1 W
 /// Records the highest pruned feed sequence (never lowering it).
 pub(crate) const CLOCK_FEED_PRUNED: &str = "UPDATE cxm_clock SET feed_pruned = greatest(feed_pruned, $1) WHERE id = 1";
 
+/// Reads the stored copies of a batch's identities, without locking them (a multi-shard read
+/// on Citus, which it runs: no `FOR UPDATE`).
+pub(crate) const EVENTS_READ: &str = "SELECT e.kind, e.source, e.id, e.version, e.time, e.body FROM cxm_events e \
+     JOIN unnest($1::int2[], $2::bytea[], $3::bytea[]) AS k(kind, source, id) \
+     ON e.kind = k.kind AND e.source = k.source AND e.id = k.id";
 /// Inserts the identities of a batch that are not stored yet, each with its first event of the
 /// batch, in key order; an identity stored (or being inserted) by another writer is left alone.
 /// Returns the identities inserted.

@@ -1,13 +1,16 @@
 //! One atomic write: events under the version rules, metadata records, alerts, and the change
 //! feed entry, in one transaction acknowledged only after its COMMIT succeeded.
 //!
-//! The version rules run against rows locked first. The identities of the batch not stored yet
-//! are inserted (`ON CONFLICT DO NOTHING`, which waits for a concurrent insert of the same
-//! identity to end): those rows are this transaction's. The others are read and locked with
-//! `SELECT … FOR UPDATE`, one statement per identity (a router query on Citus) sent pipelined on
-//! the transaction's connection, in key order. Only then are outcomes decided and rows written.
-//! (A `FOR UPDATE` in a CTE of the upserting statement would not see rows that statement's
-//! concurrent writers change: PostgreSQL 15 evaluates the CTE on the statement's snapshot.)
+//! The version rules run against rows locked first. The stored copies of the batch's
+//! identities are read without locks; an identity whose events are all duplicates or stale
+//! against its copy changes nothing and is not locked. The others are locked: those not stored
+//! yet are inserted (`ON CONFLICT DO NOTHING`, which waits for a concurrent insert of the same
+//! identity to end), and those rows are this transaction's; the rest are read again and locked
+//! with `SELECT … FOR UPDATE`, one statement per identity (a router query on Citus) sent
+//! pipelined on the transaction's connection, in key order. Only then are outcomes decided and
+//! rows written. (A `FOR UPDATE` in a CTE of the upserting statement would not see rows that
+//! statement's concurrent writers change: PostgreSQL 15 evaluates the CTE on the statement's
+//! snapshot.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,7 +63,18 @@ impl PgStore {
         let (conn, rows, inserted) = loop {
             attempt += 1;
             let conn = self.pool.take()?;
-            let locked = self.pool.block(lock_rows(conn.clone(), firsts.clone()))?;
+            let read = self.pool.block(read_rows(conn.clone(), firsts.keys().cloned().collect()))?;
+            let locked = match read {
+                Ok(read) => {
+                    let (lock, unchanged) = to_lock(&events, &firsts, read);
+                    let locked = self.pool.block(lock_rows(conn.clone(), lock))?;
+                    locked.map(|(mut rows, inserted)| {
+                        rows.extend(unchanged);
+                        (rows, inserted)
+                    })
+                }
+                Err(e) => Err(e),
+            };
             match locked {
                 Ok((rows, inserted)) => break (conn, rows, inserted),
                 // The connection is dropped: PostgreSQL rolls the transaction back.
@@ -193,16 +207,61 @@ fn first_rows(events: &[(Stored, Payload)]) -> BTreeMap<Key, Row> {
     out
 }
 
-/// BEGIN; insert the identities not stored yet (their first event) without overwriting a
-/// concurrent insert; read and lock the others, one identity per statement, pipelined in key
-/// order; repeat for any identity neither inserted nor found. Returns every identity's row
-/// and the identities this transaction inserted.
+/// BEGIN; read the stored copies of `keys`, without locking them.
+async fn read_rows(conn: Conn, keys: Vec<Key>) -> std::result::Result<BTreeMap<Key, Row>, tokio_postgres::Error> {
+    let c = conn.0;
+    c.batch_execute("BEGIN").await?;
+    let (k, s, i) = keys.into_iter().fold((Vec::new(), Vec::new(), Vec::new()), |mut acc, (k, s, i)| {
+        acc.0.push(k);
+        acc.1.push(s);
+        acc.2.push(i);
+        acc
+    });
+    let found = c.query(sql::EVENTS_READ, &[&k, &s, &i]).await?;
+    Ok(found
+        .into_iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), Row { version: r.get(3), time: r.get(4), body: r.get(5) }))
+        .collect())
+}
+
+/// Splits the identities of a write by the copies `read` without locks: those whose events the
+/// version rules would store (not stored yet, or a newer version or other content) are to be
+/// locked, with their first rows; for the others every event is a duplicate or stale against
+/// the copy read, and their outcomes are decided on it unlocked (a version committed after the
+/// read only orders this write before that one: nothing of these identities is written).
+#[allow(clippy::type_complexity)]
+fn to_lock(
+    events: &[(Stored, Payload)],
+    firsts: &BTreeMap<Key, Row>,
+    read: BTreeMap<Key, Row>,
+) -> (BTreeMap<Key, Row>, BTreeMap<Key, Row>) {
+    let mut changing = BTreeSet::new();
+    for (stored, _) in events {
+        let key = key_of(stored);
+        if changing.contains(&key) {
+            continue;
+        }
+        let row = read.get(&key);
+        let (version, _) = stored.version(row.map(|r| r.time));
+        let outcome = cxm_store::outcome(row.map(|r| (r.version, r.body.as_slice())), version, &stored.bytes);
+        if !matches!(outcome, Outcome::Stale | Outcome::Duplicate) {
+            changing.insert(key);
+        }
+    }
+    let lock = firsts.iter().filter(|(key, _)| changing.contains(*key)).map(|(k, r)| (k.clone(), r.clone())).collect();
+    let unchanged = read.into_iter().filter(|(key, _)| !changing.contains(key)).collect();
+    (lock, unchanged)
+}
+
+/// Locks the identities of `firsts` (in the transaction begun): inserts those not stored yet
+/// (their first event) without overwriting a concurrent insert; reads and locks the others, one
+/// identity per statement, pipelined in key order; repeats for any identity neither inserted
+/// nor found. Returns their rows and the identities this transaction inserted.
 async fn lock_rows(
     conn: Conn,
     firsts: BTreeMap<Key, Row>,
 ) -> std::result::Result<(BTreeMap<Key, Row>, BTreeSet<Key>), tokio_postgres::Error> {
     let c = conn.0;
-    c.batch_execute("BEGIN").await?;
     let mut rows = BTreeMap::new();
     let mut inserted = BTreeSet::new();
     let mut lock = None;
