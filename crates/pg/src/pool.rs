@@ -137,3 +137,58 @@ where
     .await?;
     Ok(results.into_iter().flatten().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::in_order;
+
+    /// A future that notes when it is first polled (its statement would be sent then), then
+    /// waits for its answer.
+    async fn query(
+        n: usize,
+        sent: Arc<Mutex<Vec<usize>>>,
+        answer: tokio::sync::oneshot::Receiver<Result<usize, String>>,
+    ) -> Result<usize, String> {
+        sent.lock().unwrap().push(n);
+        answer.await.map_err(|e| e.to_string())?
+    }
+
+    #[tokio::test]
+    async fn futures_are_first_polled_in_order_and_their_results_come_back_in_order() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..40).map(|_| tokio::sync::oneshot::channel()).unzip();
+        let futures: Vec<_> =
+            receivers.into_iter().enumerate().map(|(n, rx)| query(n, Arc::clone(&sent), rx)).collect();
+        let all = tokio::spawn(in_order(futures));
+        // Every statement is sent before any answer comes back (pipelined, not one by one).
+        for _ in 0..100 {
+            if sent.lock().unwrap().len() == 40 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(*sent.lock().unwrap(), (0..40).collect::<Vec<_>>());
+        // Answers arrive in another order than sent.
+        for (n, tx) in senders.into_iter().enumerate().rev() {
+            tx.send(Ok(n * 10)).unwrap();
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(all.await.unwrap(), Ok((0..40).map(|n| n * 10).collect::<Vec<_>>()));
+        assert_eq!(*sent.lock().unwrap(), (0..40).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn the_first_error_is_returned() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..5).map(|_| tokio::sync::oneshot::channel()).unzip();
+        let futures: Vec<_> =
+            receivers.into_iter().enumerate().map(|(n, rx)| query(n, Arc::clone(&sent), rx)).collect();
+        let all = tokio::spawn(in_order(futures));
+        for (n, tx) in senders.into_iter().enumerate() {
+            tx.send(if n == 2 { Err("refused".to_owned()) } else { Ok(n) }).unwrap();
+        }
+        assert_eq!(all.await.unwrap(), Err("refused".to_owned()));
+    }
+}
