@@ -227,3 +227,128 @@ async fn sigkill_of_a_node_during_ingest_loses_no_acknowledged_event_and_a_resta
     let a = Cxmd::start_in_on(Store::Postgres, shared.path());
     assert_eq!(a.query(case.request()).await, b.query(case.request()).await);
 }
+
+/// Sends `signal` (`STOP`, `CONT`) to `node`.
+fn signal(node: &Cxmd, signal: &str) {
+    let status =
+        std::process::Command::new("kill").args([format!("-{signal}"), node.pid().to_string()]).status().expect("kill");
+    assert!(status.success(), "kill -{signal}");
+}
+
+/// A number from `cxm_clock` in the database of `shared`.
+fn clock(shared: &std::path::Path, column: &str) -> u64 {
+    let text = postgres::sql(shared, &format!("SELECT {column} FROM cxm_clock WHERE id = 1"));
+    text.parse().unwrap_or_else(|e| panic!("cxm_clock.{column} = {text:?}: {e}"))
+}
+
+/// Polls until `cxm_clock.feed_pruned` reaches `seq` (a node prunes it a whole retention after
+/// it read `seq` from the clock), failing after `deadline`.
+async fn pruned_up_to(shared: &std::path::Path, seq: u64, deadline: Instant) {
+    while clock(shared, "feed_pruned") < seq {
+        assert!(Instant::now() < deadline, "the feed was not pruned up to {seq} in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `first` with `n` of them in a newer version (another score and region).
+fn newer(first: &[SurveyResponse], n: usize) -> Vec<SurveyResponse> {
+    first
+        .iter()
+        .take(n)
+        .map(|r| {
+            let mut r = r.clone();
+            r.score = (r.score + 5) % 11;
+            r.updated_at = Some(at(1_790_000_000));
+            r.attributes.insert("region".into(), "apac".into());
+            r
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_node_paused_past_the_feed_retention_rebuilds_its_rollups_and_answers_exactly() {
+    if !postgres_here() {
+        return;
+    }
+    let (shared, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Cxmd::start_with_on(Store::Postgres, shared.path(), &["--feed-retention-seconds", "1"], &[]);
+    let url = postgres::url_for(shared.path());
+    let b = Cxmd::start_with(other.path(), &[], &[("CXM_STORE", &url), ("CXM_FEED_RETENTION_SECONDS", "1")]);
+    let case = case();
+    let first = responses(300, 5);
+    assert_eq!(a.ingest(first.iter().cloned().map(event).collect()).await.accepted, 300);
+    let want = a.query(case.request()).await;
+    case.check(&first, &want);
+    assert_eq!(answers_alike(&b, &case, &want, Instant::now() + Duration::from_secs(1)).await, want);
+    let followed = clock(shared.path(), "seq");
+
+    // B stops; A stores new responses and new versions of old ones, and prunes the feed past
+    // everything B has not followed.
+    signal(&b, "STOP");
+    let later: Vec<SurveyResponse> = responses(200, 6)
+        .into_iter()
+        .map(|mut r| {
+            r.id = format!("later-{}", r.id);
+            r
+        })
+        .collect();
+    assert_eq!(a.ingest(later.iter().cloned().map(event).collect()).await.accepted, 200);
+    let updated = newer(&first, 100);
+    assert_eq!(a.ingest(updated.iter().cloned().map(event).collect()).await.updated, 100);
+    let last = clock(shared.path(), "seq");
+    assert!(last > followed);
+    pruned_up_to(shared.path(), last, Instant::now() + Duration::from_secs(10)).await;
+    let left = postgres::sql(shared.path(), &format!("SELECT count(*) FROM cxm_feed WHERE seq > {followed}"));
+    assert_eq!(left, "0", "the changes B has not followed are gone from the feed");
+
+    // B goes on: it cannot follow those changes, so it rebuilds its rollups from cxm_events.
+    signal(&b, "CONT");
+    let mut all: Vec<SurveyResponse> = updated.clone();
+    all.extend(first[100..].iter().cloned());
+    all.extend(later);
+    let want = a.query(case.request()).await;
+    case.check(&all, &want);
+    let got = answers_alike(&b, &case, &want, Instant::now() + Duration::from_secs(5)).await;
+    assert_eq!(got, want, "node B after the feed moved past it");
+    assert!(b.log().contains("rebuilding the rollups"), "{}", b.log());
+}
+
+#[tokio::test]
+async fn the_change_feed_keeps_only_its_retention_window() {
+    if !postgres_here() {
+        return;
+    }
+    let shared = tempfile::tempdir().unwrap();
+    let a = Cxmd::start_with_on(Store::Postgres, shared.path(), &["--feed-retention-seconds", "2"], &[]);
+    let case = case();
+    let mut all = Vec::new();
+    let mut written = 0;
+    for round in 0..4_u64 {
+        let batch: Vec<SurveyResponse> = responses(150, round + 20)
+            .into_iter()
+            .map(|mut r| {
+                r.id = format!("{round}-{}", r.id);
+                r
+            })
+            .collect();
+        assert_eq!(a.ingest(batch.iter().cloned().map(event).collect()).await.accepted, 150);
+        written += 150;
+        all.extend(batch);
+        // The write's changes are in the feed (for 2 s at least: the write's sequence is
+        // read by the node at the earliest after it committed).
+        let seq = clock(shared.path(), "seq");
+        let kept = postgres::sql(shared.path(), &format!("SELECT count(*) FROM cxm_feed WHERE seq = {seq}"));
+        assert_eq!(kept, "150", "round {round}");
+    }
+    let last = clock(shared.path(), "seq");
+    pruned_up_to(shared.path(), last, Instant::now() + Duration::from_secs(10)).await;
+    assert_eq!(postgres::sql(shared.path(), "SELECT count(*) FROM cxm_feed"), "0");
+    assert_eq!(postgres::sql(shared.path(), "SELECT count(*) FROM cxm_events"), written.to_string());
+    // The node and one started now answer every event.
+    let want = a.query(case.request()).await;
+    case.check(&all, &want);
+    let other = tempfile::tempdir().unwrap();
+    let url = postgres::url_for(shared.path());
+    let b = Cxmd::start_with(other.path(), &[], &[("CXM_STORE", &url)]);
+    assert_eq!(b.query(case.request()).await, want);
+}

@@ -57,6 +57,21 @@ const AHEAD: usize = 16;
 /// events during the timed part (it shares the machine with the server). Fails unless all `n`
 /// events are accepted. With `during`, questions are asked meanwhile and timed.
 pub async fn ingest(url: &str, batches: &Path, n: u64, during: Option<During<'_>>) -> anyhow::Result<Ingested> {
+    ingest_expecting(url, batches, n, during, false).await
+}
+
+/// Like [`ingest`] for the second time: fails unless all `n` events are duplicates.
+pub async fn ingest_again(url: &str, batches: &Path, n: u64) -> anyhow::Result<Ingested> {
+    ingest_expecting(url, batches, n, None, true).await
+}
+
+async fn ingest_expecting(
+    url: &str,
+    batches: &Path,
+    n: u64,
+    during: Option<During<'_>>,
+    again: bool,
+) -> anyhow::Result<Ingested> {
     let mut grpc = tonic::client::Grpc::new(channel(url).await?);
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(AHEAD);
     let mut file = std::io::BufReader::new(std::fs::File::open(batches)?);
@@ -96,10 +111,12 @@ pub async fn ingest(url: &str, batches: &Path, n: u64, during: Option<During<'_>
     let queries_during = queries_during?;
     reader.join().map_err(|_| anyhow::anyhow!("the batch reader panicked"))??;
     let response: IngestResponse = response.context("IngestStream")?.into_inner();
-    if response.accepted != n || !response.rejections.is_empty() {
+    let counted = if again { response.duplicates } else { response.accepted };
+    if counted != n || !response.rejections.is_empty() {
         bail!(
-            "cxmd accepted {} of {n} events ({} rejected, first: {:?})",
+            "cxmd accepted {} and found {} duplicates of {n} events ({} rejected, first: {:?})",
             response.accepted,
+            response.duplicates,
             response.rejections.len(),
             response.rejections.first()
         );

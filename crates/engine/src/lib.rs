@@ -113,6 +113,28 @@ impl Rollups {
         Ok(rollups)
     }
 
+    /// The rollups of everything in `store`, then of the changes other writers committed
+    /// since (a shared store): rebuilt again while the store says changes were missed meanwhile
+    /// (a rebuild that took longer than the store keeps its change feed), a few times at most.
+    fn rebuild_and_follow(store: &dyn Backend, budget: IndexBudget) -> Result<Self> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut rollups = Rollups::rebuild(store, budget)?;
+            for change in store.follow()? {
+                rollups.apply(&change);
+            }
+            if !store.missed_changes() {
+                return Ok(rollups);
+            }
+            if attempts == RELOADS {
+                return Err(Error::Rollups(format!(
+                    "rebuilding them took longer than the store keeps its change feed, {RELOADS} times"
+                )));
+            }
+        }
+    }
+
     /// Follows one stored change: the replaced version leaves, the new one enters.
     fn apply(&mut self, change: &cxm_store::Change) {
         if change.old.is_some() {
@@ -164,6 +186,9 @@ impl Rollups {
     }
 }
 
+/// How often the rollups are rebuilt in a row when the store's change feed moved past them.
+const RELOADS: u32 = 3;
+
 /// The event types whose stored events feed rollups, rebuilt at start.
 const INDEXED_TYPES: [EventType; 4] =
     [EventType::SurveyResponse, EventType::Ticket, EventType::Subscription, EventType::Account];
@@ -192,10 +217,7 @@ impl Engine {
     /// Runs on an opened store (sled, or PostgreSQL) and rebuilds the rollups from its events
     /// (no snapshot: see [`Engine::write_snapshot`]).
     pub fn open_on(store: Box<dyn Backend>, settings: Settings) -> Result<Self> {
-        let mut rollups = Rollups::rebuild(store.as_ref(), settings.index)?;
-        for change in store.follow()? {
-            rollups.apply(&change);
-        }
+        let rollups = Rollups::rebuild_and_follow(store.as_ref(), settings.index)?;
         Self::assemble(store, rollups, settings)
     }
 
@@ -239,17 +261,37 @@ impl Engine {
         };
         let mut rollups = poisoned.into_inner();
         tracing::error!("a panic interrupted an update of the rollups: rebuilding them from the store");
-        let moves = rollups.moves;
-        *rollups = Rollups::rebuild(self.store.as_ref(), self.budget).map_err(|e| {
+        self.reload(&mut rollups).map_err(|e| {
             tracing::error!(error = %e, "rebuilding the rollups failed: refusing queries and ingest until restart");
             Error::Rollups("rebuilding them from the store failed; restart cxmd".to_owned())
         })?;
-        for change in self.store.follow()? {
-            rollups.apply(&change);
-        }
-        rollups.moves = moves + 1;
         self.rollups.clear_poison();
         Ok(rollups)
+    }
+
+    /// Rebuilds `rollups` in place from the store (see [`Rollups::rebuild_and_follow`]); a query reading in
+    /// steps starts again.
+    fn reload(&self, rollups: &mut Rollups) -> Result<()> {
+        let moves = rollups.moves;
+        *rollups = Rollups::rebuild_and_follow(self.store.as_ref(), self.budget)?;
+        rollups.moves = moves + 1;
+        Ok(())
+    }
+
+    /// On a shared store whose change feed moved past what the rollups followed (this node
+    /// was paused or cut off for longer than the feed is kept), rebuilds them from the stored
+    /// events, as a restart would. A failure is logged: the store still says so, and the next
+    /// [`Engine::follow`] tries again.
+    fn reload_when_missed(&self, rollups: &mut Rollups) {
+        if !self.store.missed_changes() {
+            return;
+        }
+        tracing::warn!(
+            "changes were pruned from the store's feed before this node followed them: rebuilding the rollups"
+        );
+        if let Err(e) = self.reload(rollups) {
+            tracing::error!(error = %e, "rebuilding the rollups failed; trying again at the next poll");
+        }
     }
 
     /// Validates and stores `events`, returning what happened to each; returns only after every
@@ -341,6 +383,7 @@ impl Engine {
             }
             rollups.commit = applied.commit;
             rollups.changed += applied.changes.len() as u64;
+            self.reload_when_missed(&mut rollups);
         }
         self.publish_alerts();
         Ok(response)
@@ -400,6 +443,7 @@ impl Engine {
             for change in &changes {
                 rollups.apply(change);
             }
+            self.reload_when_missed(&mut rollups);
             changes.len()
         };
         self.publish_alerts();

@@ -7,6 +7,8 @@
 //! of each write by commit sequence). A write takes the clock row last, just before COMMIT, so
 //! sequence numbers are handed out in commit order without gaps: a node follows the writes of
 //! the others by reading the feed past the last sequence it applied (see docs/postgres.md).
+//! Feed entries older than the retention are removed; a node that falls further behind
+//! rebuilds its rollups from `cxm_events`.
 
 #![forbid(unsafe_code)]
 
@@ -15,10 +17,12 @@ mod feed;
 mod pool;
 mod scan;
 mod schema;
+mod sql;
 mod write;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use cxm_proto::v1::Alert;
 use cxm_proto::v1::event::Payload;
@@ -27,6 +31,8 @@ use prost::Message;
 
 use crate::error::corrupt;
 use crate::pool::{Conn, Pool};
+
+pub use feed::FEED_RETENTION;
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -38,15 +44,31 @@ pub struct PgStore {
     /// The snapshot the rollups load from at start (a REPEATABLE READ transaction on its own
     /// connection, and the commit sequence it sees), until the first [`Backend::follow`].
     load: Mutex<Option<(Conn, u64)>>,
+    /// Changes were pruned from the feed before they were followed: the rollups must be
+    /// rebuilt (cleared when a load snapshot starts).
+    missed: AtomicBool,
+    /// How long feed entries are kept.
+    retention: Duration,
+    /// Commit sequences read for pruning the feed.
+    samples: Mutex<feed::Samples>,
 }
 
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`), creating the tables when missing.
-    pub fn open(url: &str) -> Result<Self> {
+    /// Change-feed entries are kept for `feed_retention` (see [`FEED_RETENTION`]).
+    pub fn open(url: &str, feed_retention: Duration) -> Result<Self> {
         let pool = Pool::new(url)?;
         pool.run(|c| async move { c.batch_execute(&format!("BEGIN;{}COMMIT;", schema::SCHEMA)).await })?;
         let (seq, alerts, _) = clock(&pool)?;
-        Ok(Self { pool, followed: Mutex::new(seq), alerts: AtomicU64::new(alerts), load: Mutex::new(None) })
+        Ok(Self {
+            pool,
+            followed: Mutex::new(seq),
+            alerts: AtomicU64::new(alerts),
+            load: Mutex::new(None),
+            missed: AtomicBool::new(false),
+            retention: feed_retention.max(Duration::from_millis(1)),
+            samples: Mutex::new(feed::Samples::default()),
+        })
     }
 
     fn followed(&self) -> MutexGuard<'_, u64> {
@@ -56,8 +78,7 @@ impl PgStore {
 
 /// The clock row: commit sequence, last alert cursor, highest pruned alert cursor.
 fn clock(pool: &Pool) -> Result<(u64, u64, u64)> {
-    let row =
-        pool.run(|c| async move { c.query_one("SELECT seq, alerts, pruned FROM cxm_clock WHERE id = 1", &[]).await })?;
+    let row = pool.run(|c| async move { c.query_one(sql::CLOCK, &[]).await })?;
     let get = |i: usize| u64::try_from(row.get::<_, i64>(i)).map_err(|e| corrupt("cxm_clock", e));
     Ok((get(0)?, get(1)?, get(2)?))
 }
@@ -83,7 +104,15 @@ impl Backend for PgStore {
     fn behind(&self) -> Result<bool> {
         let (seq, _, _) = clock(&self.pool)?;
         let loading = self.load.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some();
-        Ok(loading || seq > *self.followed())
+        Ok(loading || self.missed_changes() || seq > *self.followed())
+    }
+
+    fn missed_changes(&self) -> bool {
+        self.missed.load(Ordering::Acquire)
+    }
+
+    fn prune_feed(&self) -> Result<u64> {
+        self.prune_feed_now()
     }
 
     fn flush(&self) -> Result<()> {
@@ -108,22 +137,14 @@ impl Backend for PgStore {
 
     fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let key = key.to_vec();
-        let row = self
-            .pool
-            .run(|c| async move { c.query_opt("SELECT value FROM cxm_meta WHERE key = $1", &[&key]).await })?;
+        let row = self.pool.run(|c| async move { c.query_opt(sql::META_GET, &[&key]).await })?;
         Ok(row.map(|r| r.get(0)))
     }
 
     fn meta_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let prefix = prefix.to_vec();
         let len = prefix.len() as i32;
-        let rows = self.pool.run(|c| async move {
-            c.query(
-                "SELECT key, value FROM cxm_meta WHERE substring(key FROM 1 FOR $2) = $1 ORDER BY key",
-                &[&prefix, &len],
-            )
-            .await
-        })?;
+        let rows = self.pool.run(|c| async move { c.query(sql::META_SCAN, &[&prefix, &len]).await })?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -135,9 +156,7 @@ impl Backend for PgStore {
         let (_, last, pruned) = clock(&self.pool)?;
         self.alerts.fetch_max(last, Ordering::AcqRel);
         let after = pruned as i64;
-        let row = self.pool.run(move |c| async move {
-            c.query_one("SELECT min(cursor) FROM cxm_alerts WHERE cursor > $1", &[&after]).await
-        })?;
+        let row = self.pool.run(move |c| async move { c.query_one(sql::ALERTS_OLDEST, &[&after]).await })?;
         let oldest: Option<i64> = row.get(0);
         Ok(Bounds { pruned, oldest: oldest.map(|o| o as u64), last })
     }
@@ -148,13 +167,7 @@ impl Backend for PgStore {
             return Ok(Vec::new());
         }
         let (after, last, page) = (after as i64, last as i64, cxm_store::ALERT_PAGE as i64);
-        let rows = self.pool.run(move |c| async move {
-            c.query(
-                "SELECT cursor, written, body FROM cxm_alerts WHERE cursor > $1 AND cursor <= $2 ORDER BY cursor LIMIT $3",
-                &[&after, &last, &page],
-            )
-            .await
-        })?;
+        let rows = self.pool.run(move |c| async move { c.query(sql::ALERTS_AFTER, &[&after, &last, &page]).await })?;
         rows.iter().map(|r| decode_alert(r.get(0), r.get(1), r.get(2))).collect()
     }
 
@@ -163,8 +176,7 @@ impl Backend for PgStore {
     }
 
     fn size_on_disk(&self) -> Result<u64> {
-        let row =
-            self.pool.run(|c| async move { c.query_one("SELECT pg_database_size(current_database())", &[]).await })?;
+        let row = self.pool.run(|c| async move { c.query_one(sql::DATABASE_SIZE, &[]).await })?;
         u64::try_from(row.get::<_, i64>(0)).map_err(|e| Error::Unavailable(e.to_string()))
     }
 }

@@ -3,7 +3,9 @@
 //! it works from any thread (the server's blocking tasks, or its async workers).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use cxm_store::{Error, Result};
 use tokio_postgres::{Client, NoTls};
@@ -99,5 +101,94 @@ impl Drop for Pool {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+/// Awaits `futures` together and returns their results in order, or the first error. They are
+/// first polled in order: statements of one connection are then sent in that order, one after
+/// the other without waiting for each answer (tokio-postgres pipelines them), and PostgreSQL
+/// runs them in that order. Answers come back in order too, so each later poll goes on from
+/// the first unfinished future and stops at the first one still waiting.
+pub(crate) async fn in_order<T, E, F>(futures: impl IntoIterator<Item = F>) -> std::result::Result<Vec<T>, E>
+where
+    F: Future<Output = std::result::Result<T, E>>,
+{
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    // The first unfinished future, and whether every future was polled (its statement sent).
+    let (mut next, mut sent) = (0, false);
+    std::future::poll_fn(|cx| {
+        for (i, (future, result)) in futures.iter_mut().zip(results.iter_mut()).enumerate().skip(next) {
+            if result.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(Ok(value)) => *result = Some(value),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending if sent => return Poll::Pending,
+                    Poll::Pending => {}
+                }
+            }
+            if result.is_some() && i == next {
+                next += 1;
+            }
+        }
+        sent = true;
+        if next == futures.len() { Poll::Ready(Ok(())) } else { Poll::Pending }
+    })
+    .await?;
+    Ok(results.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::in_order;
+
+    /// A future that notes when it is first polled (its statement would be sent then), then
+    /// waits for its answer.
+    async fn query(
+        n: usize,
+        sent: Arc<Mutex<Vec<usize>>>,
+        answer: tokio::sync::oneshot::Receiver<Result<usize, String>>,
+    ) -> Result<usize, String> {
+        sent.lock().unwrap().push(n);
+        answer.await.map_err(|e| e.to_string())?
+    }
+
+    #[tokio::test]
+    async fn futures_are_first_polled_in_order_and_their_results_come_back_in_order() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..40).map(|_| tokio::sync::oneshot::channel()).unzip();
+        let futures: Vec<_> =
+            receivers.into_iter().enumerate().map(|(n, rx)| query(n, Arc::clone(&sent), rx)).collect();
+        let all = tokio::spawn(in_order(futures));
+        // Every statement is sent before any answer comes back (pipelined, not one by one).
+        for _ in 0..100 {
+            if sent.lock().unwrap().len() == 40 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(*sent.lock().unwrap(), (0..40).collect::<Vec<_>>());
+        // Answers arrive in another order than sent.
+        for (n, tx) in senders.into_iter().enumerate().rev() {
+            tx.send(Ok(n * 10)).unwrap();
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(all.await.unwrap(), Ok((0..40).map(|n| n * 10).collect::<Vec<_>>()));
+        assert_eq!(*sent.lock().unwrap(), (0..40).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn the_first_error_is_returned() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..5).map(|_| tokio::sync::oneshot::channel()).unzip();
+        let futures: Vec<_> =
+            receivers.into_iter().enumerate().map(|(n, rx)| query(n, Arc::clone(&sent), rx)).collect();
+        let all = tokio::spawn(in_order(futures));
+        for (n, tx) in senders.into_iter().enumerate() {
+            tx.send(if n == 2 { Err("refused".to_owned()) } else { Ok(n) }).unwrap();
+        }
+        assert_eq!(all.await.unwrap(), Err("refused".to_owned()));
     }
 }

@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use cxm_proto::v1::event::Payload;
 use cxm_store::{EventType, Nanos, Result};
 
-use crate::PgStore;
 use crate::write::decode;
+use crate::{PgStore, sql};
 
 /// Events per page.
 const PAGE: i64 = 5_000;
@@ -36,21 +36,9 @@ impl<'a> Scan<'a> {
         let (kind, from, to, after) = (self.kind, self.from, self.to, self.after.clone());
         let rows = self.store.pool.on(&conn, move |c| async move {
             match after {
-                None => {
-                    c.query(
-                        "SELECT time, source, id, body FROM cxm_events WHERE kind = $1 AND time >= $2 AND time < $3 \
-                         ORDER BY time, source, id LIMIT $4",
-                        &[&kind, &from, &to, &PAGE],
-                    )
-                    .await
-                }
+                None => c.query(sql::EVENTS_SCAN_FIRST, &[&kind, &from, &to, &PAGE]).await,
                 Some((time, source, id)) => {
-                    c.query(
-                        "SELECT time, source, id, body FROM cxm_events WHERE kind = $1 AND time < $3 \
-                         AND (time, source, id) > ($2, $5, $6) ORDER BY time, source, id LIMIT $4",
-                        &[&kind, &time, &to, &PAGE, &source, &id],
-                    )
-                    .await
+                    c.query(sql::EVENTS_SCAN_NEXT, &[&kind, &time, &to, &PAGE, &source, &id]).await
                 }
             }
         })?;

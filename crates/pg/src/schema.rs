@@ -28,8 +28,10 @@ CREATE TABLE IF NOT EXISTS cxm_clock (
     id smallint PRIMARY KEY,
     seq bigint NOT NULL,
     alerts bigint NOT NULL,
-    pruned bigint NOT NULL
+    pruned bigint NOT NULL,
+    feed_pruned bigint NOT NULL DEFAULT 0
 );
+ALTER TABLE cxm_clock ADD COLUMN IF NOT EXISTS feed_pruned bigint NOT NULL DEFAULT 0;
 INSERT INTO cxm_clock (id, seq, alerts, pruned) VALUES (1, 0, 0, 0) ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS cxm_feed (
     seq bigint NOT NULL,

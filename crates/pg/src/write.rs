@@ -1,22 +1,27 @@
 //! One atomic write: events under the version rules, metadata records, alerts, and the change
 //! feed entry, in one transaction acknowledged only after its COMMIT succeeded.
 //!
-//! The version rules run against rows locked first: `SELECT … FOR UPDATE` (in key order) reads
-//! and locks the stored copies; keys not stored yet are inserted with `ON CONFLICT DO NOTHING`
-//! and the select repeats, so that a key another writer inserted meanwhile is locked and read
-//! as stored. Only then are outcomes decided and rows updated. (A `FOR UPDATE` in a CTE of
-//! the upserting statement would not see rows that statement's concurrent writers change:
-//! PostgreSQL 15 evaluates the CTE on the statement's snapshot.)
+//! The version rules run against rows locked first. The stored copies of the batch's
+//! identities are read without locks; an identity whose events are all duplicates or stale
+//! against its copy changes nothing and is not locked. The others are locked: those not stored
+//! yet are inserted (`ON CONFLICT DO NOTHING`, which waits for a concurrent insert of the same
+//! identity to end), and those rows are this transaction's; the rest are read again and locked
+//! with `SELECT … FOR UPDATE`, one statement per identity (a router query on Citus) sent
+//! pipelined on the transaction's connection, in key order. Only then are outcomes decided and
+//! rows written. (A `FOR UPDATE` in a CTE of the upserting statement would not see rows that
+//! statement's concurrent writers change: PostgreSQL 15 evaluates the CTE on the statement's
+//! snapshot.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use cxm_proto::v1::event::Payload;
 use cxm_store::{Applied, Change, Derive, EventType, MetaWrite, Nanos, Outcome, Result, Stored, encode};
 use prost::Message;
+use tokio_postgres::types::ToSql;
 
-use crate::PgStore;
 use crate::error::{commit_unknown, corrupt, retryable, unavailable};
-use crate::pool::Conn;
+use crate::pool::{Conn, in_order};
+use crate::{PgStore, sql};
 
 /// An event's identity as stored: (kind, source, id).
 type Key = (i16, Vec<u8>, Vec<u8>);
@@ -53,12 +58,23 @@ impl PgStore {
                 (stored, payload)
             })
             .collect();
-        let keys: BTreeSet<Key> = events.iter().map(|(s, _)| key_of(s)).collect();
+        let firsts = first_rows(&events);
         let mut attempt = 0;
         let (conn, rows, inserted) = loop {
             attempt += 1;
             let conn = self.pool.take()?;
-            let locked = self.pool.block(lock_rows(conn.clone(), keys.clone(), first_rows(&events, &keys)))?;
+            let read = self.pool.block(read_rows(conn.clone(), firsts.keys().cloned().collect()))?;
+            let locked = match read {
+                Ok(read) => {
+                    let (lock, unchanged) = to_lock(&events, &firsts, read);
+                    let locked = self.pool.block(lock_rows(conn.clone(), lock))?;
+                    locked.map(|(mut rows, inserted)| {
+                        rows.extend(unchanged);
+                        (rows, inserted)
+                    })
+                }
+                Err(e) => Err(e),
+            };
             match locked {
                 Ok((rows, inserted)) => break (conn, rows, inserted),
                 // The connection is dropped: PostgreSQL rolls the transaction back.
@@ -85,7 +101,19 @@ impl PgStore {
         // The rollups of this node follow every commit in order: first what other writers
         // committed before this one, then this write.
         let mut followed = self.followed();
-        let mut changes = if *followed + 1 < seq { self.feed(*followed, seq - 1)? } else { Vec::new() };
+        let mut changes = Vec::new();
+        if *followed + 1 < seq {
+            // This write committed: a failure to read what came before it marks the rollups
+            // for a rebuild instead of failing the write.
+            match self.feed(*followed, seq - 1) {
+                Ok(Some(before)) => changes = before,
+                Ok(None) => self.missed.store(true, std::sync::atomic::Ordering::Release),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the writes committed before this one: rebuilding the rollups");
+                    self.missed.store(true, std::sync::atomic::Ordering::Release);
+                }
+            }
+        }
         *followed = seq;
         changes.extend(applied.changes);
         // The feed's sequence number stands for the commit (snapshots, which read it, are
@@ -112,49 +140,25 @@ impl PgStore {
         self.pool.on(conn, move |c| async move {
             if !updates.is_empty() {
                 let (k, s, i, v, t, b) = columns(updates);
-                c.execute(
-                    "UPDATE cxm_events e SET version = u.version, time = u.time, body = u.body \
-                     FROM unnest($1::int2[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::bytea[]) \
-                     AS u(kind, source, id, version, time, body) \
-                     WHERE e.kind = u.kind AND e.source = u.source AND e.id = u.id",
-                    &[&k, &s, &i, &v, &t, &b],
-                )
-                .await?;
+                c.execute(sql::EVENTS_WRITE, &[&k, &s, &i, &v, &t, &b]).await?;
             }
             for write in metas {
                 match write {
-                    MetaWrite::Put(key, value) => {
-                        c.execute(
-                            "INSERT INTO cxm_meta (key, value) VALUES ($1, $2) \
-                             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            &[&key, &value],
-                        )
-                        .await?
-                    }
-                    MetaWrite::Delete(key) => c.execute("DELETE FROM cxm_meta WHERE key = $1", &[&key]).await?,
+                    MetaWrite::Put(key, value) => c.execute(sql::META_PUT, &[&key, &value]).await?,
+                    MetaWrite::Delete(key) => c.execute(sql::META_DELETE, &[&key]).await?,
                 };
             }
             if feed.is_empty() && alerts.is_empty() {
                 return Ok(None);
             }
             let count = alerts.len() as i64;
-            let row = c
-                .query_one(
-                    "UPDATE cxm_clock SET seq = seq + 1, alerts = alerts + $1 WHERE id = 1 RETURNING seq, alerts",
-                    &[&count],
-                )
-                .await?;
+            let row = c.query_one(sql::CLOCK_TICK, &[&count]).await?;
             let (seq, last): (i64, i64) = (row.get(0), row.get(1));
             if !feed.is_empty() {
                 let pos: Vec<i32> = (0..feed.len() as i32).collect();
                 let kinds: Vec<i16> = feed.iter().map(|f| f.0).collect();
                 let (olds, news): (Vec<Option<Vec<u8>>>, Vec<Vec<u8>>) = feed.into_iter().map(|f| (f.1, f.2)).unzip();
-                c.execute(
-                    "INSERT INTO cxm_feed (seq, pos, kind, old, new) \
-                     SELECT $1, * FROM unnest($2::int4[], $3::int2[], $4::bytea[], $5::bytea[])",
-                    &[&seq, &pos, &kinds, &olds, &news],
-                )
-                .await?;
+                c.execute(sql::FEED_APPEND, &[&seq, &pos, &kinds, &olds, &news]).await?;
             }
             if !alerts.is_empty() {
                 let first = last - count + 1;
@@ -168,12 +172,7 @@ impl PgStore {
                     })
                     .collect();
                 let times = vec![written; bodies.len()];
-                c.execute(
-                    "INSERT INTO cxm_alerts (cursor, written, body) \
-                     SELECT * FROM unnest($1::int8[], $2::int8[], $3::bytea[])",
-                    &[&cursors, &times, &bodies],
-                )
-                .await?;
+                c.execute(sql::ALERTS_APPEND, &[&cursors, &times, &bodies]).await?;
             }
             Ok(Some((seq as u64, last as u64)))
         })
@@ -195,66 +194,109 @@ fn columns(rows: Vec<(Key, Row)>) -> (Vec<i16>, Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<
     out
 }
 
-/// The row each key would get from its first event in the write, were it not stored yet.
-fn first_rows(events: &[(Stored, Payload)], keys: &BTreeSet<Key>) -> BTreeMap<Key, Row> {
+/// The row each identity of the write would get from its first event, were it not stored yet,
+/// in key order.
+fn first_rows(events: &[(Stored, Payload)]) -> BTreeMap<Key, Row> {
     let mut out = BTreeMap::new();
     for (stored, _) in events {
-        let key = key_of(stored);
-        if keys.contains(&key) && !out.contains_key(&key) {
+        out.entry(key_of(stored)).or_insert_with(|| {
             let (version, time) = stored.version(None);
-            out.insert(key, Row { version, time, body: stored.bytes.clone() });
-        }
+            Row { version, time, body: stored.bytes.clone() }
+        });
     }
     out
 }
 
-/// BEGIN; lock the stored rows of `keys` in key order; insert the missing ones (their first
-/// event) without overwriting a concurrent insert; repeat until every key is stored and locked.
+/// BEGIN; read the stored copies of `keys`, without locking them.
+async fn read_rows(conn: Conn, keys: Vec<Key>) -> std::result::Result<BTreeMap<Key, Row>, tokio_postgres::Error> {
+    let c = conn.0;
+    c.batch_execute("BEGIN").await?;
+    let (k, s, i) = keys.into_iter().fold((Vec::new(), Vec::new(), Vec::new()), |mut acc, (k, s, i)| {
+        acc.0.push(k);
+        acc.1.push(s);
+        acc.2.push(i);
+        acc
+    });
+    let found = c.query(sql::EVENTS_READ, &[&k, &s, &i]).await?;
+    Ok(found
+        .into_iter()
+        .map(|r| ((r.get(0), r.get(1), r.get(2)), Row { version: r.get(3), time: r.get(4), body: r.get(5) }))
+        .collect())
+}
+
+/// Splits the identities of a write by the copies `read` without locks: those whose events the
+/// version rules would store (not stored yet, or a newer version or other content) are to be
+/// locked, with their first rows; for the others every event is a duplicate or stale against
+/// the copy read, and their outcomes are decided on it unlocked (a version committed after the
+/// read only orders this write before that one: nothing of these identities is written).
+#[allow(clippy::type_complexity)]
+fn to_lock(
+    events: &[(Stored, Payload)],
+    firsts: &BTreeMap<Key, Row>,
+    read: BTreeMap<Key, Row>,
+) -> (BTreeMap<Key, Row>, BTreeMap<Key, Row>) {
+    let mut changing = BTreeSet::new();
+    for (stored, _) in events {
+        let key = key_of(stored);
+        if changing.contains(&key) {
+            continue;
+        }
+        let row = read.get(&key);
+        let (version, _) = stored.version(row.map(|r| r.time));
+        let outcome = cxm_store::outcome(row.map(|r| (r.version, r.body.as_slice())), version, &stored.bytes);
+        if !matches!(outcome, Outcome::Stale | Outcome::Duplicate) {
+            changing.insert(key);
+        }
+    }
+    let lock = firsts.iter().filter(|(key, _)| changing.contains(*key)).map(|(k, r)| (k.clone(), r.clone())).collect();
+    let unchanged = read.into_iter().filter(|(key, _)| !changing.contains(key)).collect();
+    (lock, unchanged)
+}
+
+/// Locks the identities of `firsts` (in the transaction begun): inserts those not stored yet
+/// (their first event) without overwriting a concurrent insert; reads and locks the others, one
+/// identity per statement, pipelined in key order; repeats for any identity neither inserted
+/// nor found. Returns their rows and the identities this transaction inserted.
 async fn lock_rows(
     conn: Conn,
-    keys: BTreeSet<Key>,
     firsts: BTreeMap<Key, Row>,
 ) -> std::result::Result<(BTreeMap<Key, Row>, BTreeSet<Key>), tokio_postgres::Error> {
     let c = conn.0;
-    c.batch_execute("BEGIN").await?;
-    let (kinds, sources, ids): (Vec<i16>, Vec<Vec<u8>>, Vec<Vec<u8>>) =
-        keys.iter().cloned().fold((Vec::new(), Vec::new(), Vec::new()), |mut acc, (k, s, i)| {
-            acc.0.push(k);
-            acc.1.push(s);
-            acc.2.push(i);
-            acc
-        });
+    let mut rows = BTreeMap::new();
     let mut inserted = BTreeSet::new();
-    loop {
-        let found = c
-            .query(
-                "SELECT e.kind, e.source, e.id, e.version, e.time, e.body FROM cxm_events e \
-                 JOIN unnest($1::int2[], $2::bytea[], $3::bytea[]) AS k(kind, source, id) \
-                 ON e.kind = k.kind AND e.source = k.source AND e.id = k.id \
-                 ORDER BY e.kind, e.source, e.id FOR UPDATE OF e",
-                &[&kinds, &sources, &ids],
-            )
-            .await?;
-        let rows: BTreeMap<Key, Row> = found
-            .into_iter()
-            .map(|r| ((r.get(0), r.get(1), r.get(2)), Row { version: r.get(3), time: r.get(4), body: r.get(5) }))
-            .collect();
-        let missing: Vec<(Key, Row)> =
-            firsts.iter().filter(|(k, _)| !rows.contains_key(*k)).map(|(k, r)| (k.clone(), r.clone())).collect();
-        if missing.is_empty() {
-            return Ok((rows, inserted));
+    let mut lock = None;
+    let mut pending: Vec<Key> = firsts.keys().cloned().collect();
+    while !pending.is_empty() {
+        let (k, s, i, v, t, b) = columns(pending.iter().map(|key| (key.clone(), firsts[key].clone())).collect());
+        let added = c.query(sql::EVENTS_INSERT_NEW, &[&k, &s, &i, &v, &t, &b]).await?;
+        for row in added {
+            let key: Key = (row.get(0), row.get(1), row.get(2));
+            rows.insert(key.clone(), firsts[&key].clone());
+            inserted.insert(key);
         }
-        let (k, s, i, v, t, b) = columns(missing);
-        let added = c
-            .query(
-                "INSERT INTO cxm_events (kind, source, id, version, time, body) \
-                 SELECT * FROM unnest($1::int2[], $2::bytea[], $3::bytea[], $4::int8[], $5::int8[], $6::bytea[]) \
-                 ORDER BY 1, 2, 3 ON CONFLICT (kind, source, id) DO NOTHING RETURNING kind, source, id",
-                &[&k, &s, &i, &v, &t, &b],
-            )
-            .await?;
-        inserted.extend(added.into_iter().map(|r| (r.get(0), r.get(1), r.get(2))));
+        let stored: Vec<Key> = pending.into_iter().filter(|key| !inserted.contains(key)).collect();
+        if stored.is_empty() {
+            break;
+        }
+        let statement = match &lock {
+            Some(statement) => statement,
+            None => lock.insert(c.prepare(sql::EVENTS_LOCK_ONE).await?),
+        };
+        let params: Vec<[&(dyn ToSql + Sync); 3]> =
+            stored.iter().map(|(kind, source, id)| [kind as &(dyn ToSql + Sync), source, id]).collect();
+        let found = in_order(params.iter().map(|p| c.query_opt(statement, p))).await?;
+        pending = Vec::new();
+        for (key, row) in stored.into_iter().zip(found) {
+            match row {
+                Some(r) => {
+                    rows.insert(key, Row { version: r.get(0), time: r.get(1), body: r.get(2) });
+                }
+                // Not stored after all (its insert was rolled back): insert it again.
+                None => pending.push(key),
+            }
+        }
     }
+    Ok((rows, inserted))
 }
 
 /// The stored copy an event meets while a write is decided.

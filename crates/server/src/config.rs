@@ -116,6 +116,11 @@ pub(crate) struct Args {
     /// Estimated MiB the dimension indexes of an event type may take [default: 256].
     #[arg(long, env = "CXM_INDEX_MEMORY_MB")]
     index_memory_mb: Option<u64>,
+    /// With --store postgres://…: how long the change feed other nodes follow keeps each
+    /// write, in seconds (at least 1); a node further behind rebuilds its rollups from the
+    /// stored events [default: 600].
+    #[arg(long, env = "CXM_FEED_RETENTION_SECONDS")]
+    feed_retention_seconds: Option<u64>,
     /// Offline commands instead of serving.
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
@@ -176,6 +181,7 @@ struct File {
     index_values_per_dimension: Option<usize>,
     index_value_days: Option<u64>,
     index_memory_mb: Option<u64>,
+    feed_retention_seconds: Option<u64>,
 }
 
 /// TLS files.
@@ -205,6 +211,8 @@ pub(crate) struct Config {
     pub(crate) data_dir: PathBuf,
     /// A PostgreSQL URL, or none for sled in the data dir.
     pub(crate) store: Option<String>,
+    /// How long the PostgreSQL change feed keeps each write.
+    pub(crate) feed_retention: std::time::Duration,
     pub(crate) plugin_dirs: Vec<PathBuf>,
     pub(crate) reporting_currency: String,
     pub(crate) cache_bytes: u64,
@@ -319,6 +327,11 @@ impl Config {
                     .to_owned(),
             ));
         }
+        let feed_retention = match args.feed_retention_seconds.or(file.feed_retention_seconds) {
+            Some(0) => return Err(StartError::Config("feed_retention_seconds must be at least 1".to_owned())),
+            Some(seconds) => std::time::Duration::from_secs(seconds),
+            None => cxm_pg::FEED_RETENTION,
+        };
         let default = cxm_engine::IndexBudget::default();
         let index = cxm_engine::IndexBudget {
             attribute_keys: args.index_attribute_keys.or(file.index_attribute_keys).unwrap_or(default.attribute_keys),
@@ -342,6 +355,7 @@ impl Config {
             listen: args.listen.or(file.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 50051))),
             data_dir: args.data_dir.take().or(file.data_dir).unwrap_or_else(|| PathBuf::from("cxm-data")),
             store,
+            feed_retention,
             tls,
             max_concurrent_requests,
             request_timeout: std::time::Duration::from_secs(timeout),
@@ -387,6 +401,19 @@ mod tests {
         let mut args = Args::try_parse_from(["cxmd", "--store", "/var/lib/cxm"]).unwrap();
         let refused = Config::load(&mut args).unwrap_err().to_string();
         assert!(refused.contains("postgres://"), "{refused}");
+    }
+
+    #[test]
+    fn the_feed_retention_is_ten_minutes_unless_set_by_flag_or_file_and_at_least_a_second() {
+        assert_eq!(load(&[]).feed_retention, std::time::Duration::from_secs(600));
+        assert_eq!(load(&["--feed-retention-seconds", "30"]).feed_retention.as_secs(), 30);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cxm.toml");
+        std::fs::write(&file, "feed_retention_seconds = 45\n").unwrap();
+        assert_eq!(load(&["--config", file.to_str().unwrap()]).feed_retention.as_secs(), 45);
+        let mut args = Args::try_parse_from(["cxmd", "--feed-retention-seconds", "0"]).unwrap();
+        let refused = Config::load(&mut args).unwrap_err().to_string();
+        assert!(refused.contains("feed_retention_seconds"), "{refused}");
     }
 
     #[test]

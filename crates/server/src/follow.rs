@@ -1,6 +1,7 @@
 //! On a store several nodes share (PostgreSQL), the rollups follow the other nodes' writes:
 //! every [`EVERY`] the engine reads the change feed past the last commit it applied, so a write
-//! acknowledged by any node is in this node's answers well within a second.
+//! acknowledged by any node is in this node's answers well within a second. Each poll also
+//! prunes the feed when entries passed its retention (any node may; the store decides).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,12 @@ pub(crate) async fn follow(engine: Arc<Engine>) {
     loop {
         ticks.tick().await;
         let engine = Arc::clone(&engine);
-        match tokio::task::spawn_blocking(move || engine.follow()).await {
+        let poll = move || -> cxm_engine::Result<usize> {
+            let followed = engine.follow()?;
+            engine.store().prune_feed()?;
+            Ok(followed)
+        };
+        match tokio::task::spawn_blocking(poll).await {
             Ok(Ok(_)) if failing => {
                 failing = false;
                 tracing::info!("following the shared store again");

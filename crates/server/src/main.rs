@@ -140,13 +140,14 @@ async fn run(config: Config) -> Result<(), StartError> {
     };
     let dir = config.data_dir.clone();
     let store = config.store.clone();
+    let feed_retention = config.feed_retention;
     let place = match &config.store {
         Some(url) => follow::redact(url),
         None => config.data_dir.display().to_string(),
     };
     let engine = tokio::task::spawn_blocking(move || match store {
         Some(url) => {
-            let store = cxm_pg::PgStore::open(&url).map_err(|e| {
+            let store = cxm_pg::PgStore::open(&url, feed_retention).map_err(|e| {
                 StartError::Config(format!("cannot open the PostgreSQL store {}: {e}", follow::redact(&url)))
             })?;
             Ok::<_, StartError>(Engine::open_on(Box::new(store), settings)?)

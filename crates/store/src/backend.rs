@@ -83,6 +83,23 @@ pub trait Backend: Send + Sync {
         Ok(false)
     }
 
+    /// Whether changes other writers committed were removed from the store's change feed
+    /// before [`Backend::follow`] (or [`Backend::write`], which follows what committed before
+    /// it) could return them — this process was paused or cut off for longer than the feed is
+    /// kept. The caller's rollups then miss them: it rebuilds them from the stored events
+    /// ([`Backend::scan_all`], then [`Backend::follow`]), as at a start, which clears this.
+    /// Always `false` for a store only this process writes.
+    fn missed_changes(&self) -> bool {
+        false
+    }
+
+    /// Removes the change-feed entries older than the store's retention, when due (cheap when
+    /// not); returns how many. Called often by every process sharing the store; a no-op for a
+    /// store only this process writes.
+    fn prune_feed(&self) -> Result<u64> {
+        Ok(0)
+    }
+
     /// Makes stored writes durable (a no-op where every write is durable already).
     fn flush(&self) -> Result<()>;
 

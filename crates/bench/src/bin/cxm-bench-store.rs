@@ -30,6 +30,10 @@ struct Args {
     /// Seed of the data set.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Ingest the data set a second time into each store (every event a duplicate: each
+    /// identity is read and compared) and time it too.
+    #[arg(long)]
+    again: bool,
     /// Use the debug build of cxmd (quick checks; timings then mean little).
     #[arg(long)]
     debug: bool,
@@ -68,16 +72,24 @@ fn main() -> anyhow::Result<()> {
         eprintln!("[bench] {name}: ingesting over IngestStream");
         let server = server::Server::start_with(&binary, &data_dir, &flags)?;
         let ingested = runtime()?.block_on(client::ingest(&server.url, &batches, args.events, None))?;
+        println!(
+            "{name:>8}: ingest {:>8.0} events/s ({:.1} s for {})",
+            ingested.events_per_second, ingested.seconds, ingested.events
+        );
+        if args.again {
+            let again = runtime()?.block_on(client::ingest_again(&server.url, &batches, args.events))?;
+            println!(
+                "{name:>8}: again  {:>8.0} events/s ({:.1} s, every event a duplicate)",
+                again.events_per_second, again.seconds
+            );
+        }
         server.stop()?;
         eprintln!("[bench] {name}: restarting (rollups rebuilt from the store) and timing queries");
         let server = server::Server::start_with(&binary, &data_dir, &flags)?;
         let startup = server.startup.as_secs_f64();
         let timed = runtime()?.block_on(client::query(&server.url, &mix, args.queries))?;
         server.stop()?;
-        println!(
-            "{name:>8}: ingest {:>8.0} events/s ({:.1} s for {}), restart {startup:.2} s",
-            ingested.events_per_second, ingested.seconds, ingested.events
-        );
+        println!("{name:>8}: restart {startup:.2} s");
         for (question, (_, latency)) in mix.iter().zip(&timed) {
             println!(
                 "{name:>8}: {:<32} p50 {:>7.2} ms  p99 {:>7.2} ms  ({} runs)",
