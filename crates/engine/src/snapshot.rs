@@ -13,6 +13,10 @@
 //! since leave the rollups once, versions stored since enter). Anything else is logged, the
 //! file removed, and the rollups rebuilt from every stored event, as without snapshots.
 //! Goal states and alerts are stored records, not derived in memory, so they need no snapshot.
+//!
+//! Once a snapshot is durable, the store may merge its identity index's in-memory delta into a
+//! new base file (see `cxm_store::Store::settle_identities`); the store's part of a snapshot
+//! names the base file it needs, and a start whose base file is missing or damaged rebuilds.
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -31,7 +35,7 @@ use crate::{Engine, Error, IndexBudget, Result, Rollups, Settings};
 pub const FILE: &str = "rollups.snapshot";
 const MAGIC: &[u8; 8] = b"CXMROLL\0";
 /// Raised whenever the rollups' stored form changes: an older snapshot is then rebuilt.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 /// Magic, format, CRC-32 and body length.
 const HEADER: usize = 8 + 4 + 4 + 8;
 
@@ -284,6 +288,9 @@ impl Engine {
         header.extend_from_slice(&length.to_le_bytes());
         finish(file, &header, temporary, &path(dir)).map_err(|e| failed(&e))?;
         store.trim_changes(commit)?;
+        if let Err(e) = store.settle_identities() {
+            tracing::error!(error = %e, "cannot write the identity index base file; its delta stays in memory");
+        }
         let bytes = HEADER as u64 + length;
         let taken = Taken { commit, bytes, millis: started.elapsed().as_millis() as u64 };
         tracing::info!(commit, bytes, elapsed_ms = taken.millis, "rollup snapshot written");
