@@ -353,3 +353,51 @@ pub(crate) fn files(dir: &Path) -> std::io::Result<Vec<(Option<u64>, PathBuf)>> 
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::block::HOUR;
+
+    /// Fingerprints spread like real ones (the tag is taken from bits 6..46).
+    fn fp(n: u64) -> u64 {
+        n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+    }
+
+    fn found(base: &Base, fp: u64) -> Vec<Nanos> {
+        let mut hours = Vec::new();
+        base.candidates(index::tag(fp), &mut hours).unwrap();
+        hours
+    }
+
+    #[test]
+    fn a_merged_base_finds_every_slot_and_drops_the_superseded_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = [7; 16];
+        let first = (0..3_000_u64).map(|n| index::pack(fp(n), n as i64 % 50 * HOUR));
+        let one = write(dir.path(), id, 1, None, first, std::iter::empty()).unwrap();
+        assert!((0..3_000).all(|n| found(&one, fp(n)) == vec![n as i64 % 50 * HOUR]));
+        // Identities 0..1,000 move to hour 99; 3,000..5,000 are new.
+        let moved = (0..1_000_u64).map(|n| index::pack(fp(n), 99 * HOUR));
+        let new = (3_000..5_000_u64).map(|n| index::pack(fp(n), 7 * HOUR));
+        let superseded = (0..1_000_u64).map(|n| index::pack(fp(n), n as i64 % 50 * HOUR));
+        let two = write(dir.path(), id, 2, Some(&one), moved.chain(new), superseded).unwrap();
+        assert_eq!(two.entries, 5_000);
+        for n in 0..5_000_u64 {
+            let expected = match n {
+                0..1_000 => 99 * HOUR,
+                1_000..3_000 => n as i64 % 50 * HOUR,
+                _ => 7 * HOUR,
+            };
+            assert_eq!(found(&two, fp(n)), vec![expected], "identity {n}");
+        }
+        assert!(found(&two, fp(123_456)).is_empty());
+        // Opened again, it is checked whole and must be the one asked for.
+        let name = two.name();
+        assert!(Base::open(dir.path(), name).is_ok());
+        let other = Name { commit: 3, ..name };
+        assert!(Base::open(dir.path(), other).err().unwrap().contains("not the one"));
+    }
+}
