@@ -14,9 +14,10 @@
 //! file removed, and the rollups rebuilt from every stored event, as without snapshots.
 //! Goal states and alerts are stored records, not derived in memory, so they need no snapshot.
 //!
-//! Once a snapshot is durable, the store may merge its identity index's in-memory delta into a
-//! new base file (see `cxm_store::Store::settle_identities`); the store's part of a snapshot
-//! names the base file it needs, and a start whose base file is missing or damaged rebuilds.
+//! Before a snapshot, the store may merge its identity index's in-memory delta into a new base
+//! file (see `cxm_store::Store::merge_identities`); the store's part of a snapshot names the base
+//! file it needs, older ones are removed once it is durable, and a start whose base file is
+//! missing or damaged rebuilds.
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -254,6 +255,10 @@ impl Engine {
     fn write_snapshot_to(&self, store: &Store, temporary: &Path) -> Result<Taken> {
         let started = Instant::now();
         let dir = store.dir();
+        // A large identity delta goes into a new base file first, which this snapshot then names.
+        if let Err(e) = store.merge_identities() {
+            tracing::error!(error = %e, "cannot write the identity index base file; its delta stays in memory");
+        }
         let failed = |e: &dyn std::fmt::Display| Error::Rollups(format!("writing {}: {e}", path(dir).display()));
         let mut file = create(temporary).map_err(|e| failed(&e))?;
         let (commit, summed) = {
@@ -288,9 +293,6 @@ impl Engine {
         header.extend_from_slice(&length.to_le_bytes());
         finish(file, &header, temporary, &path(dir)).map_err(|e| failed(&e))?;
         store.trim_changes(commit)?;
-        if let Err(e) = store.settle_identities() {
-            tracing::error!(error = %e, "cannot write the identity index base file; its delta stays in memory");
-        }
         let bytes = HEADER as u64 + length;
         let taken = Taken { commit, bytes, millis: started.elapsed().as_millis() as u64 };
         tracing::info!(commit, bytes, elapsed_ms = taken.millis, "rollup snapshot written");

@@ -300,35 +300,38 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the change records through `commit` (a snapshot at that commit is durable).
+    /// Once a snapshot at `commit` (of the last [`Store::checkpoint`]) is durable: removes the
+    /// change records through `commit`, and the identity index base files no durable snapshot
+    /// needs any more.
     pub fn trim_changes(&self, commit: u64) -> Result<()> {
-        trim(&self.handle()?, commit)
+        trim(&self.handle()?, commit)?;
+        let state = self.lock();
+        let kept = state.identities.kept();
+        for (token, path) in crate::base::files(state.identities.dir()).map_err(sled::Error::Io)? {
+            if !token.is_some_and(|token| kept.contains(&token)) {
+                crate::tiers::remove(&path);
+            }
+        }
+        Ok(())
     }
 
-    /// Once the snapshot of the last [`Store::checkpoint`] is durable: removes the identity
-    /// index base files no durable snapshot needs any more, then, if the index's in-memory
-    /// delta passes half of [`crate::Options::identity_memory_bytes`], merges it into a new base
-    /// file. Writes wait only while the delta is frozen and while the new base is put in place,
-    /// not while it is written.
-    pub fn settle_identities(&self) -> Result<()> {
+    /// If the identity index's in-memory delta passes half of
+    /// [`crate::Options::identity_memory_bytes`], merges it with the base into a new base file,
+    /// which the next [`Store::checkpoint`] names. Writes wait only while the delta is frozen and
+    /// while the new base is put in place, not while it is written. Returns whether it merged.
+    pub fn merge_identities(&self) -> Result<bool> {
         let fold = {
             let mut state = self.lock();
-            let kept = state.identities.kept();
-            for (token, path) in crate::base::files(state.identities.dir()).map_err(sled::Error::Io)? {
-                if !token.is_some_and(|token| kept.contains(&token)) {
-                    crate::tiers::remove(&path);
-                }
-            }
             let commit = state.position.commit;
             state.identities.over(0.5).then(|| state.identities.freeze(commit))
         };
-        let Some(fold) = fold else { return Ok(()) };
+        let Some(fold) = fold else { return Ok(false) };
         let started = std::time::Instant::now();
         let merged = fold.run();
         drop(fold);
         self.lock().identities.thaw(merged).map_err(sled::Error::Io)?;
         tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "identity index merged into a new base");
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -104,7 +104,7 @@ pub struct Options {
     /// refusing to open.
     pub discard_damaged: bool,
     /// Bytes the in-memory part of the identity index may take; the rest is in its base file
-    /// in the data dir (see [`Store::settle_identities`]).
+    /// in the data dir (see [`Store::merge_identities`]).
     pub identity_memory_bytes: u64,
 }
 

@@ -6,7 +6,7 @@
 //! *superseded*, so that the next merge drops it (until then it only costs a block read: the
 //! caller checks the names in every candidate hour).
 //!
-//! When the delta passes half the budget at a snapshot ([`crate::Store::settle_identities`]), it
+//! When the delta passes half the budget at a snapshot ([`crate::Store::merge_identities`]), it
 //! is frozen and merged with the base into a new base file outside the store's write lock:
 //! writes go on into a fresh delta, lookups read live delta, frozen delta and base. A delta that
 //! passes the whole budget (snapshots rare or off) is merged inside the write that passed it.

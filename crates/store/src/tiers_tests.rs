@@ -131,9 +131,10 @@ fn a_small_budget_merges_into_base_files_and_every_identity_is_found_after_reope
     check(&store, &expected);
 
     // A start from a snapshot: its base and delta, caught up with moves and new versions after it.
+    store.merge_identities().unwrap();
     let mut checkpoint = Vec::new();
-    store.checkpoint(&mut checkpoint).unwrap();
-    store.settle_identities().unwrap();
+    let commit = store.checkpoint(&mut checkpoint).unwrap();
+    store.trim_changes(commit).unwrap();
     let events = (0..600_u32).map(|n| expected.offer(n * 3, 200 + i64::from(n % 5), 30, 4)).collect();
     store.apply(events).unwrap();
     let events = (5_000..5_300_u32).map(|n| expected.offer(n, 7, 10, 3)).collect();
@@ -144,8 +145,8 @@ fn a_small_budget_merges_into_base_files_and_every_identity_is_found_after_reope
     check(&store, &expected);
     // Once a newer snapshot is durable, base files it does not need are removed.
     let mut later = Vec::new();
-    store.checkpoint(&mut later).unwrap();
-    store.settle_identities().unwrap();
+    let commit = store.checkpoint(&mut later).unwrap();
+    store.trim_changes(commit).unwrap();
     assert!(bases(dir.path()).len() <= 2, "{:?}", bases(dir.path()));
     drop(store);
     let (store, catch) = open_at(dir.path(), Some(&later));
@@ -164,9 +165,10 @@ fn a_damaged_or_missing_base_file_makes_the_store_rebuild_its_index() {
     }
     // Bytes in the header (store id, table size) and in the body, then the file removed.
     for damage in [20_u64, 72, 0, 1] {
+        store.merge_identities().unwrap();
         let mut checkpoint = Vec::new();
-        store.checkpoint(&mut checkpoint).unwrap();
-        store.settle_identities().unwrap();
+        let commit = store.checkpoint(&mut checkpoint).unwrap();
+        store.trim_changes(commit).unwrap();
         let token = store.lock().identities.base_token().expect("a base file");
         drop(store);
         let path = crate::base::path(dir.path(), token);
