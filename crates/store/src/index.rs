@@ -171,7 +171,6 @@ impl Identities {
     }
 
     /// Identities held.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.len).sum()
     }

@@ -29,8 +29,9 @@ pub(crate) struct Delta {
 }
 
 impl Delta {
+    /// Bytes it takes, and the sorted copy of its entries a merge makes (8 bytes each).
     fn bytes(&self) -> u64 {
-        self.entries.bytes() + self.superseded.capacity() as u64 * 8
+        self.entries.bytes() + self.entries.len() as u64 * 8 + self.superseded.capacity() as u64 * 8
     }
 
     /// Adds `other`'s entries and supersessions.
