@@ -1,7 +1,8 @@
 //! Rollup snapshots (issue 18): SIGKILL at random instants while events and replacements are
 //! ingested and snapshots are written; after every restart the answers equal an independent
 //! reference of what was acknowledged (plus, or not, the one batch in flight), and a damaged
-//! snapshot is ignored with the answers still exact.
+//! snapshot is ignored with the answers still exact. The same under a small identity index
+//! budget, so that snapshots merge the index into base files while SIGKILL lands.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -30,12 +31,12 @@ fn band(score: i32) -> &'static str {
     }
 }
 
-/// One batch: mostly new responses, the rest newer versions of earlier ones (another month,
-/// channel and score), each with a newer `updated_at` than anything before.
-fn batch(rng: &mut Rng, known: &mut Vec<String>, version: &mut i64) -> Vec<Event> {
+/// One batch: `new` tenths new responses, the rest newer versions of earlier ones (another
+/// month, channel and score), each with a newer `updated_at` than anything before.
+fn batch(rng: &mut Rng, known: &mut Vec<String>, version: &mut i64, new: u64) -> Vec<Event> {
     (0..BATCH)
         .map(|_| {
-            let id = if known.is_empty() || rng.below(10) < 6 {
+            let id = if known.is_empty() || rng.below(10) < new {
                 known.push(format!("r{}", known.len()));
                 known[known.len() - 1].clone()
             } else {
@@ -96,54 +97,91 @@ struct Seen {
     in_flight: Option<Vec<Event>>,
 }
 
+/// What the rounds of ingest and SIGKILL carry from one to the next.
+struct Run {
+    rng: Rng,
+    known: Vec<String>,
+    version: i64,
+    reference: Reference,
+    /// Tenths of the events that are new responses.
+    new: u64,
+}
+
+impl Run {
+    fn new(seed: u64, new: u64) -> Self {
+        Self { rng: Rng(seed), known: Vec::new(), version: 0, reference: Reference::new(), new }
+    }
+
+    /// `rounds` times: starts cxmd with `settings`, checks its answers, ingests up to `batches`
+    /// batches of `size` events (each a sequence of `BATCH`-event batches' worth) and kills it
+    /// after a random `kill` (lowest, span) milliseconds. Returns how many starts resumed from a
+    /// snapshot.
+    async fn kill_rounds(
+        &mut self,
+        dir: &std::path::Path,
+        settings: &[&str],
+        rounds: usize,
+        batches: usize,
+        size: usize,
+        kill: (u64, u64),
+    ) -> usize {
+        let mut resumed = 0;
+        for round in 0..rounds {
+            let server = Cxmd::start_with(dir, settings, &[]);
+            assert!(matches(&server, &self.reference).await, "round {round}: answers after the restart differ");
+            if server.log().contains("rollups read from the snapshot and caught up") {
+                resumed += 1;
+            }
+            // Ingest until killed, at a random instant.
+            let seen = Arc::new(Mutex::new(Seen { reference: self.reference.clone(), in_flight: None }));
+            let batches: Vec<Vec<Event>> = (0..batches)
+                .map(|_| {
+                    (0..size / BATCH)
+                        .flat_map(|_| batch(&mut self.rng, &mut self.known, &mut self.version, self.new))
+                        .collect()
+                })
+                .collect();
+            let mut client = server.ingest_client().await;
+            let task = {
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    for events in batches {
+                        seen.lock().unwrap().in_flight = Some(events.clone());
+                        if client.ingest(IngestRequest { events: events.clone() }).await.is_err() {
+                            return;
+                        }
+                        let mut seen = seen.lock().unwrap();
+                        apply(&mut seen.reference, &events);
+                        seen.in_flight = None;
+                    }
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(kill.0 + self.rng.below(kill.1))).await;
+            server.kill();
+            task.await.unwrap();
+            let seen = Arc::try_unwrap(seen).ok().unwrap().into_inner().unwrap();
+            self.reference = seen.reference;
+            // The batch in flight is stored whole or not at all: the restart tells which.
+            if let Some(events) = seen.in_flight {
+                let server = Cxmd::start_with(dir, settings, &[]);
+                let mut with = self.reference.clone();
+                apply(&mut with, &events);
+                if matches(&server, &with).await {
+                    self.reference = with;
+                }
+                server.kill();
+            }
+        }
+        resumed
+    }
+}
+
 #[tokio::test]
 async fn sigkill_around_snapshot_writes_never_counts_twice_nor_misses_and_a_damaged_snapshot_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x5EED_2026);
-    let mut known = Vec::new();
-    let mut version = 0;
-    let mut reference = Reference::new();
-    let mut resumed = 0;
-    for round in 0..6 {
-        let server = Cxmd::start_with(dir.path(), &SETTINGS, &[]);
-        assert!(matches(&server, &reference).await, "round {round}: answers after the restart differ");
-        if server.log().contains("rollups read from the snapshot and caught up") {
-            resumed += 1;
-        }
-        // Ingest until killed, at a random instant.
-        let seen = Arc::new(Mutex::new(Seen { reference: reference.clone(), in_flight: None }));
-        let batches: Vec<Vec<Event>> = (0..40).map(|_| batch(&mut rng, &mut known, &mut version)).collect();
-        let mut client = server.ingest_client().await;
-        let task = {
-            let seen = Arc::clone(&seen);
-            tokio::spawn(async move {
-                for events in batches {
-                    seen.lock().unwrap().in_flight = Some(events.clone());
-                    if client.ingest(IngestRequest { events: events.clone() }).await.is_err() {
-                        return;
-                    }
-                    let mut seen = seen.lock().unwrap();
-                    apply(&mut seen.reference, &events);
-                    seen.in_flight = None;
-                }
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(100 + rng.below(700))).await;
-        server.kill();
-        task.await.unwrap();
-        let seen = Arc::try_unwrap(seen).ok().unwrap().into_inner().unwrap();
-        reference = seen.reference;
-        // The batch in flight is stored whole or not at all: the restart tells which.
-        if let Some(events) = seen.in_flight {
-            let server = Cxmd::start_with(dir.path(), &SETTINGS, &[]);
-            let mut with = reference.clone();
-            apply(&mut with, &events);
-            if matches(&server, &with).await {
-                reference = with;
-            }
-            server.kill();
-        }
-    }
+    let mut run = Run::new(0x5EED_2026, 6);
+    let resumed = run.kill_rounds(dir.path(), &SETTINGS, 6, 40, BATCH, (100, 700)).await;
+    let reference = run.reference;
     assert!(resumed > 0, "no restart resumed from a snapshot");
 
     // A clean stop writes a snapshot; damaged, it is ignored and the rollups rebuilt.
@@ -165,4 +203,30 @@ async fn sigkill_around_snapshot_writes_never_counts_twice_nor_misses_and_a_dama
     let server = Cxmd::start_with(dir.path(), &SETTINGS, &[]);
     assert!(matches(&server, &reference).await);
     assert!(server.log().contains("rollups read from the snapshot"));
+}
+
+/// The identity index under a 1 MiB budget: its in-memory part passes half of it within a few
+/// snapshots, so snapshots merge it into base files (and writes, past the whole budget), while
+/// SIGKILL lands at random instants, merges included.
+#[tokio::test]
+async fn sigkill_while_the_identity_index_merges_into_base_files_never_counts_twice_nor_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings =
+        ["--identity-memory-mb", "1", "--snapshot-every-events", "10000", "--snapshot-interval-seconds", "1"];
+    let mut run = Run::new(0xBA5E_2026, 9);
+    let mut resumed = 0;
+    let mut with_base = 0;
+    for _ in 0..6 {
+        resumed += run.kill_rounds(dir.path(), &settings, 1, 40, 2_000, (3_000, 1_500)).await;
+        let bases = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("identities."))
+            .count();
+        with_base += usize::from(bases > 0);
+    }
+    assert!(with_base > 0, "the identity index never passed its budget");
+    assert!(resumed > 0, "no restart resumed from a snapshot");
+    let server = Cxmd::start_with(dir.path(), &settings, &[]);
+    assert!(matches(&server, &run.reference).await, "answers after the last restart differ");
+    assert!(server.log().contains("rollups read from the snapshot"), "{}", server.log());
 }

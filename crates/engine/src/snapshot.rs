@@ -13,6 +13,11 @@
 //! since leave the rollups once, versions stored since enter). Anything else is logged, the
 //! file removed, and the rollups rebuilt from every stored event, as without snapshots.
 //! Goal states and alerts are stored records, not derived in memory, so they need no snapshot.
+//!
+//! Before a snapshot, the store may merge its identity index's in-memory delta into a new base
+//! file (see `cxm_store::Store::merge_identities`); the store's part of a snapshot names the base
+//! file it needs, older ones are removed once it is durable, and a start whose base file is
+//! missing or damaged rebuilds.
 
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -250,6 +255,10 @@ impl Engine {
     fn write_snapshot_to(&self, store: &Store, temporary: &Path) -> Result<Taken> {
         let started = Instant::now();
         let dir = store.dir();
+        // A large identity delta goes into a new base file first, which this snapshot then names.
+        if let Err(e) = store.merge_identities() {
+            tracing::error!(error = %e, "cannot write the identity index base file; its delta stays in memory");
+        }
         let failed = |e: &dyn std::fmt::Display| Error::Rollups(format!("writing {}: {e}", path(dir).display()));
         let mut file = create(temporary).map_err(|e| failed(&e))?;
         let (commit, summed) = {

@@ -80,3 +80,13 @@ impl Drop for Tmpfs {
         let _ = std::process::Command::new("umount").arg("-l").arg(self.0.path()).status();
     }
 }
+
+/// Flips (xor 0x55) the byte at `at` of the file `path`.
+pub fn flip_byte(path: &Path, at: u64) -> std::io::Result<()> {
+    let mut bytes = std::fs::read(path)?;
+    let at = usize::try_from(at).map_err(std::io::Error::other)?;
+    let byte =
+        bytes.get_mut(at).ok_or_else(|| std::io::Error::other(format!("{} is shorter than {at}", path.display())))?;
+    *byte ^= 0x55;
+    std::fs::write(path, bytes)
+}

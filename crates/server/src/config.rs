@@ -38,6 +38,10 @@ pub(crate) struct Args {
     /// sled page cache in MiB [default: 128].
     #[arg(long, env = "CXM_CACHE_MB")]
     cache_mb: Option<u64>,
+    /// MiB the in-memory part of the identity index may take; the rest lives in a file in the
+    /// data dir, read through the page cache [default: 64].
+    #[arg(long, env = "CXM_IDENTITY_MEMORY_MB")]
+    identity_memory_mb: Option<u64>,
     /// Address of the web dashboard (HTTP); off unless given, or 127.0.0.1:8080 with --demo.
     #[arg(long, env = "CXM_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
@@ -158,6 +162,7 @@ struct File {
     plugin_dir: Vec<PathBuf>,
     reporting_currency: Option<String>,
     cache_mb: Option<u64>,
+    identity_memory_mb: Option<u64>,
     allow_empty: Option<bool>,
     discard_damaged: Option<bool>,
     demo: Option<bool>,
@@ -216,6 +221,8 @@ pub(crate) struct Config {
     pub(crate) plugin_dirs: Vec<PathBuf>,
     pub(crate) reporting_currency: String,
     pub(crate) cache_bytes: u64,
+    /// Bytes the in-memory part of the identity index may take.
+    pub(crate) identity_memory_bytes: u64,
     pub(crate) allow_empty: bool,
     pub(crate) discard_damaged: bool,
     pub(crate) demo: bool,
@@ -258,6 +265,10 @@ impl Config {
         let cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(128);
         if cache_mb == 0 {
             return Err(StartError::Config("cache_mb must be at least 1".to_owned()));
+        }
+        let identity_memory_mb = args.identity_memory_mb.or(file.identity_memory_mb).unwrap_or(64);
+        if identity_memory_mb == 0 {
+            return Err(StartError::Config("identity_memory_mb must be at least 1".to_owned()));
         }
         let tls = match (args.tls_cert.take().or(file.tls_cert), args.tls_key.take().or(file.tls_key)) {
             (Some(cert), Some(key)) => {
@@ -365,6 +376,7 @@ impl Config {
             plugin_dirs,
             reporting_currency,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+            identity_memory_bytes: identity_memory_mb.saturating_mul(1024 * 1024),
             allow_empty: args.allow_empty.or(file.allow_empty).unwrap_or(false),
             discard_damaged: args.discard_damaged.or(file.discard_damaged).unwrap_or(false),
             demo,
@@ -428,5 +440,18 @@ mod tests {
         std::fs::write(&file, "http_listen = \"127.0.0.1:9191\"\n").unwrap();
         let from_file = load(&["--config", file.to_str().unwrap()]).http.unwrap();
         assert_eq!((from_file.addr.port(), from_file.required), (9191, true));
+    }
+
+    #[test]
+    fn the_identity_memory_comes_from_flag_file_or_default_and_is_at_least_one_mib() {
+        assert_eq!(load(&[]).identity_memory_bytes, 64 << 20);
+        assert_eq!(load(&["--identity-memory-mb", "8"]).identity_memory_bytes, 8 << 20);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cxm.toml");
+        std::fs::write(&file, "identity_memory_mb = 3\n").unwrap();
+        assert_eq!(load(&["--config", file.to_str().unwrap()]).identity_memory_bytes, 3 << 20);
+        let mut args = Args::try_parse_from(["cxmd", "--identity-memory-mb", "0"]).unwrap();
+        let refused = Config::load(&mut args).unwrap_err().to_string();
+        assert!(refused.contains("identity_memory_mb"), "{refused}");
     }
 }

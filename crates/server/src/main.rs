@@ -133,6 +133,7 @@ async fn run(config: Config) -> Result<(), StartError> {
         rules: cxm_store::Rules { reporting_currency: config.reporting_currency.clone() },
         store: cxm_store::Options {
             cache_bytes: config.cache_bytes,
+            identity_memory_bytes: config.identity_memory_bytes,
             allow_empty: config.allow_empty,
             discard_damaged: config.discard_damaged,
         },

@@ -21,9 +21,10 @@ use cxm_proto::v1::event::Payload;
 use serde::{Deserialize, Serialize};
 
 use crate::block;
-use crate::index::{self, Identities};
+use crate::index;
 use crate::key;
 use crate::open::{Handle, Index};
+use crate::tiers::{Saved, SavedRef, Tiers};
 use crate::{Nanos, Result, Store, corrupt, decode};
 
 /// The key of the store's position.
@@ -122,7 +123,7 @@ struct CheckpointRef<'a> {
     commit: u64,
     sequence: u64,
     events: u64,
-    identities: &'a Identities,
+    identities: SavedRef<'a>,
 }
 
 /// What a snapshot keeps of the store, as read back.
@@ -132,7 +133,7 @@ struct Checkpoint {
     commit: u64,
     sequence: u64,
     events: u64,
-    identities: Identities,
+    identities: Saved,
 }
 
 /// The changes a checkpoint misses, for derived state to follow (see [`Store::catch_up`]).
@@ -163,6 +164,7 @@ pub(crate) type Refusal = String;
 /// a damaged block): the caller then reads every block.
 pub(crate) fn resume(
     handle: &Handle,
+    (dir, budget): (&std::path::Path, u64),
     at: Position,
     checkpoint: &mut dyn std::io::Read,
 ) -> Result<std::result::Result<(Index, CatchUp), Refusal>> {
@@ -178,6 +180,10 @@ pub(crate) fn resume(
             checkpoint.commit, at.commit
         )));
     }
+    let mut identities = match Tiers::resume(dir, at.id, budget, checkpoint.identities) {
+        Ok(identities) => identities,
+        Err(why) => return Ok(Err(why)),
+    };
     let mut catch = CatchUp { from: checkpoint.commit, to: at.commit, ..CatchUp::default() };
     let mut expected = checkpoint.commit + 1;
     for entry in handle.tree.range(log_key(expected)..=log_key(at.commit)) {
@@ -219,16 +225,12 @@ pub(crate) fn resume(
         }
         for (source, id) in names.into_iter().flatten() {
             let fp = index::fingerprint(kind, &source, &id);
-            checkpoint.identities.set(fp, moved.remove(&fp), hour);
+            identities.set(fp, moved.remove(&fp), hour);
             checkpoint.events += 1;
         }
     }
-    let found = Index {
-        identities: checkpoint.identities,
-        sequence: checkpoint.sequence,
-        events: checkpoint.events,
-        discarded: 0,
-    };
+    identities.bound(at.commit);
+    let found = Index { identities, sequence: checkpoint.sequence, events: checkpoint.events, discarded: 0 };
     Ok(Ok((found, catch)))
 }
 
@@ -249,7 +251,8 @@ impl Store {
         out: &mut dyn std::io::Write,
         before: impl FnOnce(&mut dyn std::io::Write) -> R,
     ) -> Result<(R, u64)> {
-        let state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         let first = before(&mut *out);
         let at = state.position;
         let checkpoint = CheckpointRef {
@@ -257,7 +260,7 @@ impl Store {
             commit: at.commit,
             sequence: state.sequence,
             events: state.events,
-            identities: &state.identities,
+            identities: state.identities.saved(),
         };
         bincode::serialize_into(out, &checkpoint).map_err(|e| match *e {
             bincode::ErrorKind::Io(e) => crate::Error::Storage(sled::Error::Io(e)),
@@ -297,9 +300,38 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the change records through `commit` (a snapshot at that commit is durable).
+    /// Once a snapshot at `commit` (of the last [`Store::checkpoint`]) is durable: removes the
+    /// change records through `commit`, and the identity index base files no durable snapshot
+    /// needs any more.
     pub fn trim_changes(&self, commit: u64) -> Result<()> {
-        trim(&self.handle()?, commit)
+        trim(&self.handle()?, commit)?;
+        let state = self.lock();
+        let kept = state.identities.kept();
+        for (token, path) in crate::base::files(state.identities.dir()).map_err(sled::Error::Io)? {
+            if !token.is_some_and(|token| kept.contains(&token)) {
+                crate::tiers::remove(&path);
+            }
+        }
+        Ok(())
+    }
+
+    /// If the identity index's in-memory delta passes half of
+    /// [`crate::Options::identity_memory_bytes`], merges it with the base into a new base file,
+    /// which the next [`Store::checkpoint`] names. Writes wait only while the delta is frozen and
+    /// while the new base is put in place, not while it is written. Returns whether it merged.
+    pub fn merge_identities(&self) -> Result<bool> {
+        let fold = {
+            let mut state = self.lock();
+            let commit = state.position.commit;
+            state.identities.over(0.5).then(|| state.identities.freeze(commit))
+        };
+        let Some(fold) = fold else { return Ok(false) };
+        let started = std::time::Instant::now();
+        let merged = fold.run();
+        drop(fold);
+        self.lock().identities.thaw(merged).map_err(sled::Error::Io)?;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "identity index merged into a new base");
+        Ok(true)
     }
 }
 
@@ -442,7 +474,7 @@ mod tests {
             commit: read.commit,
             sequence: read.sequence,
             events: read.events,
-            identities: &read.identities,
+            identities: read.identities.as_ref(),
         })
         .unwrap();
         drop(store);

@@ -8,7 +8,9 @@
 //! is new, with no read from disk — the common case of ingest.
 //!
 //! The table is split into shards of open addressing (linear probing), so growing one never
-//! needs more than a sliver of extra memory. It is rebuilt from the blocks when the store opens.
+//! needs more than a sliver of extra memory. In the store it holds only the entries set since the
+//! on-disk base was written (see `tiers` and `base`), so its size is bounded by
+//! `Options::identity_memory_bytes`, not by the stored events.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -17,7 +19,7 @@ use crate::block::HOUR;
 use crate::key::EventType;
 
 const SHARD_BITS: u32 = 6;
-const HOUR_BITS: u32 = 24;
+pub(crate) const HOUR_BITS: u32 = 24;
 const HOUR_MASK: u64 = (1 << HOUR_BITS) - 1;
 /// Hours are stored offset by this, so that negative times fit in 24 unsigned bits.
 const HOUR_BIAS: i64 = 1 << (HOUR_BITS - 1);
@@ -30,16 +32,24 @@ pub(crate) fn fingerprint(kind: EventType, source: &[u8], id: &[u8]) -> u64 {
 }
 
 /// The 40 fingerprint bits a slot keeps, never 0 (0 marks an empty slot).
-fn tag(fp: u64) -> u64 {
+pub(crate) fn tag(fp: u64) -> u64 {
     ((fp >> SHARD_BITS) & ((1 << 40) - 1)) | 1
 }
 
-fn pack(fp: u64, hour: Nanos) -> u64 {
+/// A slot's tag mixed so that its high bits are uniform: the order of slots in the on-disk base,
+/// and (its top bits) where a tag's probing starts.
+pub(crate) fn order(slot_tag: u64) -> u64 {
+    slot_tag.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The slot recording that the identity of `fp` lives in `hour`.
+pub(crate) fn pack(fp: u64, hour: Nanos) -> u64 {
     let index = (hour.div_euclid(HOUR) + HOUR_BIAS) as u64 & HOUR_MASK;
     (tag(fp) << HOUR_BITS) | index
 }
 
-fn unpack_hour(slot: u64) -> Nanos {
+/// The hour a slot names.
+pub(crate) fn unpack_hour(slot: u64) -> Nanos {
     ((slot & HOUR_MASK) as i64 - HOUR_BIAS) * HOUR
 }
 
@@ -56,7 +66,7 @@ impl Shard {
 
     fn start(&self, slot_tag: u64) -> usize {
         // The tag's bits are uniform; mix them once more so that low bits vary.
-        (slot_tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 24) as usize & self.mask()
+        (order(slot_tag) >> 24) as usize & self.mask()
     }
 
     fn insert(&mut self, slot: u64) {
@@ -100,7 +110,7 @@ impl Shard {
     }
 }
 
-/// The identity index.
+/// The identity index in memory.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct Identities {
     shards: Vec<Shard>,
@@ -113,12 +123,17 @@ impl Default for Identities {
 }
 
 impl Identities {
+    /// The shard of a tag: its top bits, so that a slot alone says where it goes.
+    fn place(slot_tag: u64) -> usize {
+        (slot_tag >> (40 - SHARD_BITS)) as usize & ((1 << SHARD_BITS) - 1)
+    }
+
     fn shard(&self, fp: u64) -> &Shard {
-        &self.shards[(fp >> (64 - SHARD_BITS)) as usize]
+        &self.shards[Self::place(tag(fp))]
     }
 
     fn shard_mut(&mut self, fp: u64) -> &mut Shard {
-        &mut self.shards[(fp >> (64 - SHARD_BITS)) as usize]
+        &mut self.shards[Self::place(tag(fp))]
     }
 
     /// The hours that may hold the identity of fingerprint `fp`.
@@ -129,24 +144,40 @@ impl Identities {
         hours
     }
 
-    /// Records that the identity of `fp` now lives in `hour` (and no longer in `old`).
-    pub(crate) fn set(&mut self, fp: u64, old: Option<Nanos>, hour: Nanos) {
+    /// Records that the identity of `fp` now lives in `hour` (and no longer in `old`). Returns
+    /// whether `old` was found here (and replaced); else the entry is added.
+    pub(crate) fn set(&mut self, fp: u64, old: Option<Nanos>, hour: Nanos) -> bool {
         if let Some(old) = old {
             let (before, after) = (pack(fp, old), pack(fp, hour));
             let shard = self.shard_mut(fp);
             let found = shard.find(tag(fp)).find(|i| shard.slots[*i] == before);
             if let Some(i) = found {
                 shard.slots[i] = after;
-                return;
+                return true;
             }
         }
         self.shard_mut(fp).insert(pack(fp, hour));
+        false
+    }
+
+    /// Adds a slot as [`Identities::slots`] yields it.
+    pub(crate) fn insert_slot(&mut self, slot: u64) {
+        self.shards[Self::place(slot >> HOUR_BITS)].insert(slot);
+    }
+
+    /// Every slot held, in no particular order.
+    pub(crate) fn slots(&self) -> impl Iterator<Item = u64> + '_ {
+        self.shards.iter().flat_map(|s| s.slots.iter().copied().filter(|slot| *slot != 0))
     }
 
     /// Identities held.
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.len).sum()
+    }
+
+    /// Bytes the table takes.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.shards.iter().map(|s| s.slots.capacity() as u64 * 8).sum()
     }
 }
 

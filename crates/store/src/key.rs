@@ -5,7 +5,7 @@
 //!   events of that type and hour that one write stored, in time order.
 //!
 //! Events of one type are thus stored in time order by hour, so a time range is one sequential
-//! scan over its hours. Which hour holds an identity is kept in memory ([`crate::index`]).
+//! scan over its hours. Which hour holds an identity is kept by the identity index (`index`, `tiers`).
 //!
 //! Metadata records (connectors, cursors) live under `m | key`.
 //!

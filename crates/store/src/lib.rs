@@ -15,6 +15,7 @@
 
 mod alerts;
 mod backend;
+mod base;
 pub mod block;
 mod changes;
 mod error;
@@ -26,6 +27,7 @@ mod migrate;
 mod open;
 mod reveal;
 mod scan;
+mod tiers;
 pub mod validate;
 mod write;
 
@@ -101,11 +103,19 @@ pub struct Options {
     /// Remove blocks that fail their checksum at open (their events are lost) instead of
     /// refusing to open.
     pub discard_damaged: bool,
+    /// Bytes the in-memory part of the identity index may take; the rest is in its base file
+    /// in the data dir (see [`Store::merge_identities`]).
+    pub identity_memory_bytes: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { cache_bytes: 128 * 1024 * 1024, allow_empty: false, discard_damaged: false }
+        Self {
+            cache_bytes: 128 * 1024 * 1024,
+            allow_empty: false,
+            discard_damaged: false,
+            identity_memory_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -206,7 +216,7 @@ pub(crate) struct View {
 
 /// What [`Store::apply_with`] keeps between writes.
 struct State {
-    identities: index::Identities,
+    identities: tiers::Tiers,
     /// The sequence number of the next block written.
     sequence: u64,
     /// Events stored (durably).
@@ -244,14 +254,15 @@ impl Store {
         // sled created its files with the process umask; tighten them now.
         restrict(dir).map_err(sled::Error::Io)?;
         let mut checkpoint = checkpoint;
+        let position = changes::position(&handle)?;
         if handle.tree.scan_prefix([key::EVENT]).next().is_some() {
-            let found = open::index(&handle, dir, options)?;
+            let found = open::index(&handle, dir, options, position)?;
             migrate::run(&handle.tree, found.sequence)?;
             handle.db.flush()?;
             checkpoint = None;
         }
-        let position = changes::position(&handle)?;
-        let resumed = match checkpoint.map(|read| changes::resume(&handle, position, read)).transpose()? {
+        let budget = (dir, options.identity_memory_bytes);
+        let resumed = match checkpoint.map(|read| changes::resume(&handle, budget, position, read)).transpose()? {
             Some(Ok(resumed)) => Some(resumed),
             Some(Err(why)) => {
                 tracing::warn!(data_dir = %dir.display(), "the snapshot is not used: {why}; reading every block");
@@ -262,7 +273,7 @@ impl Store {
         let (found, catch) = match resumed {
             Some((found, catch)) => (found, Some(catch)),
             None => {
-                let found = open::index(&handle, dir, options)?;
+                let found = open::index(&handle, dir, options, position)?;
                 // Without a checkpoint the change records serve nothing.
                 changes::trim(&handle, position.commit)?;
                 (found, None)
@@ -415,6 +426,7 @@ impl Store {
         for (fingerprint, old, hour) in moved {
             state.identities.set(fingerprint, old, hour);
         }
+        state.identities.bound(position.commit);
         Ok((applied, published))
     }
 
@@ -523,3 +535,5 @@ fn restrict(_dir: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tiers_tests;

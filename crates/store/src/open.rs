@@ -5,9 +5,11 @@
 use std::path::Path;
 
 use crate::block;
-use crate::index::{self, Identities};
+use crate::changes::Position;
+use crate::index;
 use crate::key;
 use crate::marker::{self, Recorded};
+use crate::tiers::Tiers;
 use crate::{Error, Options, Result};
 
 /// An open sled database and the tree of events and metadata.
@@ -54,7 +56,7 @@ pub(crate) fn damaged_sled(path: &Path, what: &str) -> Error {
 
 /// What the blocks hold.
 pub(crate) struct Index {
-    pub(crate) identities: Identities,
+    pub(crate) identities: Tiers,
     /// The sequence number of the next block written.
     pub(crate) sequence: u64,
     /// Events stored.
@@ -64,10 +66,12 @@ pub(crate) struct Index {
 }
 
 /// Rebuilds the identity index from every block, verifying each. A damaged block fails the
-/// open, or with `discard_damaged` is removed (logged).
-pub(crate) fn index(handle: &Handle, dir: &Path, options: &Options) -> Result<Index> {
+/// open, or with `discard_damaged` is removed (logged). The index's delta is merged into its
+/// base file whenever it passes the budget, as a base of the store at `at`.
+pub(crate) fn index(handle: &Handle, dir: &Path, options: &Options, at: Position) -> Result<Index> {
     let path = dir.join("sled");
-    let mut found = Index { identities: Identities::default(), sequence: 0, events: 0, discarded: 0 };
+    let identities = Tiers::new(dir, at.id, options.identity_memory_bytes);
+    let mut found = Index { identities, sequence: 0, events: 0, discarded: 0 };
     let mut damaged = Vec::new();
     for entry in handle.tree.scan_prefix(key::BLOCK_PREFIX) {
         let (k, v) = entry.map_err(|e| match e {
@@ -106,6 +110,9 @@ pub(crate) fn index(handle: &Handle, dir: &Path, options: &Options) -> Result<In
         for (source, id) in entries.into_iter().flatten() {
             found.identities.set(index::fingerprint(kind, &source, &id), None, hour);
             found.events += 1;
+            if found.events.is_multiple_of(4096) {
+                found.identities.bound(at.commit);
+            }
         }
     }
     if !damaged.is_empty() {

@@ -11,8 +11,8 @@ use cxm_proto::v1::event::Payload;
 
 use crate::block::{self, Entry};
 use crate::changes::Record;
-use crate::index::Identities;
 use crate::key::{self, EventType};
+use crate::tiers::Tiers;
 use crate::{Nanos, Result, corrupt, decode, version_of};
 
 /// The blocks of one (type, hour) as stored before this write, with entries this write
@@ -53,7 +53,7 @@ type NewEntry<'a> = (Nanos, &'a [u8]);
 /// A write in progress.
 pub(crate) struct Write<'a> {
     tree: &'a sled::Tree,
-    index: &'a Identities,
+    index: &'a Tiers,
     hours: HashMap<(EventType, Nanos), Hour>,
     fresh: Vec<Option<(EventType, Nanos, Vec<u8>)>>,
     pending: HashMap<Vec<u8>, Current>,
@@ -62,7 +62,7 @@ pub(crate) struct Write<'a> {
 }
 
 impl<'a> Write<'a> {
-    pub(crate) fn new(tree: &'a sled::Tree, index: &'a Identities) -> Self {
+    pub(crate) fn new(tree: &'a sled::Tree, index: &'a Tiers) -> Self {
         Self { tree, index, hours: HashMap::new(), fresh: Vec::new(), pending: HashMap::new(), removed: Vec::new() }
     }
 
@@ -101,7 +101,7 @@ impl<'a> Write<'a> {
             return Ok(Some(current));
         }
         let name = (source.as_bytes().to_vec(), id.as_bytes().to_vec());
-        for hour in self.index.candidates(fingerprint) {
+        for hour in self.index.candidates(fingerprint).map_err(sled::Error::Io)? {
             let loaded = self.hour(kind, hour)?;
             let Some(&(b, e)) = loaded.names.get(&name) else { continue };
             let (block_key, entries, _) = &loaded.blocks[b];
