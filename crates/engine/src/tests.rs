@@ -84,18 +84,7 @@ fn updates_that_move_events_during_a_stepped_scan_never_count_one_twice() {
         // Moves the first events from the first hour to the last and back, again and again.
         scope.spawn(move || {
             for round in 1..=40_i64 {
-                let moved: Vec<Event> = events[..50]
-                    .iter()
-                    .cloned()
-                    .map(|mut event| {
-                        if let Some(Payload::SurveyResponse(r)) = &mut event.payload {
-                            let at = r.responded_at.as_mut().unwrap();
-                            at.seconds += if round % 2 == 1 { 2 * 3_600 } else { 0 };
-                            r.updated_at = Some(Timestamp { seconds: 1_800_000_000 + round, nanos: 0 });
-                        }
-                        event
-                    })
-                    .collect();
+                let moved = moved(events, round);
                 let ack = engine.ingest(moved, 0).unwrap();
                 assert_eq!(ack.updated, 50);
             }
@@ -192,18 +181,7 @@ fn prioritize_in_parts_never_counts_a_moved_response_twice() {
         let (done, engine, events) = (&done, &engine, &events);
         scope.spawn(move || {
             for round in 1..=40_i64 {
-                let moved: Vec<Event> = events[..50]
-                    .iter()
-                    .cloned()
-                    .map(|mut event| {
-                        if let Some(Payload::SurveyResponse(r)) = &mut event.payload {
-                            let at = r.responded_at.as_mut().unwrap();
-                            at.seconds += if round % 2 == 1 { 2 * 3_600 } else { 0 };
-                            r.updated_at = Some(Timestamp { seconds: 1_800_000_000 + round, nanos: 0 });
-                        }
-                        event
-                    })
-                    .collect();
+                let moved = moved(events, round);
                 assert_eq!(engine.ingest(moved, 0).unwrap().updated, 50);
             }
             done.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -267,4 +245,21 @@ fn a_query_during_ingest_sees_each_batch_whole_in_the_rollups_and_the_store_alik
     });
     let total: u64 = counts(&engine.query(&request).unwrap()).iter().map(|(_, n)| n).sum();
     assert_eq!(total, per_batch * batches as u64);
+}
+
+/// The first 50 events as a new version in `round`: odd rounds move them two hours later,
+/// even rounds back to their hour.
+fn moved(events: &[Event], round: i64) -> Vec<Event> {
+    events[..50]
+        .iter()
+        .cloned()
+        .map(|mut event| {
+            if let Some(Payload::SurveyResponse(r)) = &mut event.payload {
+                let at = r.responded_at.as_mut().unwrap();
+                at.seconds += if round % 2 == 1 { 2 * 3_600 } else { 0 };
+                r.updated_at = Some(Timestamp { seconds: 1_800_000_000 + round, nanos: 0 });
+            }
+            event
+        })
+        .collect()
 }

@@ -15,7 +15,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::DateTime;
-use cxm_proto::v1::{Alert, AlertKind, EventType, WatchRequest};
+use cxm_proto::v1::{Alert, AlertKind, WatchRequest};
 use serde::Deserialize;
 use tokio_stream::StreamExt as _;
 use tonic::Request;
@@ -86,16 +86,6 @@ fn kind_label(kind: i32) -> (&'static str, &'static str) {
     }
 }
 
-fn event_type(value: i32) -> &'static str {
-    match EventType::try_from(value) {
-        Ok(EventType::SurveyResponse) => "survey response",
-        Ok(EventType::Ticket) => "ticket",
-        Ok(EventType::Subscription) => "subscription",
-        Ok(EventType::Account) => "account",
-        _ => "event",
-    }
-}
-
 /// One alert as a list item (the page's list and the stream send the same markup).
 fn item(alert: &Alert) -> String {
     let (api, words) = kind_label(alert.kind);
@@ -131,7 +121,12 @@ fn item(alert: &Alert) -> String {
         }
     }
     let event = alert.event.as_ref().map_or_else(String::new, |key| {
-        format!(r##"<span class="hint">{} {}/{}</span>"##, event_type(key.r#type), escape(&key.source), escape(&key.id))
+        format!(
+            r##"<span class="hint">{} {}/{}</span>"##,
+            crate::pages::type_names(key.r#type).map_or("event", |(one, _)| one),
+            escape(&key.source),
+            escape(&key.id)
+        )
     });
     let id = alert.event.as_ref().map_or("", |k| k.id.as_str());
     format!(
@@ -300,7 +295,7 @@ pub(crate) async fn stream(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cxm_proto::v1::EventKey;
+    use cxm_proto::v1::{EventKey, EventType};
 
     #[test]
     fn an_alert_is_one_escaped_list_item_and_one_event() {

@@ -397,13 +397,14 @@ fn figure(question: &Question, info: Option<&MetricInfo>, answer: &QueryResponse
     out
 }
 
-fn event_type(value: i32) -> &'static str {
+/// The singular and plural names of an event type, for pages; `None` for an unknown one.
+pub(crate) fn type_names(value: i32) -> Option<(&'static str, &'static str)> {
     match EventType::try_from(value) {
-        Ok(EventType::SurveyResponse) => "survey responses",
-        Ok(EventType::Ticket) => "tickets",
-        Ok(EventType::Subscription) => "subscriptions",
-        Ok(EventType::Account) => "accounts",
-        _ => "unspecified",
+        Ok(EventType::SurveyResponse) => Some(("survey response", "survey responses")),
+        Ok(EventType::Ticket) => Some(("ticket", "tickets")),
+        Ok(EventType::Subscription) => Some(("subscription", "subscriptions")),
+        Ok(EventType::Account) => Some(("account", "accounts")),
+        _ => None,
     }
 }
 
@@ -434,7 +435,7 @@ async fn definitions(State(dashboard): State<Dashboard>, headers: HeaderMap, uri
             description = escape(&metric.description),
             unit = escape(&metric.unit),
             version = escape(&metric.definition_version),
-            events = event_type(metric.event_type),
+            events = type_names(metric.event_type).map_or("unspecified", |(_, plural)| plural),
             dimensions = list(&metric.dimensions),
             components = list(&metric.components),
             interval = if metric.has_confidence_interval { "yes" } else { "no" },

@@ -10,7 +10,7 @@ use axum::response::Response;
 use chrono::DateTime;
 use chrono_tz::Tz;
 use cxm_proto::prost_types::Timestamp;
-use cxm_proto::v1::{EventType, RecordsRequest, RecordsResponse};
+use cxm_proto::v1::{RecordsRequest, RecordsResponse};
 use serde::Deserialize;
 use tonic::Request;
 
@@ -131,16 +131,6 @@ impl Point {
     }
 }
 
-fn type_name(value: i32) -> &'static str {
-    match EventType::try_from(value) {
-        Ok(EventType::SurveyResponse) => "survey response",
-        Ok(EventType::Ticket) => "ticket",
-        Ok(EventType::Subscription) => "subscription",
-        Ok(EventType::Account) => "account",
-        _ => "unspecified",
-    }
-}
-
 fn listing(point: &Point, answer: &RecordsResponse, token: &str) -> String {
     let mut out = format!(
         r##"<div class="card"><h2 id="records-title">{} record{} on this page</h2>"##,
@@ -155,7 +145,7 @@ fn listing(point: &Point, answer: &RecordsResponse, token: &str) -> String {
             let _ = write!(
                 out,
                 r##"<tr data-record-type="{0}" data-source="{1}" data-id="{2}"><td>{0}</td><td class="text">{1}</td><td class="text">{2}</td></tr>"##,
-                type_name(key.r#type),
+                crate::pages::type_names(key.r#type).map_or("unspecified", |(one, _)| one),
                 escape(&key.source),
                 escape(&key.id),
             );
