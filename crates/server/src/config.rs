@@ -42,6 +42,10 @@ pub(crate) struct Args {
     /// data dir, read through the page cache [default: 64].
     #[arg(long, env = "CXM_IDENTITY_MEMORY_MB")]
     identity_memory_mb: Option<u64>,
+    /// How far below the query threads the thread storing ingested batches runs (a nice value,
+    /// 0–19; 0 = the same priority), so queries asked during ingest get a core first [default: 10].
+    #[arg(long, env = "CXM_INGEST_NICE")]
+    ingest_nice: Option<i32>,
     /// Address of the web dashboard (HTTP); off unless given, or 127.0.0.1:8080 with --demo.
     #[arg(long, env = "CXM_HTTP_LISTEN")]
     http_listen: Option<SocketAddr>,
@@ -163,6 +167,7 @@ struct File {
     reporting_currency: Option<String>,
     cache_mb: Option<u64>,
     identity_memory_mb: Option<u64>,
+    ingest_nice: Option<i32>,
     allow_empty: Option<bool>,
     discard_damaged: Option<bool>,
     demo: Option<bool>,
@@ -223,6 +228,8 @@ pub(crate) struct Config {
     pub(crate) cache_bytes: u64,
     /// Bytes the in-memory part of the identity index may take.
     pub(crate) identity_memory_bytes: u64,
+    /// The nice value added to the ingest thread's priority.
+    pub(crate) ingest_nice: i32,
     pub(crate) allow_empty: bool,
     pub(crate) discard_damaged: bool,
     pub(crate) demo: bool,
@@ -269,6 +276,10 @@ impl Config {
         let identity_memory_mb = args.identity_memory_mb.or(file.identity_memory_mb).unwrap_or(64);
         if identity_memory_mb == 0 {
             return Err(StartError::Config("identity_memory_mb must be at least 1".to_owned()));
+        }
+        let ingest_nice = args.ingest_nice.or(file.ingest_nice).unwrap_or(10);
+        if !(0..=19).contains(&ingest_nice) {
+            return Err(StartError::Config(format!("ingest_nice must be 0 to 19, not {ingest_nice}")));
         }
         let tls = match (args.tls_cert.take().or(file.tls_cert), args.tls_key.take().or(file.tls_key)) {
             (Some(cert), Some(key)) => {
@@ -377,6 +388,7 @@ impl Config {
             reporting_currency,
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
             identity_memory_bytes: identity_memory_mb.saturating_mul(1024 * 1024),
+            ingest_nice,
             allow_empty: args.allow_empty.or(file.allow_empty).unwrap_or(false),
             discard_damaged: args.discard_damaged.or(file.discard_damaged).unwrap_or(false),
             demo,
@@ -440,6 +452,19 @@ mod tests {
         std::fs::write(&file, "http_listen = \"127.0.0.1:9191\"\n").unwrap();
         let from_file = load(&["--config", file.to_str().unwrap()]).http.unwrap();
         assert_eq!((from_file.addr.port(), from_file.required), (9191, true));
+    }
+
+    #[test]
+    fn the_ingest_nice_comes_from_flag_file_or_default_and_is_0_to_19() {
+        assert_eq!(load(&[]).ingest_nice, 10);
+        assert_eq!(load(&["--ingest-nice", "0"]).ingest_nice, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cxmd.toml");
+        std::fs::write(&file, "ingest_nice = 4\n").unwrap();
+        assert_eq!(load(&["--config", file.to_str().unwrap()]).ingest_nice, 4);
+        let mut args = Args::try_parse_from(["cxmd", "--ingest-nice", "20"]).unwrap();
+        let refused = Config::load(&mut args).unwrap_err().to_string();
+        assert!(refused.contains("ingest_nice"), "{refused}");
     }
 
     #[test]

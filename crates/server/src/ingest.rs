@@ -7,12 +7,15 @@ use cxm_proto::v1::ingest_service_server::IngestService;
 use cxm_proto::v1::{Event, IngestRequest, IngestResponse};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::error::{join_status, status};
+use crate::error::status;
 use crate::gate::Admission;
+use crate::intake::Intake;
 
 /// Takes events pushed over gRPC.
 pub(crate) struct Ingest {
     pub(crate) engine: Arc<Engine>,
+    /// The thread batches are stored on.
+    pub(crate) intake: Intake,
 }
 
 impl Ingest {
@@ -25,14 +28,14 @@ impl Ingest {
     ) -> Result<IngestResponse, Status> {
         let engine = Arc::clone(&self.engine);
         let admission = admission.clone();
-        tokio::task::spawn_blocking(move || {
-            let stored = engine.ingest(events, first_index);
-            drop(admission);
-            stored
-        })
-        .await
-        .map_err(join_status)?
-        .map_err(status)
+        self.intake
+            .run(move || {
+                let stored = engine.ingest(events, first_index);
+                drop(admission);
+                stored
+            })
+            .await?
+            .map_err(status)
     }
 }
 

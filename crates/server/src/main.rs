@@ -15,6 +15,7 @@ mod gate;
 mod goals;
 mod ingest;
 mod insights;
+mod intake;
 mod keys;
 mod metrics;
 mod snapshots;
@@ -197,7 +198,8 @@ async fn run(config: Config) -> Result<(), StartError> {
     let reflection_v1alpha =
         reflection_builder().build_v1alpha().map_err(|e| StartError::Config(format!("reflection v1alpha: {e}")))?;
 
-    let ingest = IngestServiceServer::new(ingest::Ingest { engine: Arc::clone(&engine) })
+    let intake = intake::Intake::start(config.ingest_nice)?;
+    let ingest = IngestServiceServer::new(ingest::Ingest { engine: Arc::clone(&engine), intake })
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     // One metrics service, answering gRPC calls and the dashboard's alike.
     let metrics_api = Arc::new(metrics::Metrics { engine: Arc::clone(&engine) });
