@@ -38,6 +38,7 @@ mod survey;
 pub mod time;
 mod views;
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -49,6 +50,7 @@ pub use bounds::Stop;
 pub use error::{Error, Result};
 use query::Query;
 pub use snapshot::Taken;
+use views::Freed;
 pub use views::{IndexBudget, Usage};
 
 /// Most events in one ingest request.
@@ -79,7 +81,40 @@ pub(crate) struct Rollups {
     pub(crate) changed: u64,
 }
 
+/// The rollups, write-locked. Views the index budget dropped meanwhile are freed after the lock
+/// is released (freeing a large view takes a while; queries would wait for it).
+struct Writing<'a> {
+    // Dropped in this order: the lock is released, then the dropped views are freed.
+    rollups: RwLockWriteGuard<'a, Rollups>,
+    freed: Freed,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.freed = self.rollups.freed();
+    }
+}
+
+impl Deref for Writing<'_> {
+    type Target = Rollups;
+    fn deref(&self) -> &Rollups {
+        &self.rollups
+    }
+}
+
+impl DerefMut for Writing<'_> {
+    fn deref_mut(&mut self) -> &mut Rollups {
+        &mut self.rollups
+    }
+}
+
 impl Rollups {
+    /// The rollups, with the views the budget dropped while they were built freed.
+    fn unlocked(mut self) -> Self {
+        drop(self.freed());
+        self
+    }
+
     fn new(budget: IndexBudget) -> Self {
         Self {
             surveys: survey::SurveyIndex::new(budget),
@@ -137,14 +172,35 @@ impl Rollups {
 
     /// Follows one stored change: the replaced version leaves, the new one enters.
     fn apply(&mut self, change: &cxm_store::Change) {
-        if change.old.is_some() {
-            self.moves += 1;
-        }
         if let Some(Payload::SurveyResponse(old)) = &change.old {
             self.surveys.remove(old);
         }
         if let Payload::SurveyResponse(new) = &change.new {
             self.surveys.add(new);
+        }
+        self.apply_but_surveys(change);
+    }
+
+    /// Follows a batch of stored changes, its survey part planned beforehand (`batch` is
+    /// `survey::Batch::of(changes)`, made before the rollups were locked).
+    fn apply_batch(&mut self, changes: &[cxm_store::Change], batch: &survey::Batch<'_>) {
+        self.surveys.apply_batch(batch);
+        changes.iter().for_each(|change| self.apply_but_surveys(change));
+        self.changed += changes.len() as u64;
+    }
+
+    /// Takes the views the budget dropped since the last call, for the caller to free once
+    /// the rollups are unlocked.
+    fn freed(&mut self) -> Freed {
+        let mut freed = self.surveys.freed();
+        freed.extend(self.support.freed());
+        freed
+    }
+
+    /// [`Rollups::apply`] but for survey responses.
+    fn apply_but_surveys(&mut self, change: &cxm_store::Change) {
+        if change.old.is_some() {
+            self.moves += 1;
         }
         if let Some(Payload::Ticket(old)) = &change.old {
             self.support.remove(old);
@@ -237,7 +293,7 @@ impl Engine {
             rules: settings.rules,
             budget: settings.index,
             snapshots,
-            rollups: RwLock::new(rollups),
+            rollups: RwLock::new(rollups.unlocked()),
             alerts,
         })
     }
@@ -254,9 +310,9 @@ impl Engine {
 
     /// The rollups, write-locked; rebuilt from the store when a panic poisoned the lock. When
     /// the rebuild fails, the lock stays poisoned and every call fails (closed) until restart.
-    fn write(&self) -> Result<RwLockWriteGuard<'_, Rollups>> {
+    fn write(&self) -> Result<Writing<'_>> {
         let poisoned = match self.rollups.write() {
-            Ok(rollups) => return Ok(rollups),
+            Ok(rollups) => return Ok(Writing { rollups, freed: Freed::default() }),
             Err(poisoned) => poisoned,
         };
         let mut rollups = poisoned.into_inner();
@@ -266,7 +322,7 @@ impl Engine {
             Error::Rollups("rebuilding them from the store failed; restart cxmd".to_owned())
         })?;
         self.rollups.clear_poison();
-        Ok(rollups)
+        Ok(Writing { rollups, freed: Freed::default() })
     }
 
     /// Rebuilds `rollups` in place from the store (see [`Rollups::rebuild_and_follow`]); a query reading in
@@ -358,14 +414,17 @@ impl Engine {
                 },
                 // The write is revealed with the rollups still write-locked: a query sees both
                 // change together.
-                &mut |applied, reveal| match self.write() {
-                    Ok(mut rollups) => {
-                        applied.changes.iter().for_each(|change| rollups.apply(change));
-                        rollups.commit = applied.commit;
-                        rollups.changed += applied.changes.len() as u64;
-                        reveal();
+                &mut |applied, reveal| {
+                    // Planned before the lock is taken: queries wait only for the rollups' update.
+                    let batch = survey::Batch::of(&applied.changes);
+                    match self.write() {
+                        Ok(mut rollups) => {
+                            rollups.apply_batch(&applied.changes, &batch);
+                            rollups.commit = applied.commit;
+                            reveal();
+                        }
+                        Err(e) => published = Err(e),
                     }
-                    Err(e) => published = Err(e),
                 },
             )?;
             published?;
@@ -378,11 +437,8 @@ impl Engine {
                     (writes, alerts::derive(&applied.changes, &rollups.revenue, currency))
                 }),
             )?;
-            for change in &applied.changes {
-                rollups.apply(change);
-            }
+            rollups.apply_batch(&applied.changes, &survey::Batch::of(&applied.changes));
             rollups.commit = applied.commit;
-            rollups.changed += applied.changes.len() as u64;
             self.reload_when_missed(&mut rollups);
         }
         self.publish_alerts();

@@ -22,7 +22,7 @@ pub(crate) const SLOT_NANOS: i64 = 15 * 60 * 1_000_000_000;
 const SLOTS_PER_DAY: i64 = 96;
 
 /// An additive aggregate of events: what one slot holds.
-pub(crate) trait Cell: Copy + Default {
+pub(crate) trait Cell: Copy + Default + Send + Sync + 'static {
     /// The wider accumulator a query sums cells into.
     type Total: Default + Clone;
     /// Adds `other` into `self`.
@@ -33,26 +33,27 @@ pub(crate) trait Cell: Copy + Default {
     fn is_empty(&self) -> bool;
     /// Adds this cell into a query total.
     fn add_to(&self, total: &mut Self::Total);
-    /// The compact form slots keep while every count fits it (e.g. 32-bit fields).
-    type Narrow: Copy + serde::Serialize + serde::de::DeserializeOwned;
+    /// The compact form slots keep while every count fits it (e.g. 16- or 32-bit fields).
+    type Narrow: Copy + Send + Sync + serde::Serialize + serde::de::DeserializeOwned;
     /// This cell in compact form, or `None` when a count does not fit it.
     fn narrow(&self) -> Option<Self::Narrow>;
     /// A compact cell back in full.
     fn widen(narrow: &Self::Narrow) -> Self;
 }
 
-/// Counts in 32 bits, when every one fits (the compact form of a cell of `N` counts).
-pub(crate) fn narrow_counts<const N: usize>(counts: [u64; N]) -> Option<[u32; N]> {
-    let mut out = [0; N];
+/// Counts in a narrower integer `T` (`u16`, `u32`), when every one fits (the compact form of a
+/// cell of `N` counts).
+pub(crate) fn narrow_counts<T: TryFrom<u64> + Copy + Default, const N: usize>(counts: [u64; N]) -> Option<[T; N]> {
+    let mut out = [T::default(); N];
     for (to, from) in out.iter_mut().zip(counts) {
-        *to = u32::try_from(from).ok()?;
+        *to = T::try_from(from).ok()?;
     }
     Some(out)
 }
 
 /// Compact counts back in 64 bits.
-pub(crate) fn widen_counts<const N: usize>(counts: &[u32; N]) -> [u64; N] {
-    counts.map(u64::from)
+pub(crate) fn widen_counts<T: Into<u64> + Copy, const N: usize>(counts: &[T; N]) -> [u64; N] {
+    counts.map(Into::into)
 }
 
 /// The non-empty slots of one day: bit `s` of `occupied` is set when slot `s` holds anything,
@@ -64,9 +65,10 @@ struct Slots<C: Cell> {
     cells: Cells<C>,
 }
 
-/// A day's slot cells: compact while every count fits ([`Cell::Narrow`], half the bytes of a
-/// survey cell), in full once one does not (a quarter hour of one value with more than 4·10⁹
-/// responses, say): counts stay exact either way.
+/// A day's slot cells: compact while every count fits ([`Cell::Narrow`]: 16-bit counts, a
+/// quarter of the bytes of a survey cell), in full once one does not (a quarter hour of one
+/// value with more than 65,535 responses, or a CES sum of squares past it: a few hundred CES
+/// responses in one quarter hour): counts stay exact either way.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
 enum Cells<C: Cell> {

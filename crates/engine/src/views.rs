@@ -12,6 +12,10 @@
 //! an event stays exact: an event whose value was never in a view is never taken out of one.
 
 use std::collections::{BTreeSet, HashMap};
+
+/// The maps of views, keyed by the names and values clients send: a fast hasher, seeded at
+/// random per process (so clients cannot pick colliding keys ahead of time).
+type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
 use std::mem::size_of;
 
 use crate::rollup::{Cell, Rollup};
@@ -53,8 +57,20 @@ impl Usage {
     }
 }
 
+/// Views the budget dropped, to be freed by whoever drops this: after the rollups' write lock
+/// is released, since freeing a large view's rollups (many small allocations) takes a while.
+#[derive(Default)]
+pub(crate) struct Freed(Vec<Box<dyn Send + Sync>>);
+
+impl Freed {
+    /// Adds what `other` holds.
+    pub(crate) fn extend(&mut self, other: Freed) {
+        self.0.extend(other.0);
+    }
+}
+
 /// A rollup a view keeps per value.
-pub(crate) trait ValueRollup: Default {
+pub(crate) trait ValueRollup: Default + Send + Sync + 'static {
     /// Its days with data and estimated bytes.
     fn usage(&self) -> Usage;
     /// Whether it holds nothing.
@@ -74,7 +90,7 @@ impl<C: Cell> ValueRollup for Rollup<C> {
 /// What a query finds for a dimension.
 pub(crate) enum Lookup<'a, R> {
     /// Its view: one rollup per value seen.
-    Values(&'a HashMap<String, R>),
+    Values(&'a Map<R>),
     /// It had a view, over the budget: queries on it scan.
     Overflowed,
     /// No event has had a value for it (or it has no view at all).
@@ -83,7 +99,7 @@ pub(crate) enum Lookup<'a, R> {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Values<R> {
-    rollups: HashMap<String, R>,
+    rollups: Map<R>,
     used: Usage,
 }
 
@@ -101,12 +117,15 @@ pub(crate) struct Views<R> {
     /// Not in snapshots: set again by [`Views::restored`].
     #[serde(skip)]
     family: &'static str,
-    views: HashMap<String, View<R>>,
+    views: Map<View<R>>,
     /// Attribute keys that get a view.
     keys: BTreeSet<String>,
     /// Whether more attribute keys than the budget allows were seen.
     more_keys: bool,
     used: Usage,
+    /// Views dropped since [`Views::freed`] was last called.
+    #[serde(skip)]
+    freed: Freed,
 }
 
 /// Estimated bytes of one value's entry beyond its rollup: the hash table slot (7/8 full at
@@ -118,7 +137,15 @@ fn entry_bytes<R>(value: &str) -> u64 {
 impl<R: ValueRollup> Views<R> {
     /// No views yet.
     pub(crate) fn new(family: &'static str, budget: IndexBudget) -> Self {
-        Self { budget, family, views: HashMap::new(), keys: BTreeSet::new(), more_keys: false, used: Usage::default() }
+        Self {
+            budget,
+            family,
+            views: Map::default(),
+            keys: BTreeSet::new(),
+            more_keys: false,
+            used: Usage::default(),
+            freed: Freed::default(),
+        }
     }
 
     /// Views read from a snapshot, named `family` again (names are not stored).
@@ -175,7 +202,7 @@ impl<R: ValueRollup> Views<R> {
             if !add {
                 return;
             }
-            let values = Values { rollups: HashMap::new(), used: Usage::default() };
+            let values = Values { rollups: Map::default(), used: Usage::default() };
             self.views.insert(dimension.to_owned(), View::Indexed(values));
         }
         let Some(View::Indexed(values)) = self.views.get_mut(dimension) else { return };
@@ -239,6 +266,7 @@ impl<R: ValueRollup> Views<R> {
                 bytes = values.used.bytes,
                 "{why}: queries on it scan events"
             );
+            self.freed.0.push(Box::new(values.rollups));
         }
     }
 
@@ -249,6 +277,11 @@ impl<R: ValueRollup> Views<R> {
             Some(View::Overflowed) => Lookup::Overflowed,
             None => Lookup::Absent,
         }
+    }
+
+    /// Takes the views dropped since the last call, for the caller to free.
+    pub(crate) fn freed(&mut self) -> Freed {
+        std::mem::take(&mut self.freed)
     }
 
     /// What every view holds together.

@@ -99,7 +99,7 @@ pub fn unpacked<'a>(start: Nanos, entries: impl IntoIterator<Item = (Nanos, &'a 
 /// Encodes entries of the hour starting at `start` (each `time` must lie in that hour).
 pub fn encode<'a>(start: Nanos, entries: impl IntoIterator<Item = (Nanos, &'a [u8])>) -> Vec<u8> {
     let raw = unpacked(start, entries);
-    let inner = match zstd::bulk::compress(&raw[1..], LEVEL) {
+    let inner = match pack(&raw[1..]) {
         Ok(packed) if packed.len() + 1 < raw.len() => {
             let mut out = Vec::with_capacity(packed.len() + 1);
             out.push(ZSTD);
@@ -140,6 +140,25 @@ thread_local! {
     /// about as much as unpacking the block (scans read thousands of blocks).
     static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { std::cell::RefCell::new(None) };
+}
+
+thread_local! {
+    /// One zstd compression context per thread, reused: creating one cost about as much as
+    /// compressing a small block (an out-of-order batch writes hundreds of them).
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `raw` as a zstd frame (stating its size), with the thread's context.
+fn pack(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let reused = COMPRESSOR.with(|cell| {
+        let mut cell = cell.try_borrow_mut().ok()?;
+        if cell.is_none() {
+            *cell = zstd::bulk::Compressor::new(LEVEL).ok();
+        }
+        cell.as_mut()?.compress(raw).ok()
+    });
+    reused.map_or_else(|| zstd::bulk::compress(raw, LEVEL), Ok)
 }
 
 /// The unpacked bytes of a zstd frame, with the thread's context when the frame states its size.

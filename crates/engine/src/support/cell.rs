@@ -114,13 +114,13 @@ impl TicketCell {
 
 impl Cell for TicketCell {
     type Total = TicketTotals;
-    type Narrow = [u32; 6];
+    type Narrow = [u16; 6];
 
-    fn narrow(&self) -> Option<[u32; 6]> {
+    fn narrow(&self) -> Option<[u16; 6]> {
         crate::rollup::narrow_counts(self.fields())
     }
 
-    fn widen(narrow: &[u32; 6]) -> Self {
+    fn widen(narrow: &[u16; 6]) -> Self {
         Self::from_fields(crate::rollup::widen_counts(narrow))
     }
 

@@ -9,7 +9,7 @@ use cxm_store::Nanos;
 use super::cell::{self, TicketCell, TicketFacts, TicketTotals, Timeline};
 use super::timeline::{DurationRollup, Locator};
 use crate::rollup::Rollup;
-use crate::views::{IndexBudget, Lookup, Usage, ValueRollup, Views};
+use crate::views::{Freed, IndexBudget, Lookup, Usage, ValueRollup, Views};
 
 /// Single-valued built-in dimensions that get a view. `account_id` does not: it has as many
 /// values as customers. `tag` has its own view.
@@ -179,6 +179,11 @@ impl SupportIndex {
                 self.views.change("tag", tag, add, change);
             }
         }
+    }
+
+    /// Takes the views the budget dropped since the last call, for the caller to free.
+    pub(crate) fn freed(&mut self) -> Freed {
+        self.views.freed()
     }
 
     /// Whether `name` is a dimension of support metrics (built-in, an attribute key seen on a

@@ -120,13 +120,13 @@ impl SurveyCell {
 
 impl Cell for SurveyCell {
     type Total = SurveyTotals;
-    type Narrow = [u32; 9];
+    type Narrow = [u16; 9];
 
-    fn narrow(&self) -> Option<[u32; 9]> {
+    fn narrow(&self) -> Option<[u16; 9]> {
         crate::rollup::narrow_counts(self.fields())
     }
 
-    fn widen(narrow: &[u32; 9]) -> Self {
+    fn widen(narrow: &[u16; 9]) -> Self {
         Self::from_fields(crate::rollup::widen_counts(narrow))
     }
 

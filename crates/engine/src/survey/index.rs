@@ -7,12 +7,13 @@ use std::collections::HashSet;
 use cxm_proto::v1::SurveyResponse;
 use cxm_store::nanos;
 
+use super::batch::Batch;
 use super::cell::{self, SurveyCell, SurveyTotals};
 use crate::rollup::Rollup;
-use crate::views::{IndexBudget, Lookup, Usage, Views};
+use crate::views::{Freed, IndexBudget, Lookup, Usage, Views};
 
 /// Built-in dimensions that get a view. `account_id` does not: it has as many values as customers.
-const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
+pub(super) const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
 
 /// All survey rollups.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -74,6 +75,31 @@ impl SurveyIndex {
             }
             self.views.change(key, value, add, change);
         }
+    }
+
+    /// Applies a planned batch of changes: each rollup looked up once, its days walked in time order.
+    pub(crate) fn apply_batch(&mut self, batch: &Batch<'_>) {
+        for run in batch.runs() {
+            let add = run.add();
+            let change = |rollup: &mut Rollup<SurveyCell>| {
+                for (t, cell) in run.cells() {
+                    if add { rollup.add(t, cell) } else { rollup.sub(t, cell) }
+                }
+            };
+            match run.view() {
+                None => change(&mut self.total),
+                Some((dimension, value)) => {
+                    if VIEW_DIMENSIONS.contains(&dimension) || self.views.admit_key(dimension, add) {
+                        self.views.change(dimension, value, add, change);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes the views the budget dropped since the last call, for the caller to free.
+    pub(crate) fn freed(&mut self) -> Freed {
+        self.views.freed()
     }
 
     /// Whether `name` is a dimension of survey metrics (built-in, an attribute key seen, or any

@@ -1,5 +1,6 @@
 //! Survey metrics: NPS, CSAT, CES and response counts.
 
+mod batch;
 mod catalog;
 mod cell;
 mod index;
@@ -11,6 +12,7 @@ use cxm_proto::v1::SurveyResponse;
 use cxm_proto::v1::event::Payload;
 use cxm_store::{Backend, EventType, Nanos};
 
+pub(crate) use batch::Batch;
 pub(crate) use catalog::{METRICS, SurveyMetric};
 #[cfg(test)]
 pub(crate) use cell::dimension;

@@ -1,0 +1,231 @@
+//! A batch of survey changes, planned before the rollups are locked and applied in one pass
+//! under the lock.
+//!
+//! Applied response by response, a batch visits for every response the total and one rollup
+//! per dimension value — on out-of-order data days apart, so every visit walks cold B-tree
+//! nodes —, with the write lock held and queries waiting. Planned, every rollup change of the
+//! batch is a step sorted by (additions first, dimension, value, time) before the lock is
+//! taken; under it each rollup is then looked up once per batch and its days are walked in
+//! time order.
+//!
+//! The end state is the one response-by-response application reaches: cells are sums, and
+//! every removal comes after every addition, so it always finds what it takes out (a version
+//! added and replaced within the batch included). Only the index budget can decide otherwise
+//! in between (which view is dropped first when a limit is passed): both orders stay exact,
+//! since a dropped view's queries scan.
+
+use std::hash::BuildHasher;
+
+use cxm_proto::v1::SurveyResponse;
+use cxm_proto::v1::event::Payload;
+use cxm_store::{Change, Nanos, nanos};
+
+use super::cell::{self, SurveyCell};
+
+/// The dimension of the steps on the total rollup (dimension names are never empty).
+const TOTAL: &str = "";
+
+/// One change to one rollup.
+struct Step<'a> {
+    add: bool,
+    /// A hash of (dimension, value): steps are sorted by it rather than by the strings.
+    rollup: u64,
+    /// [`TOTAL`], a built-in dimension or an attribute key.
+    dimension: &'a str,
+    value: &'a str,
+    t: Nanos,
+    /// Index into [`Batch::cells`].
+    cell: u32,
+}
+
+/// The survey rollup changes of a batch, in the order they are applied.
+pub(crate) struct Batch<'a> {
+    steps: Vec<Step<'a>>,
+    cells: Vec<SurveyCell>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl<'a> Batch<'a> {
+    /// Plans the survey part of `changes` (other event types are not in it).
+    pub(crate) fn of(changes: &'a [Change]) -> Self {
+        let mut plan = Self { steps: Vec::new(), cells: Vec::new(), hasher: foldhash::fast::RandomState::default() };
+        for change in changes {
+            if let Some(Payload::SurveyResponse(old)) = &change.old {
+                plan.push(old, false);
+            }
+            if let Payload::SurveyResponse(new) = &change.new {
+                plan.push(new, true);
+            }
+        }
+        plan.steps.sort_unstable_by_key(|s| (!s.add, s.rollup, s.t));
+        plan
+    }
+
+    fn push(&mut self, response: &'a SurveyResponse, add: bool) {
+        let Some(t) = response.responded_at.as_ref().and_then(nanos) else {
+            return;
+        };
+        let cell = u32::try_from(self.cells.len()).unwrap_or(u32::MAX);
+        self.cells.push(SurveyCell::of(response));
+        let mut step = |dimension: &'a str, value: &'a str| {
+            let rollup = self.hasher.hash_one((dimension, value));
+            self.steps.push(Step { add, rollup, dimension, value, t, cell });
+        };
+        step(TOTAL, "");
+        for dimension in super::index::VIEW_DIMENSIONS {
+            let value = cell::dimension(response, dimension);
+            if !value.is_empty() {
+                step(dimension, value);
+            }
+        }
+        for (key, value) in &response.attributes {
+            // An attribute named like a built-in dimension is not that dimension (see
+            // `SurveyIndex::apply`).
+            if !cell::DIMENSIONS.contains(&key.as_str()) && !value.is_empty() {
+                step(key, value);
+            }
+        }
+    }
+
+    /// The steps, one run per rollup: (add, dimension or `None` for the total, value, the
+    /// run's (time, cell) pairs in time order).
+    pub(crate) fn runs(&self) -> impl Iterator<Item = Run<'_, 'a>> {
+        self.steps
+            .chunk_by(|a, b| a.add == b.add && a.rollup == b.rollup && a.dimension == b.dimension && a.value == b.value)
+            .map(|steps| Run { plan: self, steps })
+    }
+}
+
+/// The steps of a batch on one rollup.
+pub(crate) struct Run<'p, 'a> {
+    plan: &'p Batch<'a>,
+    steps: &'p [Step<'a>],
+}
+
+impl<'a> Run<'_, 'a> {
+    /// Whether the run adds (or removes) cells.
+    pub(crate) fn add(&self) -> bool {
+        self.steps.first().is_some_and(|s| s.add)
+    }
+
+    /// The dimension and value of the rollup, `None` for the total.
+    pub(crate) fn view(&self) -> Option<(&'a str, &'a str)> {
+        self.steps.first().filter(|s| s.dimension != TOTAL).map(|s| (s.dimension, s.value))
+    }
+
+    /// The (time, cell) pairs, in time order.
+    pub(crate) fn cells(&self) -> impl Iterator<Item = (Nanos, &SurveyCell)> {
+        self.steps.iter().filter_map(|s| Some((s.t, self.plan.cells.get(s.cell as usize)?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use cxm_proto::prost_types::Timestamp;
+    use cxm_proto::v1::SurveyKind;
+
+    use super::*;
+    use crate::rollup::SLOT_NANOS;
+    use crate::survey::SurveyIndex;
+    use crate::views::IndexBudget;
+
+    /// Version `v` of response `i`: out of time order over ~40 days, with attributes (one named
+    /// like a built-in dimension), kinds and scores that change between versions.
+    fn response(i: u64, v: u64) -> Payload {
+        let mut attributes: BTreeMap<String, String> =
+            (0..4_u64).map(|k| (format!("k{k}"), format!("v{}", (i * (k + 3) + v) % (3 + k * 7)))).collect();
+        attributes.insert("touchpoint".to_owned(), "not-the-touchpoint".to_owned());
+        let kind = [SurveyKind::Nps, SurveyKind::Csat, SurveyKind::Ces][((i + v) % 3) as usize];
+        Payload::SurveyResponse(SurveyResponse {
+            id: format!("r{i}"),
+            attributes,
+            kind: kind as i32,
+            score: if kind == SurveyKind::Nps { (i * 7 + v) % 11 } else { (i * 7 + v) % 7 + 1 } as i32,
+            scale_max: if kind == SurveyKind::Nps { 10 } else { 7 },
+            touchpoint: format!("t{}", (i + v) % 4),
+            channel: if i % 5 == 0 { String::new() } else { format!("c{}", i % 3) },
+            responded_at: Some(Timestamp {
+                seconds: 1_700_000_000 + ((i * 7_919 + v * 3_600) % (40 * 86_400)) as i64,
+                nanos: 0,
+            }),
+            ..SurveyResponse::default()
+        })
+    }
+
+    /// Responses 1000..1100, stored before the batch (version 1).
+    fn stored_before() -> impl Iterator<Item = Payload> {
+        (1_000..1_100).map(|i| response(i, 1))
+    }
+
+    /// A batch of new responses, of versions replaced within the batch (once or twice) and of
+    /// versions stored before it.
+    fn changes() -> Vec<Change> {
+        let mut changes = Vec::new();
+        for i in 0..600 {
+            changes.push(Change { old: None, new: response(i, 0) });
+            if i % 3 == 0 {
+                changes.push(Change { old: Some(response(i, 0)), new: response(i, 1) });
+                if i % 7 == 0 {
+                    changes.push(Change { old: Some(response(i, 1)), new: response(i, 5) });
+                }
+            }
+        }
+        changes.extend((1_000..1_100).map(|i| Change { old: Some(response(i, 1)), new: response(i, 2) }));
+        changes
+    }
+
+    fn sums(index: &SurveyIndex) -> Vec<String> {
+        let first = 1_700_000_000_000_000_000 / SLOT_NANOS - 10;
+        let ranges = [(first, first + 50 * 96), (first + 300, first + 1_000), (first + 1_111, first + 1_112)];
+        let mut out = Vec::new();
+        for (from, to) in ranges {
+            out.push(format!("{:?}", index.total(from, to)));
+            for dimension in ["touchpoint", "channel", "kind", "k0", "k1", "k3"] {
+                let mut values = index.by_value(dimension, from, to, None).unwrap_or_default();
+                values.sort_by(|a, b| a.0.cmp(&b.0));
+                out.push(format!("{dimension} {values:?}"));
+            }
+        }
+        out
+    }
+
+    fn survey(payload: &Payload) -> Option<&SurveyResponse> {
+        match payload {
+            Payload::SurveyResponse(response) => Some(response),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_planned_batch_leaves_the_rollups_as_applying_its_changes_one_by_one() {
+        let changes = changes();
+        let mut one_by_one = SurveyIndex::new(IndexBudget::default());
+        let mut planned = SurveyIndex::new(IndexBudget::default());
+        for stored in stored_before() {
+            one_by_one.add(survey(&stored).unwrap());
+            planned.add(survey(&stored).unwrap());
+        }
+        for change in &changes {
+            if let Some(old) = change.old.as_ref().and_then(survey) {
+                one_by_one.remove(old);
+            }
+            one_by_one.add(survey(&change.new).unwrap());
+        }
+        planned.apply_batch(&Batch::of(&changes));
+        let (expected, got) = (sums(&one_by_one), sums(&planned));
+        assert_eq!(got, expected);
+        // The last version of each response alone, added to empty rollups, says the same.
+        let mut last = BTreeMap::new();
+        for change in &changes {
+            let new = survey(&change.new).unwrap();
+            last.insert(new.id.clone(), new.clone());
+        }
+        let mut fresh = SurveyIndex::new(IndexBudget::default());
+        last.values().for_each(|response| fresh.add(response));
+        let fresh = sums(&fresh);
+        assert!(fresh[0].contains("promoters: ") && !fresh[0].contains("promoters: 0,"), "{fresh:?}");
+        assert_eq!(got, fresh);
+    }
+}
