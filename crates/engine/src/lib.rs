@@ -419,9 +419,13 @@ impl Engine {
                     let batch = survey::Batch::of(&applied.changes);
                     match self.write() {
                         Ok(mut rollups) => {
+                            let locked = std::time::Instant::now();
                             rollups.apply_batch(&applied.changes, &batch);
                             rollups.commit = applied.commit;
                             reveal();
+                            // What queries asked meanwhile waited for, at most.
+                            let held_us = u64::try_from(locked.elapsed().as_micros()).unwrap_or(u64::MAX);
+                            tracing::debug!(changes = applied.changes.len(), held_us, "rollups took a batch");
                         }
                         Err(e) => published = Err(e),
                     }

@@ -36,7 +36,7 @@ pub struct IndexBudget {
 
 impl Default for IndexBudget {
     fn default() -> Self {
-        Self { attribute_keys: 64, values_per_dimension: 1_000, value_days: 1_000_000, bytes: 256 * 1024 * 1024 }
+        Self { attribute_keys: 64, values_per_dimension: 1_000, value_days: 1_000_000, bytes: 192 * 1024 * 1024 }
     }
 }
 

@@ -35,11 +35,11 @@ pub(crate) struct Args {
     /// [default: USD].
     #[arg(long, env = "CXM_REPORTING_CURRENCY")]
     reporting_currency: Option<String>,
-    /// sled page cache in MiB [default: 128].
+    /// sled page cache in MiB [default: 64].
     #[arg(long, env = "CXM_CACHE_MB")]
     cache_mb: Option<u64>,
     /// MiB the in-memory part of the identity index may take; the rest lives in a file in the
-    /// data dir, read through the page cache [default: 64].
+    /// data dir, read through the page cache [default: 32].
     #[arg(long, env = "CXM_IDENTITY_MEMORY_MB")]
     identity_memory_mb: Option<u64>,
     /// How far below the query threads the thread storing ingested batches runs (a nice value,
@@ -121,7 +121,7 @@ pub(crate) struct Args {
     /// [default: 1000000].
     #[arg(long, env = "CXM_INDEX_VALUE_DAYS")]
     index_value_days: Option<u64>,
-    /// Estimated MiB the dimension indexes of an event type may take [default: 256].
+    /// Estimated MiB the dimension indexes of an event type may take [default: 192].
     #[arg(long, env = "CXM_INDEX_MEMORY_MB")]
     index_memory_mb: Option<u64>,
     /// With --store postgres://…: how long the change feed other nodes follow keeps each
@@ -269,11 +269,11 @@ impl Config {
                 "reporting_currency {reporting_currency:?} is not an ISO 4217 code such as USD or EUR"
             )));
         }
-        let cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(128);
+        let cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(64);
         if cache_mb == 0 {
             return Err(StartError::Config("cache_mb must be at least 1".to_owned()));
         }
-        let identity_memory_mb = args.identity_memory_mb.or(file.identity_memory_mb).unwrap_or(64);
+        let identity_memory_mb = args.identity_memory_mb.or(file.identity_memory_mb).unwrap_or(32);
         if identity_memory_mb == 0 {
             return Err(StartError::Config("identity_memory_mb must be at least 1".to_owned()));
         }
@@ -469,7 +469,7 @@ mod tests {
 
     #[test]
     fn the_identity_memory_comes_from_flag_file_or_default_and_is_at_least_one_mib() {
-        assert_eq!(load(&[]).identity_memory_bytes, 64 << 20);
+        assert_eq!(load(&[]).identity_memory_bytes, 32 << 20);
         assert_eq!(load(&["--identity-memory-mb", "8"]).identity_memory_bytes, 8 << 20);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("cxm.toml");

@@ -111,10 +111,10 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            cache_bytes: 128 * 1024 * 1024,
+            cache_bytes: 64 * 1024 * 1024,
             allow_empty: false,
             discard_damaged: false,
-            identity_memory_bytes: 64 * 1024 * 1024,
+            identity_memory_bytes: 32 * 1024 * 1024,
         }
     }
 }

@@ -145,7 +145,7 @@ mod tests {
             score: if kind == SurveyKind::Nps { (i * 7 + v) % 11 } else { (i * 7 + v) % 7 + 1 } as i32,
             scale_max: if kind == SurveyKind::Nps { 10 } else { 7 },
             touchpoint: format!("t{}", (i + v) % 4),
-            channel: if i % 5 == 0 { String::new() } else { format!("c{}", i % 3) },
+            channel: if i.is_multiple_of(5) { String::new() } else { format!("c{}", i % 3) },
             responded_at: Some(Timestamp {
                 seconds: 1_700_000_000 + ((i * 7_919 + v * 3_600) % (40 * 86_400)) as i64,
                 nanos: 0,
@@ -165,9 +165,9 @@ mod tests {
         let mut changes = Vec::new();
         for i in 0..600 {
             changes.push(Change { old: None, new: response(i, 0) });
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 changes.push(Change { old: Some(response(i, 0)), new: response(i, 1) });
-                if i % 7 == 0 {
+                if i.is_multiple_of(7) {
                     changes.push(Change { old: Some(response(i, 1)), new: response(i, 5) });
                 }
             }

@@ -81,11 +81,7 @@ impl SurveyIndex {
     pub(crate) fn apply_batch(&mut self, batch: &Batch<'_>) {
         for run in batch.runs() {
             let add = run.add();
-            let change = |rollup: &mut Rollup<SurveyCell>| {
-                for (t, cell) in run.cells() {
-                    if add { rollup.add(t, cell) } else { rollup.sub(t, cell) }
-                }
-            };
+            let change = |rollup: &mut Rollup<SurveyCell>| rollup.change_all(add, run.cells());
             match run.view() {
                 None => change(&mut self.total),
                 Some((dimension, value)) => {
