@@ -155,13 +155,22 @@ mod tests {
         answer.await.map_err(|e| e.to_string())?
     }
 
-    #[tokio::test]
-    async fn futures_are_first_polled_in_order_and_their_results_come_back_in_order() {
+    type Answer = tokio::sync::oneshot::Sender<Result<usize, String>>;
+    type All = tokio::task::JoinHandle<Result<Vec<usize>, String>>;
+
+    /// `count` queries run through `in_order` on a task: the senders of their answers, the
+    /// order they were first polled in, and the task.
+    fn pipeline(count: usize) -> (Vec<Answer>, Arc<Mutex<Vec<usize>>>, All) {
         let sent = Arc::new(Mutex::new(Vec::new()));
-        let (senders, receivers): (Vec<_>, Vec<_>) = (0..40).map(|_| tokio::sync::oneshot::channel()).unzip();
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..count).map(|_| tokio::sync::oneshot::channel()).unzip();
         let futures: Vec<_> =
             receivers.into_iter().enumerate().map(|(n, rx)| query(n, Arc::clone(&sent), rx)).collect();
-        let all = tokio::spawn(in_order(futures));
+        (senders, sent, tokio::spawn(in_order(futures)))
+    }
+
+    #[tokio::test]
+    async fn futures_are_first_polled_in_order_and_their_results_come_back_in_order() {
+        let (senders, sent, all) = pipeline(40);
         // Every statement is sent before any answer comes back (pipelined, not one by one).
         for _ in 0..100 {
             if sent.lock().unwrap().len() == 40 {
@@ -181,11 +190,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_first_error_is_returned() {
-        let sent = Arc::new(Mutex::new(Vec::new()));
-        let (senders, receivers): (Vec<_>, Vec<_>) = (0..5).map(|_| tokio::sync::oneshot::channel()).unzip();
-        let futures: Vec<_> =
-            receivers.into_iter().enumerate().map(|(n, rx)| query(n, Arc::clone(&sent), rx)).collect();
-        let all = tokio::spawn(in_order(futures));
+        let (senders, _sent, all) = pipeline(5);
         for (n, tx) in senders.into_iter().enumerate() {
             tx.send(if n == 2 { Err("refused".to_owned()) } else { Ok(n) }).unwrap();
         }

@@ -4,9 +4,8 @@
 //! Applied response by response, a batch visits for every response the total and one rollup
 //! per dimension value — on out-of-order data days apart, so every visit walks cold B-tree
 //! nodes —, with the write lock held and queries waiting. Planned, every rollup change of the
-//! batch is a step sorted by (additions first, dimension, value, time) before the lock is
-//! taken; under it each rollup is then looked up once per batch and its days are walked in
-//! time order.
+//! batch is a step sorted by (additions first, rollup, time) before the lock is taken; under
+//! it each rollup is then looked up once per batch and its days are walked in time order.
 //!
 //! The end state is the one response-by-response application reaches: cells are sums, and
 //! every removal comes after every addition, so it always finds what it takes out (a version
@@ -20,7 +19,7 @@ use cxm_proto::v1::SurveyResponse;
 use cxm_proto::v1::event::Payload;
 use cxm_store::{Change, Nanos, nanos};
 
-use super::cell::{self, SurveyCell};
+use super::cell::SurveyCell;
 
 /// The dimension of the steps on the total rollup (dimension names are never empty).
 const TOTAL: &str = "";
@@ -72,18 +71,9 @@ impl<'a> Batch<'a> {
             self.steps.push(Step { add, rollup, dimension, value, t, cell });
         };
         step(TOTAL, "");
-        for dimension in super::index::VIEW_DIMENSIONS {
-            let value = cell::dimension(response, dimension);
-            if !value.is_empty() {
-                step(dimension, value);
-            }
-        }
-        for (key, value) in &response.attributes {
-            // An attribute named like a built-in dimension is not that dimension (see
-            // `SurveyIndex::apply`).
-            if !cell::DIMENSIONS.contains(&key.as_str()) && !value.is_empty() {
-                step(key, value);
-            }
+        // Attributes with an empty value are steps too: applying them admits the key.
+        for (dimension, value) in super::index::views_of(response) {
+            step(dimension, value);
         }
     }
 
@@ -137,6 +127,8 @@ mod tests {
         let mut attributes: BTreeMap<String, String> =
             (0..4_u64).map(|k| (format!("k{k}"), format!("v{}", (i * (k + 3) + v) % (3 + k * 7)))).collect();
         attributes.insert("touchpoint".to_owned(), "not-the-touchpoint".to_owned());
+        // A key only ever seen empty: still a known dimension.
+        attributes.insert("blank".to_owned(), String::new());
         let kind = [SurveyKind::Nps, SurveyKind::Csat, SurveyKind::Ces][((i + v) % 3) as usize];
         Payload::SurveyResponse(SurveyResponse {
             id: format!("r{i}"),
@@ -216,6 +208,12 @@ mod tests {
         planned.apply_batch(&Batch::of(&changes));
         let (expected, got) = (sums(&one_by_one), sums(&planned));
         assert_eq!(got, expected);
+        assert_eq!(planned.dimensions(), one_by_one.dimensions());
+        // A key seen only with an empty value is admitted by a batch as by one response.
+        let first = [Change { old: None, new: response(0, 0) }];
+        let mut batch_only = SurveyIndex::new(IndexBudget::default());
+        batch_only.apply_batch(&Batch::of(&first));
+        assert!(batch_only.knows("blank"));
         // The last version of each response alone, added to empty rollups, says the same.
         let mut last = BTreeMap::new();
         for change in &changes {

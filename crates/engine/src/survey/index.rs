@@ -13,7 +13,22 @@ use crate::rollup::Rollup;
 use crate::views::{Freed, IndexBudget, Lookup, Usage, Views};
 
 /// Built-in dimensions that get a view. `account_id` does not: it has as many values as customers.
-pub(super) const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
+const VIEW_DIMENSIONS: [&str; 4] = ["source", "touchpoint", "channel", "kind"];
+
+/// The views a response counts in, as (dimension, value): each built-in view dimension it has a
+/// value for, and each attribute (its value may be empty). An attribute named like a built-in
+/// dimension is not that dimension: queries (and scans) read the built-in field, so its view must
+/// not count the attribute too.
+pub(super) fn views_of(response: &SurveyResponse) -> impl Iterator<Item = (&str, &str)> {
+    let built_in =
+        VIEW_DIMENSIONS.into_iter().map(|d| (d, cell::dimension(response, d))).filter(|(_, v)| !v.is_empty());
+    let attributes = response
+        .attributes
+        .iter()
+        .filter(|(key, _)| !cell::DIMENSIONS.contains(&key.as_str()))
+        .map(|(key, value)| (key.as_str(), value.as_str()));
+    built_in.chain(attributes)
+}
 
 /// All survey rollups.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -61,20 +76,18 @@ impl SurveyIndex {
             if add { rollup.add(t, &cell) } else { rollup.sub(t, &cell) }
         };
         change(&mut self.total);
-        for dimension in VIEW_DIMENSIONS {
-            let value = cell::dimension(response, dimension);
-            if !value.is_empty() {
+        for (dimension, value) in views_of(response) {
+            if self.admits(dimension, add) && !value.is_empty() {
                 self.views.change(dimension, value, add, change);
             }
         }
-        for (key, value) in &response.attributes {
-            // An attribute named like a built-in dimension is not that dimension: queries (and
-            // scans) read the built-in field, so its view must not count the attribute too.
-            if cell::DIMENSIONS.contains(&key.as_str()) || !self.views.admit_key(key, add) || value.is_empty() {
-                continue;
-            }
-            self.views.change(key, value, add, change);
-        }
+    }
+
+    /// Whether `dimension` (as [`views_of`] names it) gets a view: a built-in one always, an
+    /// attribute key while the key budget admits it (admitted when `add`ing, even with an empty
+    /// value: the key is then a known dimension).
+    fn admits(&mut self, dimension: &str, add: bool) -> bool {
+        VIEW_DIMENSIONS.contains(&dimension) || self.views.admit_key(dimension, add)
     }
 
     /// Applies a planned batch of changes: each rollup looked up once, its days walked in time order.
@@ -85,7 +98,7 @@ impl SurveyIndex {
             match run.view() {
                 None => change(&mut self.total),
                 Some((dimension, value)) => {
-                    if VIEW_DIMENSIONS.contains(&dimension) || self.views.admit_key(dimension, add) {
+                    if self.admits(dimension, add) && !value.is_empty() {
                         self.views.change(dimension, value, add, change);
                     }
                 }
