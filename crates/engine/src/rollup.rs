@@ -12,7 +12,6 @@
 //! few times a day costs a few cells, not 96. Each rollup keeps an estimate of its bytes, which
 //! the index budget ([`crate::views`]) adds up.
 
-use std::collections::BTreeMap;
 use std::mem::size_of;
 
 use cxm_store::Nanos;
@@ -87,11 +86,13 @@ fn below(slot: u32) -> u128 {
     (1_u128 << slot) - 1
 }
 
-/// Inserts `value` at `at`, growing by a quarter, never past a full day: slack stays small.
-fn insert_cell<T>(cells: &mut Vec<T>, at: usize, value: T) {
+/// Inserts `value` at `at`, growing by a quarter (by `first` items at first, at least 2),
+/// never past `most` items: slack stays small.
+fn insert_cell<T>(cells: &mut Vec<T>, at: usize, value: T, first: usize, most: usize) {
     if cells.len() == cells.capacity() {
-        let room = SLOTS_PER_DAY as usize - cells.len();
-        cells.reserve_exact((cells.len() / 4).max(2).min(room.max(1)));
+        let room = most.saturating_sub(cells.len());
+        let grow = if cells.is_empty() { first } else { (cells.len() / 4).max(2) };
+        cells.reserve_exact(grow.min(room).max(1));
     }
     cells.insert(at, value);
 }
@@ -113,7 +114,7 @@ impl<C: Cell> Slots<C> {
     /// full form for good once a count does not fit the compact one.
     fn put(&mut self, at: usize, cell: C, insert: bool) {
         fn place<T>(cells: &mut Vec<T>, at: usize, value: T, insert: bool) {
-            if insert { insert_cell(cells, at, value) } else { cells[at] = value }
+            if insert { insert_cell(cells, at, value, 2, SLOTS_PER_DAY as usize) } else { cells[at] = value }
         }
         match (&mut self.cells, cell.narrow()) {
             (Cells::Narrow(cells), Some(narrow)) => place(cells, at, narrow, insert),
@@ -176,23 +177,62 @@ impl<C: Cell> Slots<C> {
     }
 }
 
+/// Days per chunk: a rollup keeps its days in chunks of 64 consecutive days.
+const CHUNK_DAYS: i64 = 64;
+
+/// One day that holds anything: its total and its non-empty slots.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
+struct Day<C: Cell> {
+    total: C,
+    slots: Slots<C>,
+}
+
+impl<C: Cell> Default for Day<C> {
+    fn default() -> Self {
+        Self { total: C::default(), slots: Slots::default() }
+    }
+}
+
+/// Days `[key × 64, key × 64 + 64)`: bit `d` of `occupied` is set when day `key × 64 + d` holds
+/// anything, and `days` holds those days in order.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
+struct Chunk<C: Cell> {
+    key: i64,
+    occupied: u64,
+    days: Vec<Day<C>>,
+}
+
+/// Heap bytes of a vector (capacity, plus an allocator header).
+fn vec_bytes<T>(items: &Vec<T>) -> usize {
+    match items.capacity() {
+        0 => 0,
+        capacity => capacity * size_of::<T>() + 16,
+    }
+}
+
 /// One series of slots over time.
 ///
-/// The day totals live in their own map, apart from the slots: a query over whole days walks
-/// B-tree nodes that hold a dozen totals side by side, instead of visiting one day of cells per
-/// day, scattered over the heap (its cost stayed O(days) but grew with the heap).
+/// Days sit in chunks of 64 consecutive days, kept in a vector sorted by time: a chunk is found
+/// at the place it would have were the chunks consecutive (they mostly are: a rollup that holds
+/// anything most days), else by binary search, and a day within its chunk by a bit count. Most
+/// changes then take two cache misses (the chunk's day, its slots) where a B-tree of days took
+/// one per level, and a query over whole days reads the days' totals from one array per 64 days.
+/// An insertion moves at most 63 days (or the chunks' headers), whatever the order of arrival.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
 pub(crate) struct Rollup<C: Cell> {
-    totals: BTreeMap<i64, C>,
-    days: BTreeMap<i64, Slots<C>>,
-    /// Estimated bytes of the slots' heap cells (the per-day part is `days × day_bytes`).
+    chunks: Vec<Chunk<C>>,
+    /// Days that hold anything.
+    count: usize,
+    /// Estimated heap bytes of the chunks, their days and the days' slot cells.
     heap: usize,
 }
 
 impl<C: Cell> Default for Rollup<C> {
     fn default() -> Self {
-        Self { totals: BTreeMap::new(), days: BTreeMap::new(), heap: 0 }
+        Self { chunks: Vec::new(), count: 0, heap: 0 }
     }
 }
 
@@ -214,33 +254,90 @@ fn day_and_slot(t: Nanos) -> (i64, u32) {
     (slot.div_euclid(SLOTS_PER_DAY), slot.rem_euclid(SLOTS_PER_DAY) as u32)
 }
 
+/// The chunk of day `index` and the day's bit in it.
+fn chunk_and_bit(index: i64) -> (i64, u32) {
+    (index.div_euclid(CHUNK_DAYS), index.rem_euclid(CHUNK_DAYS) as u32)
+}
+
+/// The bits below `bit` of a chunk's 64.
+fn below_day(bit: u32) -> u64 {
+    (1_u64 << bit) - 1
+}
+
 impl<C: Cell> Rollup<C> {
-    /// Estimated bytes one day costs before its slots' cells: its entries in the two B-trees
-    /// (nodes are about two-thirds full, hence the 3/2).
-    const DAY_BYTES: usize = (2 * size_of::<i64>() + size_of::<C>() + size_of::<Slots<C>>()) * 3 / 2;
+    /// The position of chunk `key`, or where it would be inserted.
+    fn find(&self, key: i64) -> Result<usize, usize> {
+        let guess = self.chunks.first().and_then(|first| usize::try_from(key.checked_sub(first.key)?).ok());
+        if let Some(at) = guess
+            && self.chunks.get(at).is_some_and(|chunk| chunk.key == key)
+        {
+            return Ok(at);
+        }
+        self.chunks.binary_search_by_key(&key, |chunk| chunk.key)
+    }
+
+    /// The day `index` (chunk position, position in the chunk), made empty when missing.
+    fn entry(&mut self, index: i64) -> (usize, usize) {
+        let (key, bit) = chunk_and_bit(index);
+        let at = match self.find(key) {
+            Ok(at) => at,
+            Err(at) => {
+                let before = vec_bytes(&self.chunks);
+                // Many rollups hold one chunk, and many chunks one day: one at first.
+                insert_cell(&mut self.chunks, at, Chunk { key, occupied: 0, days: Vec::new() }, 1, usize::MAX);
+                self.heap = self.heap + vec_bytes(&self.chunks) - before;
+                at
+            }
+        };
+        let chunk = &mut self.chunks[at];
+        let position = (chunk.occupied & below_day(bit)).count_ones() as usize;
+        if chunk.occupied & (1 << bit) == 0 {
+            let before = vec_bytes(&chunk.days);
+            insert_cell(&mut chunk.days, position, Day::default(), 1, CHUNK_DAYS as usize);
+            chunk.occupied |= 1 << bit;
+            self.heap = self.heap + vec_bytes(&chunk.days) - before;
+            self.count += 1;
+        }
+        (at, position)
+    }
 
     /// Adds a cell at instant `t`.
     pub(crate) fn add(&mut self, t: Nanos, cell: &C) {
-        let (index, at) = day_and_slot(t);
-        self.totals.entry(index).or_default().add(cell);
-        let day = self.days.entry(index).or_default();
-        let before = day.heap_bytes();
-        day.add(at, cell);
-        self.heap = self.heap + day.heap_bytes() - before;
+        self.change_all(true, [(t, cell)]);
     }
 
-    /// Removes a cell added at instant `t`; slots and days left empty are freed.
+    /// Removes a cell added at instant `t`; slots, days and chunks left empty are freed.
     pub(crate) fn sub(&mut self, t: Nanos, cell: &C) {
         let (index, at) = day_and_slot(t);
-        if let (Some(total), Some(day)) = (self.totals.get_mut(&index), self.days.get_mut(&index)) {
-            total.sub(cell);
-            day.sub(at, cell);
-            if total.is_empty() {
-                self.heap -= day.heap_bytes();
-                self.totals.remove(&index);
-                self.days.remove(&index);
-            }
+        let (key, bit) = chunk_and_bit(index);
+        let Ok(position) = self.find(key) else { return };
+        let chunk = &mut self.chunks[position];
+        if chunk.occupied & (1 << bit) == 0 {
+            return;
         }
+        let offset = (chunk.occupied & below_day(bit)).count_ones() as usize;
+        let day = &mut chunk.days[offset];
+        let before = day.slots.heap_bytes();
+        day.total.sub(cell);
+        day.slots.sub(at, cell);
+        if !day.total.is_empty() {
+            self.heap = self.heap + day.slots.heap_bytes() - before;
+            return;
+        }
+        self.heap -= before;
+        self.count -= 1;
+        drop(chunk.days.remove(offset));
+        chunk.occupied &= !(1 << bit);
+        if chunk.occupied != 0 {
+            return;
+        }
+        let days = vec_bytes(&chunk.days);
+        let chunks_before = vec_bytes(&self.chunks) + days;
+        drop(self.chunks.remove(position));
+        if self.chunks.is_empty() {
+            self.chunks = Vec::new();
+        }
+        self.heap = self.heap + vec_bytes(&self.chunks) - chunks_before;
     }
 
     /// Adds (or, when not `add`, removes) cells at their instants, given in time order: added
@@ -256,32 +353,32 @@ impl<C: Cell> Rollup<C> {
             }
             let (index, at) = day_and_slot(t);
             let same_day = |(t, _): &(Nanos, &C)| day_and_slot(*t).0 == index;
-            let total = self.totals.entry(index).or_default();
-            let day = self.days.entry(index).or_default();
-            let before = day.heap_bytes();
-            total.add(cell);
-            day.add(at, cell);
+            let (chunk, position) = self.entry(index);
+            let day = &mut self.chunks[chunk].days[position];
+            let before = day.slots.heap_bytes();
+            day.total.add(cell);
+            day.slots.add(at, cell);
             while let Some((t, cell)) = cells.next_if(same_day) {
-                total.add(cell);
-                day.add(day_and_slot(t).1, cell);
+                day.total.add(cell);
+                day.slots.add(day_and_slot(t).1, cell);
             }
-            self.heap = self.heap + day.heap_bytes() - before;
+            self.heap = self.heap + day.slots.heap_bytes() - before;
         }
     }
 
     /// Whether the rollup holds nothing.
     pub(crate) fn is_empty(&self) -> bool {
-        self.totals.is_empty()
+        self.count == 0
     }
 
     /// Days that hold anything.
     pub(crate) fn days(&self) -> usize {
-        self.totals.len()
+        self.count
     }
 
     /// Estimated bytes the rollup takes beyond its own struct.
     pub(crate) fn bytes(&self) -> usize {
-        self.days() * Self::DAY_BYTES + self.heap
+        self.heap
     }
 
     /// Adds slots `[first, end)` into `total`.
@@ -290,13 +387,26 @@ impl<C: Cell> Rollup<C> {
             return;
         }
         let (first_day, end_day) = (first.div_euclid(SLOTS_PER_DAY), (end - 1).div_euclid(SLOTS_PER_DAY));
-        for (&index, day_total) in self.totals.range(first_day..=end_day) {
-            let lo = (first - index * SLOTS_PER_DAY).max(0);
-            let hi = (end - index * SLOTS_PER_DAY).min(SLOTS_PER_DAY);
-            if lo == 0 && hi == SLOTS_PER_DAY {
-                day_total.add_to(total);
-            } else if let Some(day) = self.days.get(&index) {
-                day.sum(lo as u32, hi as u32, total);
+        let (first_key, end_key) = (first_day.div_euclid(CHUNK_DAYS), end_day.div_euclid(CHUNK_DAYS));
+        let start = self.chunks.partition_point(|chunk| chunk.key < first_key);
+        for chunk in self.chunks[start..].iter().take_while(|chunk| chunk.key <= end_key) {
+            let mut occupied = chunk.occupied;
+            for day in &chunk.days {
+                let index = chunk.key * CHUNK_DAYS + i64::from(occupied.trailing_zeros());
+                occupied &= occupied - 1;
+                if index < first_day {
+                    continue;
+                }
+                if index > end_day {
+                    break;
+                }
+                let lo = (first - index * SLOTS_PER_DAY).max(0);
+                let hi = (end - index * SLOTS_PER_DAY).min(SLOTS_PER_DAY);
+                if lo == 0 && hi == SLOTS_PER_DAY {
+                    day.total.add_to(total);
+                } else {
+                    day.slots.sum(lo as u32, hi as u32, total);
+                }
             }
         }
     }
@@ -393,7 +503,7 @@ mod tests {
         // Five occupied slots: at least 5 full cells and a header once widened (compact, the
         // day's heap would be at most 8 one-byte cells and the header).
         let wide = 5 * size_of::<Count>() + 16;
-        assert!(rollup.bytes() >= Rollup::<Count>::DAY_BYTES + wide, "the day is in the full form");
+        assert!(rollup.bytes() >= size_of::<Day<Count>>() + wide, "the day is in the full form");
         for (from, to) in [(0, 1_440), (45, 60), (30, 75), (0, 45), (60, 1_440)] {
             let mut total = 0;
             rollup.sum(from / 15, to / 15, &mut total);
@@ -439,6 +549,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn days_in_scattered_chunks_arriving_in_any_order_sum_as_a_direct_count() {
+        // Runs of days around 0 and far apart (chunks consecutive, and with gaps), in a
+        // scrambled order; then whole chunks and single days removed again.
+        let day = 1_440;
+        let mut days: Vec<i64> = (-70..70).chain(200..260).chain([1_000, 5_000, -3_000]).collect();
+        days.sort_by_key(|d| (d * 7_919).rem_euclid(1_009));
+        let times: Vec<i64> = days.iter().flat_map(|d| [d * day + 7, d * day + 900]).map(|m| m * MINUTE).collect();
+        let mut rollup = Rollup::default();
+        times.iter().for_each(|t| rollup.add(*t, &Count(1)));
+        assert_eq!(rollup.days(), days.len());
+        let gone = |t: &i64| (200..264).contains(&t.div_euclid(day * MINUTE)) || t.div_euclid(day * MINUTE) % 3 == 0;
+        times.iter().filter(|t| gone(t)).for_each(|t| rollup.sub(*t, &Count(1)));
+        let left: Vec<i64> = times.iter().copied().filter(|t| !gone(t)).collect();
+        assert_eq!(rollup.days(), days.iter().filter(|d| !gone(&(**d * day * MINUTE))).count());
+        let ranges = [(-3_001, 5_001), (-70, 70), (-64, 0), (0, 64), (-1, 1), (63, 65), (100, 1_001), (199, 261)];
+        for (from, to) in ranges {
+            for (lo, hi) in [(0, 0), (15, 0), (0, -15), (15, 900)] {
+                let (from, to) = (from * day + lo, to * day + hi);
+                let mut total = 0;
+                rollup.sum(from / 15, to / 15, &mut total);
+                assert_eq!(total, direct(&left, from, to), "[{from}, {to}) minutes");
+            }
+        }
+        left.iter().for_each(|t| rollup.sub(*t, &Count(1)));
+        assert!(rollup.is_empty());
+        assert_eq!(rollup.bytes(), 0);
     }
 
     #[test]

@@ -36,7 +36,7 @@ use crate::{Engine, Error, IndexBudget, Result, Rollups, Settings};
 pub const FILE: &str = "rollups.snapshot";
 const MAGIC: &[u8; 8] = b"CXMROLL\0";
 /// Raised whenever the rollups' stored form changes: an older snapshot is then rebuilt.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 /// Magic, format, CRC-32 and body length.
 const HEADER: usize = 8 + 4 + 4 + 8;
 

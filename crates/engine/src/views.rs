@@ -198,14 +198,19 @@ impl<R: ValueRollup> Views<R> {
     /// and a rollup are made as needed, within the budget; a removal never makes one (what it
     /// takes out was never put in).
     pub(crate) fn change(&mut self, dimension: &str, value: &str, add: bool, change: impl FnOnce(&mut R)) {
-        if !self.views.contains_key(dimension) {
-            if !add {
-                return;
+        // One lookup of the dimension when its view exists (nearly always).
+        let values = match self.views.get_mut(dimension) {
+            Some(View::Indexed(values)) => values,
+            Some(View::Overflowed) => return,
+            None if !add => return,
+            None => {
+                let values = Values { rollups: Map::default(), used: Usage::default() };
+                match self.views.entry(dimension.to_owned()).or_insert(View::Indexed(values)) {
+                    View::Indexed(values) => values,
+                    View::Overflowed => return,
+                }
             }
-            let values = Values { rollups: Map::default(), used: Usage::default() };
-            self.views.insert(dimension.to_owned(), View::Indexed(values));
-        }
-        let Some(View::Indexed(values)) = self.views.get_mut(dimension) else { return };
+        };
         let (before, after) = if let Some(rollup) = values.rollups.get_mut(value) {
             let before = rollup.usage();
             change(rollup);

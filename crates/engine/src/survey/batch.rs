@@ -40,6 +40,8 @@ struct Step<'a> {
 /// The survey rollup changes of a batch, in the order they are applied.
 pub(crate) struct Batch<'a> {
     steps: Vec<Step<'a>>,
+    /// Where each run of steps on one rollup ends in `steps`.
+    ends: Vec<usize>,
     cells: Vec<SurveyCell>,
     hasher: foldhash::fast::RandomState,
 }
@@ -47,7 +49,12 @@ pub(crate) struct Batch<'a> {
 impl<'a> Batch<'a> {
     /// Plans the survey part of `changes` (other event types are not in it).
     pub(crate) fn of(changes: &'a [Change]) -> Self {
-        let mut plan = Self { steps: Vec::new(), cells: Vec::new(), hasher: foldhash::fast::RandomState::default() };
+        let mut plan = Self {
+            steps: Vec::new(),
+            ends: Vec::new(),
+            cells: Vec::new(),
+            hasher: foldhash::fast::RandomState::default(),
+        };
         for change in changes {
             if let Some(Payload::SurveyResponse(old)) = &change.old {
                 plan.push(old, false);
@@ -57,6 +64,19 @@ impl<'a> Batch<'a> {
             }
         }
         plan.steps.sort_unstable_by_key(|s| (!s.add, s.rollup, s.t));
+        // The runs are found here, before the lock: comparing the strings reads every step's.
+        let same = |a: &Step<'_>, b: &Step<'_>| {
+            a.add == b.add && a.rollup == b.rollup && a.dimension == b.dimension && a.value == b.value
+        };
+        let mut end = 0;
+        plan.ends = plan
+            .steps
+            .chunk_by(same)
+            .map(|run| {
+                end += run.len();
+                end
+            })
+            .collect();
         plan
     }
 
@@ -80,9 +100,8 @@ impl<'a> Batch<'a> {
     /// The steps, one run per rollup: (add, dimension or `None` for the total, value, the
     /// run's (time, cell) pairs in time order).
     pub(crate) fn runs(&self) -> impl Iterator<Item = Run<'_, 'a>> {
-        self.steps
-            .chunk_by(|a, b| a.add == b.add && a.rollup == b.rollup && a.dimension == b.dimension && a.value == b.value)
-            .map(|steps| Run { plan: self, steps })
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(start, &end)| Run { plan: self, steps: self.steps.get(start..end).unwrap_or(&[]) })
     }
 }
 
