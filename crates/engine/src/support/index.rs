@@ -242,7 +242,7 @@ impl SupportIndex {
             .map(|(value, rollup)| {
                 let totals = rollup.totals(first, end, parts);
                 named.merge(&totals);
-                (value.clone(), totals)
+                (value.to_string(), totals)
             })
             .collect();
         out.push((String::new(), unnamed(&named)));

@@ -4,6 +4,8 @@
 
 use std::collections::HashSet;
 
+use compact_str::CompactString;
+
 use cxm_proto::v1::SurveyResponse;
 use cxm_store::nanos;
 
@@ -155,13 +157,13 @@ impl SurveyIndex {
             }
             _ => return None,
         };
-        let sum = |(value, rollup): (&String, &Rollup<SurveyCell>)| {
+        let sum = |(value, rollup): (&CompactString, &Rollup<SurveyCell>)| {
             let mut totals = SurveyTotals::default();
             rollup.sum(first, end, &mut totals);
-            (value.clone(), totals)
+            (value.to_string(), totals)
         };
         if let Some(only) = only.filter(|only| !only.contains("")) {
-            return Some(only.iter().filter_map(|value| values.get_key_value(value)).map(sum).collect());
+            return Some(only.iter().filter_map(|value| values.get_key_value(value.as_str())).map(sum).collect());
         }
         let mut out: Vec<(String, SurveyTotals)> = values.iter().map(sum).collect();
         let mut named = SurveyTotals::default();
