@@ -1,5 +1,7 @@
 //! The gRPC side: streaming the data set into `cxmd` and timing the query mix at the client.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -94,21 +96,17 @@ async fn ingest_expecting(
     let path = PathAndQuery::from_static("/cx.v1.IngestService/IngestStream");
     let started = Instant::now();
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    let done = std::cell::Cell::new(false);
-    let streamed = async {
-        let response = grpc.client_streaming(tonic::Request::new(stream), path, RawCodec).await;
-        let seconds = started.elapsed().as_secs_f64();
-        done.set(true);
-        (response, seconds)
+    // The questions come from a thread and connection of their own, as a dashboard's would
+    // come from another process: their latency is not that of this thread sending batches.
+    let done = Arc::new(AtomicBool::new(false));
+    let asking = during.map(|during| asker(url, during, Arc::clone(&done))).transpose()?;
+    let response = grpc.client_streaming(tonic::Request::new(stream), path, RawCodec).await;
+    let seconds = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    let queries_during = match asking {
+        Some(asking) => Some(asking.join().map_err(|_| anyhow::anyhow!("the question thread panicked"))??),
+        None => None,
     };
-    let asked = async {
-        match during {
-            Some(during) => ask_until(url, during, &done).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let ((response, seconds), queries_during) = tokio::join!(streamed, asked);
-    let queries_during = queries_during?;
     reader.join().map_err(|_| anyhow::anyhow!("the batch reader panicked"))??;
     let response: IngestResponse = response.context("IngestStream")?.into_inner();
     let counted = if again { response.duplicates } else { response.accepted };
@@ -124,16 +122,27 @@ async fn ingest_expecting(
     Ok(Ingested { events: n, seconds, events_per_second: n as f64 / seconds, queries_during })
 }
 
-/// Asks `during`'s questions in turn until `done`, and returns their latencies (one histogram).
-async fn ask_until(url: &str, during: During<'_>, done: &std::cell::Cell<bool>) -> anyhow::Result<Latency> {
+/// Starts a thread that asks `during`'s questions in turn until `done`, and returns their
+/// latencies (one histogram).
+fn asker(
+    url: &str,
+    during: During<'_>,
+    done: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<Latency>>> {
+    let (url, questions, every) = (url.to_owned(), during.questions.to_vec(), during.every);
+    let ask = move || crate::runtime()?.block_on(ask_until(&url, &questions, every, &done));
+    Ok(std::thread::Builder::new().name("bench-questions".to_owned()).spawn(ask)?)
+}
+
+async fn ask_until(url: &str, questions: &[Question], every: Duration, done: &AtomicBool) -> anyhow::Result<Latency> {
     let mut client = MetricsServiceClient::new(channel(url).await?);
-    let requests: Vec<_> = during.questions.iter().map(Question::request).collect();
+    let requests: Vec<_> = questions.iter().map(Question::request).collect();
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
-    let mut tick = tokio::time::interval(during.every);
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for (question, request) in during.questions.iter().zip(&requests).cycle() {
+    for (question, request) in questions.iter().zip(&requests).cycle() {
         tick.tick().await;
-        if done.get() {
+        if done.load(Ordering::Relaxed) {
             break;
         }
         let started = Instant::now();
