@@ -12,17 +12,17 @@
 //! an event stays exact: an event whose value was never in a view is never taken out of one.
 
 use std::collections::{BTreeSet, HashMap};
+use std::mem::size_of;
+
+use compact_str::CompactString;
+
+use crate::rollup::{Cell, Rollup};
 
 /// The maps of views, keyed by the names and values clients send: a fast hasher, seeded at
 /// random per process (so clients cannot pick colliding keys ahead of time), and keys of up to
 /// 24 bytes kept in the table itself: finding a value's rollup then reads no other memory (a
 /// batch looks up thousands, mostly cold, with the rollups write-locked).
 type Map<V> = HashMap<CompactString, V, foldhash::fast::RandomState>;
-use std::mem::size_of;
-
-use compact_str::CompactString;
-
-use crate::rollup::{Cell, Rollup};
 
 /// Limits on the memory of the dimension views of one event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
