@@ -219,7 +219,8 @@ fn vec_bytes<T>(items: &Vec<T>) -> usize {
 /// anything most days), else by binary search, and a day within its chunk by a bit count. Most
 /// changes then take two cache misses (the chunk's day, its slots) where a B-tree of days took
 /// one per level, and a query over whole days reads the days' totals from one array per 64 days.
-/// An insertion moves at most 63 days (or the chunks' headers), whatever the order of arrival.
+/// An insertion moves at most 63 days, or the chunks' headers (at most 3,326 of 40 bytes: valid
+/// times span the years 1678–2261), whatever the order of arrival.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(bound(serialize = "C: serde::Serialize", deserialize = "C: serde::de::DeserializeOwned"))]
 pub(crate) struct Rollup<C: Cell> {

@@ -269,11 +269,14 @@ impl Config {
                 "reporting_currency {reporting_currency:?} is not an ISO 4217 code such as USD or EUR"
             )));
         }
-        let cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(64);
+        // The store's own defaults, as the index budget's below: one place says them.
+        let store = cxm_store::Options::default();
+        let cache_mb = args.cache_mb.or(file.cache_mb).unwrap_or(store.cache_bytes >> 20);
         if cache_mb == 0 {
             return Err(StartError::Config("cache_mb must be at least 1".to_owned()));
         }
-        let identity_memory_mb = args.identity_memory_mb.or(file.identity_memory_mb).unwrap_or(32);
+        let identity_memory_mb =
+            args.identity_memory_mb.or(file.identity_memory_mb).unwrap_or(store.identity_memory_bytes >> 20);
         if identity_memory_mb == 0 {
             return Err(StartError::Config("identity_memory_mb must be at least 1".to_owned()));
         }
