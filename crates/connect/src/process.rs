@@ -33,6 +33,20 @@ const FRAME_SLACK: usize = 64 * 1024;
 /// Lines of the host's stderr kept to explain a crash.
 const STDERR_LINES: usize = 20;
 
+/// The end of a host's stderr, kept to explain a crash.
+#[derive(Default)]
+struct Tail {
+    lines: VecDeque<String>,
+    /// A line said an allocation failed — remembered even when a long backtrace
+    /// (`RUST_BACKTRACE=1`) pushed it out of `lines`.
+    out_of_memory: bool,
+}
+
+/// Whether a line of stderr says that an allocation failed.
+fn says_out_of_memory(line: &str) -> bool {
+    line.contains("memory allocation of") || line.contains("out of memory") || line.contains("Cannot allocate memory")
+}
+
 /// Where a plugin host's log lines go: `(level, line)`; level 0 is a line of its stderr.
 pub(crate) type HostLog = Arc<dyn Fn(u32, &str) + Send + Sync>;
 
@@ -80,7 +94,7 @@ pub(crate) struct HostProcess {
     killer: Killer,
     stdin: Option<ChildStdin>,
     replies: mpsc::Receiver<Reply>,
-    stderr: Arc<Mutex<VecDeque<String>>>,
+    stderr: Arc<Mutex<Tail>>,
     /// Disconnects when the host's stderr has been read to its end.
     stderr_done: mpsc::Receiver<()>,
     memory_mb: u64,
@@ -138,7 +152,7 @@ impl HostProcess {
     fn listen(
         child: &mut Child,
         log: HostLog,
-    ) -> std::io::Result<(mpsc::Receiver<Reply>, Arc<Mutex<VecDeque<String>>>, mpsc::Receiver<()>)> {
+    ) -> std::io::Result<(mpsc::Receiver<Reply>, Arc<Mutex<Tail>>, mpsc::Receiver<()>)> {
         let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
         let stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("no stderr"))?;
         let (send, replies) = mpsc::channel();
@@ -173,7 +187,7 @@ impl HostProcess {
                 }
             }
         })?;
-        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let tail = Arc::new(Mutex::new(Tail::default()));
         let stderr_tail = Arc::clone(&tail);
         let (stderr_end, stderr_done) = mpsc::channel::<()>();
         std::thread::Builder::new().name("plugin-host-err".into()).spawn(move || {
@@ -181,10 +195,11 @@ impl HostProcess {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 log(0, &line);
                 let mut tail = lock(&stderr_tail);
-                if tail.len() == STDERR_LINES {
-                    tail.pop_front();
+                tail.out_of_memory |= says_out_of_memory(&line);
+                if tail.lines.len() == STDERR_LINES {
+                    tail.lines.pop_front();
                 }
-                tail.push_back(line);
+                tail.lines.push_back(line);
             }
         })?;
         Ok((replies, tail, stderr_done))
@@ -233,10 +248,10 @@ impl HostProcess {
         };
         // The stderr reader may still be draining the host's last lines.
         let _ = self.stderr_done.recv_timeout(Duration::from_secs(1));
-        let tail: Vec<String> = lock(&self.stderr).iter().cloned().collect();
-        let out_of_memory = tail.iter().any(|l| {
-            l.contains("memory allocation of") || l.contains("out of memory") || l.contains("Cannot allocate memory")
-        });
+        let (tail, out_of_memory) = {
+            let kept = lock(&self.stderr);
+            (kept.lines.iter().cloned().collect::<Vec<String>>(), kept.out_of_memory)
+        };
         let what = match status {
             Err(e) => format!("vanished ({e})"),
             Ok(status) => {

@@ -22,6 +22,7 @@ use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::Nanos;
+use crate::filter::Filter;
 use crate::index::{self, HOUR_BITS};
 use crate::key::EventType;
 
@@ -72,6 +73,8 @@ pub(crate) struct Base {
     length: u64,
     /// Non-empty slots.
     entries: u64,
+    /// The tags of those slots: a lookup of a tag it does not hold reads nothing.
+    filter: Filter,
 }
 
 struct Header {
@@ -116,9 +119,10 @@ fn home(order: u64, bits: u32) -> u64 {
 }
 
 impl Base {
-    /// Opens the base `name` in `dir` and checks it whole; `Err(why)` when it cannot be used
-    /// (missing, damaged, of another store, commit or build).
-    pub(crate) fn open(dir: &Path, name: Name) -> Result<Self, String> {
+    /// Opens the base `name` in `dir` and checks it whole, building its filter (of at most
+    /// `filter_bytes`) on the way; `Err(why)` when it cannot be used (missing, damaged, of
+    /// another store, commit or build).
+    pub(crate) fn open(dir: &Path, name: Name, filter_bytes: u64) -> Result<Self, String> {
         let path = path(dir, name.token);
         let file = std::fs::File::open(&path).map_err(|e| format!("{} cannot be read ({e})", path.display()))?;
         let damaged = |what: &str| format!("{} is {what}", path.display());
@@ -137,7 +141,7 @@ impl Base {
         let header = Header::read(&tail);
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&tail);
-        let mut summed = Summed(hasher, 0);
+        let mut summed = Summed(hasher, 0, Filter::new(header.entries, filter_bytes), Vec::new());
         std::io::copy(&mut reader, &mut summed).map_err(|e| format!("{} cannot be read ({e})", path.display()))?;
         let crc = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
         if summed.0.finalize() != crc || summed.1 != header.length.saturating_mul(8) {
@@ -156,7 +160,8 @@ impl Base {
             return Err(damaged("inconsistent (table size)"));
         }
         drop(reader);
-        Ok(Self { file, path, name: header.name, bits: header.bits, length: header.length, entries: header.entries })
+        let (bits, length, entries, filter) = (header.bits, header.length, header.entries, summed.2);
+        Ok(Self { file, path, name: header.name, bits, length, entries, filter })
     }
 
     /// Which store, commit and token this base is.
@@ -171,6 +176,9 @@ impl Base {
 
     /// Adds to `hours` the hours the base lists for tag `slot_tag`.
     pub(crate) fn candidates(&self, slot_tag: u64, hours: &mut Vec<Nanos>) -> std::io::Result<()> {
+        if !self.filter.may_contain(slot_tag) {
+            return Ok(());
+        }
         let order = index::order(slot_tag);
         let mut at = home(order, self.bits);
         let mut chunk = [0_u8; CHUNK as usize * 8];
@@ -192,6 +200,11 @@ impl Base {
             at += n as u64;
         }
         Ok(())
+    }
+
+    /// Bytes its filter takes.
+    pub(crate) fn filter_bytes(&self) -> u64 {
+        self.filter.bytes()
     }
 
     /// Every slot of the base, in its order.
@@ -218,13 +231,29 @@ impl Base {
     }
 }
 
-/// A writer that counts and checksums.
-struct Summed(crc32fast::Hasher, u64);
+/// A writer that counts and checksums the body of a base and adds its slots' tags to a filter
+/// (the bytes of a slot split between two writes wait in the last field).
+struct Summed(crc32fast::Hasher, u64, Filter, Vec<u8>);
 
 impl std::io::Write for Summed {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.update(buf);
         self.1 += buf.len() as u64;
+        let mut rest = buf;
+        if !self.3.is_empty() {
+            let take = (8 - self.3.len()).min(rest.len());
+            self.3.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if let Ok(slot) = <[u8; 8]>::try_from(self.3.as_slice()) {
+                add_slot(&mut self.2, u64::from_le_bytes(slot));
+                self.3.clear();
+            }
+        }
+        let mut slots = rest.chunks_exact(8);
+        for slot in &mut slots {
+            add_slot(&mut self.2, u64::from_le_bytes(slot.try_into().unwrap_or_default()));
+        }
+        self.3.extend_from_slice(slots.remainder());
         Ok(buf.len())
     }
 
@@ -233,16 +262,23 @@ impl std::io::Write for Summed {
     }
 }
 
+/// Adds a non-empty slot's tag to `filter`.
+fn add_slot(filter: &mut Filter, slot: u64) {
+    if slot != 0 {
+        filter.insert(slot >> HOUR_BITS);
+    }
+}
+
 /// Writes a new base of store `id` at `commit`: the slots of `base` and of `added`, less one
 /// occurrence of each slot in `superseded` (a slot may be listed several times). Returns it
-/// open.
+/// open, with a filter of at most `filter_bytes`.
 pub(crate) fn write(
     dir: &Path,
     id: [u8; 16],
     commit: u64,
     base: Option<&Base>,
-    added: impl Iterator<Item = u64>,
-    superseded: impl Iterator<Item = u64>,
+    (added, superseded): (impl Iterator<Item = u64>, impl Iterator<Item = u64>),
+    filter_bytes: u64,
 ) -> std::io::Result<Base> {
     let mut fresh: Vec<u64> = added.collect();
     fresh.sort_unstable_by_key(|slot| index::order(slot >> HOUR_BITS));
@@ -256,7 +292,8 @@ pub(crate) fn write(
     let name = Name { id, commit, token: token() };
     let path = path(dir, name.token);
     let temporary = path.with_extension("idx.tmp");
-    let written = write_to(&temporary, name, bits, base, fresh, dropped);
+    let mut filter = Filter::new(total, filter_bytes);
+    let written = write_to(&temporary, (name, bits), base, fresh, dropped, &mut filter);
     let header = match written {
         Ok(header) => header,
         Err(e) => {
@@ -267,16 +304,16 @@ pub(crate) fn write(
     std::fs::rename(&temporary, &path)?;
     std::fs::File::open(dir)?.sync_all()?;
     let file = std::fs::File::open(&path)?;
-    Ok(Base { file, path, name, bits, length: header.length, entries: header.entries })
+    Ok(Base { file, path, name, bits, length: header.length, entries: header.entries, filter })
 }
 
 fn write_to(
     temporary: &Path,
-    name: Name,
-    bits: u32,
+    (name, bits): (Name, u32),
     base: Option<&Base>,
     fresh: Vec<u64>,
     mut dropped: HashMap<u64, u32>,
+    filter: &mut Filter,
 ) -> std::io::Result<Header> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -300,6 +337,7 @@ fn write_to(
             }
             out.write_all(&slot.to_le_bytes())?;
             body.update(&slot.to_le_bytes());
+            add_slot(filter, slot);
             next += 1;
             entries += 1;
             Ok(())
@@ -361,6 +399,10 @@ mod tests {
     use super::*;
     use crate::block::HOUR;
 
+    /// A filter of a few bits per entry at most: most absent identities skip the file, and the
+    /// ones that do not are still found exactly.
+    const FILTER: u64 = 1024;
+
     /// Fingerprints spread like real ones (the tag is taken from bits 6..46).
     fn fp(n: u64) -> u64 {
         n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
@@ -377,13 +419,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = [7; 16];
         let first = (0..3_000_u64).map(|n| index::pack(fp(n), n as i64 % 50 * HOUR));
-        let one = write(dir.path(), id, 1, None, first, std::iter::empty()).unwrap();
+        let one = write(dir.path(), id, 1, None, (first, std::iter::empty()), FILTER).unwrap();
         assert!((0..3_000).all(|n| found(&one, fp(n)) == vec![n as i64 % 50 * HOUR]));
         // Identities 0..1,000 move to hour 99; 3,000..5,000 are new.
         let moved = (0..1_000_u64).map(|n| index::pack(fp(n), 99 * HOUR));
         let new = (3_000..5_000_u64).map(|n| index::pack(fp(n), 7 * HOUR));
         let superseded = (0..1_000_u64).map(|n| index::pack(fp(n), n as i64 % 50 * HOUR));
-        let two = write(dir.path(), id, 2, Some(&one), moved.chain(new), superseded).unwrap();
+        let two = write(dir.path(), id, 2, Some(&one), (moved.chain(new), superseded), FILTER).unwrap();
         assert_eq!(two.entries, 5_000);
         for n in 0..5_000_u64 {
             let expected = match n {
@@ -396,8 +438,9 @@ mod tests {
         assert!(found(&two, fp(123_456)).is_empty());
         // Opened again, it is checked whole and must be the one asked for.
         let name = two.name();
-        assert!(Base::open(dir.path(), name).is_ok());
+        let again = Base::open(dir.path(), name, FILTER).unwrap();
+        assert!((0..5_000_u64).all(|n| !found(&again, fp(n)).is_empty()), "the filter built at open holds every slot");
         let other = Name { commit: 3, ..name };
-        assert!(Base::open(dir.path(), other).err().unwrap().contains("not the one"));
+        assert!(Base::open(dir.path(), other, FILTER).err().unwrap().contains("not the one"));
     }
 }

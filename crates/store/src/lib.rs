@@ -20,6 +20,7 @@ pub mod block;
 mod changes;
 mod error;
 mod fault;
+mod filter;
 mod index;
 pub mod key;
 mod marker;
@@ -364,8 +365,12 @@ impl Store {
         let state = &mut *guard;
         self.recover(state)?;
         let handle = self.handle()?;
-        let mut write = write::Write::new(&handle.tree, &state.identities);
-        let mut applied = Applied::default();
+        let mut write = write::Write::new(&handle.tree, &state.identities, events.len());
+        let mut applied = Applied {
+            outcomes: Vec::with_capacity(events.len()),
+            changes: Vec::with_capacity(events.len()),
+            commit: 0,
+        };
         for mut payload in events {
             normalize(&mut payload);
             let kind = EventType::of(&payload);

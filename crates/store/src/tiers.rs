@@ -65,10 +65,17 @@ impl Saved {
     }
 }
 
+/// The bytes a base's filter may take: a quarter of the identity index's budget, which the
+/// deltas share (see [`Tiers::bytes`]).
+fn filter_bytes(budget: u64) -> u64 {
+    budget / 4
+}
+
 /// A merge under way: the frozen delta and the base it is merged with.
 pub(crate) struct Fold {
     dir: PathBuf,
     id: [u8; 16],
+    budget: u64,
     commit: u64,
     base: Option<Arc<Base>>,
     frozen: Arc<Delta>,
@@ -82,8 +89,8 @@ impl Fold {
             self.id,
             self.commit,
             self.base.as_deref(),
-            self.frozen.entries.slots(),
-            self.frozen.superseded.iter().copied(),
+            (self.frozen.entries.slots(), self.frozen.superseded.iter().copied()),
+            filter_bytes(self.budget),
         )
     }
 }
@@ -114,7 +121,8 @@ impl Tiers {
             if name.id != id {
                 return Err("its identity index is of another store".to_owned());
             }
-            let opened = Base::open(dir, name).map_err(|why| format!("its identity index base {why}"))?;
+            let opened =
+                Base::open(dir, name, filter_bytes(budget)).map_err(|why| format!("its identity index base {why}"))?;
             tiers.base = Some(Arc::new(opened));
             tiers.named = Some(name.token);
         }
@@ -151,9 +159,11 @@ impl Tiers {
         }
     }
 
-    /// Bytes the deltas take.
+    /// Bytes the deltas and the base's filter take.
     pub(crate) fn bytes(&self) -> u64 {
-        self.live.bytes() + self.frozen.as_ref().map_or(0, |f| f.bytes())
+        self.live.bytes()
+            + self.frozen.as_ref().map_or(0, |f| f.bytes())
+            + self.base.as_ref().map_or(0, |b| b.filter_bytes())
     }
 
     /// Whether the deltas take more than `share` of the budget and no merge is under way.
@@ -165,7 +175,7 @@ impl Tiers {
     pub(crate) fn freeze(&mut self, commit: u64) -> Fold {
         let frozen = Arc::new(std::mem::take(&mut self.live));
         self.frozen = Some(Arc::clone(&frozen));
-        Fold { dir: self.dir.clone(), id: self.id, commit, base: self.base.clone(), frozen }
+        Fold { dir: self.dir.clone(), id: self.id, budget: self.budget, commit, base: self.base.clone(), frozen }
     }
 
     /// Ends a merge: with its new base, or (it failed) with the frozen delta back in the live one.

@@ -50,20 +50,25 @@ pub(crate) struct Current {
 /// A new entry of a block: main time and payload bytes.
 type NewEntry<'a> = (Nanos, &'a [u8]);
 
+/// A map keyed by what clients send (identities): a fast hasher, randomly seeded.
+type Keyed<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A write in progress.
 pub(crate) struct Write<'a> {
     tree: &'a sled::Tree,
     index: &'a Tiers,
     hours: HashMap<(EventType, Nanos), Hour>,
     fresh: Vec<Option<(EventType, Nanos, Vec<u8>)>>,
-    pending: HashMap<Vec<u8>, Current>,
+    pending: Keyed<Vec<u8>, Current>,
     /// Entries taken out of stored blocks: block key, main time, payload.
     removed: Vec<([u8; 18], Nanos, Vec<u8>)>,
 }
 
 impl<'a> Write<'a> {
-    pub(crate) fn new(tree: &'a sled::Tree, index: &'a Tiers) -> Self {
-        Self { tree, index, hours: HashMap::new(), fresh: Vec::new(), pending: HashMap::new(), removed: Vec::new() }
+    /// A write of about `events` events (room is made for them at once).
+    pub(crate) fn new(tree: &'a sled::Tree, index: &'a Tiers, events: usize) -> Self {
+        let pending = Keyed::with_capacity_and_hasher(events, foldhash::fast::RandomState::default());
+        Self { tree, index, hours: HashMap::new(), fresh: Vec::with_capacity(events), pending, removed: Vec::new() }
     }
 
     fn hour(&mut self, kind: EventType, hour: Nanos) -> Result<&Hour> {
