@@ -417,10 +417,14 @@ impl Store {
         let mut reveal = None;
         quiet(&mut || reveal = Some(self.hide(&handle, &undo)));
         let reveal = reveal.unwrap_or_else(|| self.hide(&handle, &undo));
+        let writing = std::time::Instant::now();
         if let Err(e) = handle.tree.apply_batch(batch).and_then(|()| handle.db.flush().map(drop)) {
             reveal.cancel();
             return Err(self.fail(state, handle, undo, e));
         }
+        // What the write waited for: sled's batch and the flush (fsync) of its log.
+        let flush_us = u64::try_from(writing.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::debug!(events = applied.outcomes.len(), flush_us, "store wrote a batch");
         let published = publish(&applied, reveal);
         let accepted = applied.outcomes.iter().filter(|o| **o == Outcome::Accepted).count() as u64;
         state.sequence = sequence;

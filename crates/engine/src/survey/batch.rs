@@ -3,9 +3,10 @@
 //!
 //! Applied response by response, a batch visits for every response the total and one rollup
 //! per dimension value — on out-of-order data days apart, so every visit walks cold B-tree
-//! nodes —, with the write lock held and queries waiting. Planned, every rollup change of the
-//! batch is a step sorted by (additions first, rollup, time) before the lock is taken; under
-//! it each rollup is then looked up once per batch and its days are walked in time order.
+//! nodes —, with the write lock held and queries waiting. Planned, the steps of a batch (one per
+//! response and rollup it lands in) are grouped by rollup before the lock is taken — additions
+//! first —, each group in time order; under the lock each rollup is then looked up once per
+//! batch and its days are walked in time order.
 //!
 //! The end state is the one response-by-response application reaches: cells are sums, and
 //! every removal comes after every addition, so it always finds what it takes out (a version
@@ -13,7 +14,7 @@
 //! in between (which view is dropped first when a limit is passed): both orders stay exact,
 //! since a dropped view's queries scan.
 
-use std::hash::BuildHasher;
+use std::collections::HashMap;
 
 use cxm_proto::v1::SurveyResponse;
 use cxm_proto::v1::event::Payload;
@@ -24,62 +25,35 @@ use super::cell::SurveyCell;
 /// The dimension of the steps on the total rollup (dimension names are never empty).
 const TOTAL: &str = "";
 
-/// One change to one rollup.
-struct Step<'a> {
+/// Which rollup a run changes, and whether it adds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Head<'a> {
     add: bool,
-    /// A hash of (dimension, value): steps are sorted by it rather than by the strings.
-    rollup: u64,
     /// [`TOTAL`], a built-in dimension or an attribute key.
     dimension: &'a str,
     value: &'a str,
-    t: Nanos,
-    /// Index into [`Batch::cells`].
-    cell: u32,
 }
 
 /// The survey rollup changes of a batch, in the order they are applied.
 pub(crate) struct Batch<'a> {
-    steps: Vec<Step<'a>>,
-    /// Where each run of steps on one rollup ends in `steps`.
+    /// One per run, additions first.
+    heads: Vec<Head<'a>>,
+    /// Every run's (time, index into `cells`) pairs, run after run, each in time order.
+    steps: Vec<(Nanos, u32)>,
+    /// Where each run ends in `steps`.
     ends: Vec<usize>,
     cells: Vec<SurveyCell>,
-    hasher: foldhash::fast::RandomState,
 }
 
-impl<'a> Batch<'a> {
-    /// Plans the survey part of `changes` (other event types are not in it).
-    pub(crate) fn of(changes: &'a [Change]) -> Self {
-        let mut plan = Self {
-            steps: Vec::new(),
-            ends: Vec::new(),
-            cells: Vec::new(),
-            hasher: foldhash::fast::RandomState::default(),
-        };
-        for change in changes {
-            if let Some(Payload::SurveyResponse(old)) = &change.old {
-                plan.push(old, false);
-            }
-            if let Payload::SurveyResponse(new) = &change.new {
-                plan.push(new, true);
-            }
-        }
-        plan.steps.sort_unstable_by_key(|s| (!s.add, s.rollup, s.t));
-        // The runs are found here, before the lock: comparing the strings reads every step's.
-        let same = |a: &Step<'_>, b: &Step<'_>| {
-            a.add == b.add && a.rollup == b.rollup && a.dimension == b.dimension && a.value == b.value
-        };
-        let mut end = 0;
-        plan.ends = plan
-            .steps
-            .chunk_by(same)
-            .map(|run| {
-                end += run.len();
-                end
-            })
-            .collect();
-        plan
-    }
+/// Steps as they are found: (run, time, cell), runs numbered in order of appearance.
+struct Found<'a> {
+    runs: HashMap<Head<'a>, u32, foldhash::fast::RandomState>,
+    heads: Vec<Head<'a>>,
+    steps: Vec<(u32, Nanos, u32)>,
+    cells: Vec<SurveyCell>,
+}
 
+impl<'a> Found<'a> {
     fn push(&mut self, response: &'a SurveyResponse, add: bool) {
         let Some(t) = response.responded_at.as_ref().and_then(nanos) else {
             return;
@@ -87,8 +61,13 @@ impl<'a> Batch<'a> {
         let cell = u32::try_from(self.cells.len()).unwrap_or(u32::MAX);
         self.cells.push(SurveyCell::of(response));
         let mut step = |dimension: &'a str, value: &'a str| {
-            let rollup = self.hasher.hash_one((dimension, value));
-            self.steps.push(Step { add, rollup, dimension, value, t, cell });
+            let head = Head { add, dimension, value };
+            let heads = &mut self.heads;
+            let run = *self.runs.entry(head).or_insert_with(|| {
+                heads.push(head);
+                u32::try_from(heads.len() - 1).unwrap_or(u32::MAX)
+            });
+            self.steps.push((run, t, cell));
         };
         step(TOTAL, "");
         // Attributes with an empty value are steps too: applying them admits the key.
@@ -96,35 +75,91 @@ impl<'a> Batch<'a> {
             step(dimension, value);
         }
     }
+}
+
+impl<'a> Batch<'a> {
+    /// Plans the survey part of `changes` (other event types are not in it).
+    pub(crate) fn of(changes: &'a [Change]) -> Self {
+        let mut found = Found {
+            runs: HashMap::default(),
+            heads: Vec::new(),
+            steps: Vec::with_capacity(changes.len() * 8),
+            cells: Vec::with_capacity(changes.len()),
+        };
+        for change in changes {
+            if let Some(Payload::SurveyResponse(old)) = &change.old {
+                found.push(old, false);
+            }
+            if let Payload::SurveyResponse(new) = &change.new {
+                found.push(new, true);
+            }
+        }
+        // Runs in their final order (additions first), then a counting sort of the steps by run:
+        // linear, where sorting every step by its rollup was a sixth of the ingest thread.
+        let mut order: Vec<u32> = (0..found.heads.len() as u32).collect();
+        order.sort_by_key(|&run| !found.heads[run as usize].add);
+        let mut place = vec![0_u32; order.len()];
+        for (at, &run) in order.iter().enumerate() {
+            place[run as usize] = at as u32;
+        }
+        let mut ends = vec![0_usize; order.len()];
+        for &(run, _, _) in &found.steps {
+            ends[place[run as usize] as usize] += 1;
+        }
+        let mut end = 0;
+        for count in &mut ends {
+            end += *count;
+            *count = end;
+        }
+        let mut next: Vec<usize> = std::iter::once(0).chain(ends.iter().copied()).take(ends.len()).collect();
+        let mut steps = vec![(0, 0); found.steps.len()];
+        for &(run, t, cell) in &found.steps {
+            let at = &mut next[place[run as usize] as usize];
+            steps[*at] = (t, cell);
+            *at += 1;
+        }
+        let mut start = 0;
+        for &end in &ends {
+            steps[start..end].sort_unstable_by_key(|&(t, _)| t);
+            start = end;
+        }
+        let heads = order.iter().map(|&run| found.heads[run as usize]).collect();
+        Self { heads, steps, ends, cells: found.cells }
+    }
 
     /// The steps, one run per rollup: (add, dimension or `None` for the total, value, the
     /// run's (time, cell) pairs in time order).
     pub(crate) fn runs(&self) -> impl Iterator<Item = Run<'_, 'a>> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts.zip(&self.ends).map(|(start, &end)| Run { plan: self, steps: self.steps.get(start..end).unwrap_or(&[]) })
+        starts.zip(&self.ends).zip(&self.heads).map(|((start, &end), &head)| Run {
+            plan: self,
+            head,
+            steps: self.steps.get(start..end).unwrap_or(&[]),
+        })
     }
 }
 
 /// The steps of a batch on one rollup.
 pub(crate) struct Run<'p, 'a> {
     plan: &'p Batch<'a>,
-    steps: &'p [Step<'a>],
+    head: Head<'a>,
+    steps: &'p [(Nanos, u32)],
 }
 
 impl<'a> Run<'_, 'a> {
     /// Whether the run adds (or removes) cells.
     pub(crate) fn add(&self) -> bool {
-        self.steps.first().is_some_and(|s| s.add)
+        self.head.add
     }
 
     /// The dimension and value of the rollup, `None` for the total.
     pub(crate) fn view(&self) -> Option<(&'a str, &'a str)> {
-        self.steps.first().filter(|s| s.dimension != TOTAL).map(|s| (s.dimension, s.value))
+        (self.head.dimension != TOTAL).then_some((self.head.dimension, self.head.value))
     }
 
     /// The (time, cell) pairs, in time order.
     pub(crate) fn cells(&self) -> impl Iterator<Item = (Nanos, &SurveyCell)> {
-        self.steps.iter().filter_map(|s| Some((s.t, self.plan.cells.get(s.cell as usize)?)))
+        self.steps.iter().filter_map(|&(t, cell)| Some((t, self.plan.cells.get(cell as usize)?)))
     }
 }
 
