@@ -387,7 +387,7 @@ impl Engine {
         // On a store that hides a write until it is published (sled), the rollups' write lock
         // is held only while they take the batch's changes, not across the store write (block
         // reads, compression, fsync): the store hides the write from reads until then (see
-        // `cxm_store::Reveal`), so a query — which reads the store and the rollups step by step
+        // `Backend::write_hidden`), so a query — which reads the store and the rollups step by step
         // under the read lock — sees both change together, and never an event stored but not
         // yet in the rollups nor counted but not durable. On another store the lock is held
         // across the write. A failed write leaves nothing behind, so the rollups never see it.
@@ -414,9 +414,14 @@ impl Engine {
                 },
                 // The write is revealed with the rollups still write-locked: a query sees both
                 // change together.
-                &mut |applied, reveal| {
-                    // Planned before the lock is taken: queries wait only for the rollups' update.
+                &mut |applied, durable, reveal| {
+                    // Planned before the lock is taken (queries wait only for the rollups'
+                    // update), while the store flushes the write.
                     let batch = survey::Batch::of(&applied.changes);
+                    if !durable() {
+                        // The write failed: the rollups stay as they are (the store says why).
+                        return;
+                    }
                     match self.write() {
                         Ok(mut rollups) => {
                             let locked = std::time::Instant::now();

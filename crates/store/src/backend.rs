@@ -11,6 +11,10 @@ use crate::{Applied, Bounds, Change, EventType, MetaWrite, Nanos, Outcome, RawBl
 /// [`Backend::write`]).
 pub type Derive<'a> = Box<dyn FnOnce(&Applied) -> (Vec<MetaWrite>, Vec<Alert>) + 'a>;
 
+/// Takes a hidden write's outcome once it is written: (the outcome, `durable`, `reveal`), see
+/// [`Backend::write_hidden`].
+pub type Publish<'a> = &'a mut dyn FnMut(&Applied, &mut dyn FnMut() -> bool, &mut dyn FnMut());
+
 /// Stored events of one type, in time order.
 pub type Events<'a> = Box<dyn Iterator<Item = Result<Payload>> + 'a>;
 
@@ -48,20 +52,23 @@ pub trait Backend: Send + Sync {
     /// Like [`Backend::write`], for derived state kept beside the store (the engine's rollups)
     /// whose write lock should not be held across the store write: `quiet` is called with a
     /// function that hides the write from reads (call it while no read is under way), and
-    /// `publish` with the write's outcome once it is durable and a function that reveals it
-    /// (call it while the derived state is still locked; it is revealed after `publish`
-    /// returns at the latest). By default (a store that cannot hide writes) both functions do
-    /// nothing, and the write is visible once it commits.
+    /// `publish` with the write's outcome, a function `durable` that waits until the write is
+    /// durable and says whether it is (`false`: it failed, and this call returns the error;
+    /// change nothing), and a function that reveals it (call it once `durable` said `true`,
+    /// while the derived state is still locked; it is revealed after `publish` returns at the
+    /// latest). `publish` may prepare its change before calling `durable`: on a store that
+    /// flushes on a thread of its own, the two overlap. By default (a store that cannot hide
+    /// writes) the write is durable and visible before `publish` is called.
     fn write_hidden(
         &self,
         events: Vec<Payload>,
         derive: Derive<'_>,
         quiet: &mut dyn FnMut(&mut dyn FnMut()),
-        publish: &mut dyn FnMut(&Applied, &mut dyn FnMut()),
+        publish: Publish<'_>,
     ) -> Result<Applied> {
         quiet(&mut || {});
         let applied = self.write(events, derive)?;
-        publish(&applied, &mut || {});
+        publish(&applied, &mut || true, &mut || {});
         Ok(applied)
     }
 
@@ -196,18 +203,9 @@ impl Backend for Store {
         events: Vec<Payload>,
         derive: Derive<'_>,
         quiet: &mut dyn FnMut(&mut dyn FnMut()),
-        publish: &mut dyn FnMut(&Applied, &mut dyn FnMut()),
+        publish: Publish<'_>,
     ) -> Result<Applied> {
-        let (applied, ()) = self.apply_revealing(events, derive, quiet, |applied, reveal| {
-            let mut reveal = Some(reveal);
-            publish(applied, &mut || {
-                if let Some(reveal) = reveal.take() {
-                    reveal.now();
-                }
-            });
-            // Dropping it (when `publish` did not reveal) reveals it.
-            drop(reveal);
-        })?;
+        let (applied, ()) = self.apply_revealing(events, derive, quiet, publish)?;
         Ok(applied)
     }
 

@@ -42,11 +42,10 @@ use cxm_proto::v1::{Account, Alert, Subscription, SurveyKind, SurveyResponse, Ti
 use prost::Message;
 
 pub use alerts::{Bounds, PAGE as ALERT_PAGE, StoredAlert};
-pub use backend::{Backend, Derive, Events, HourBlocks, Stored, now, outcome};
+pub use backend::{Backend, Derive, Events, HourBlocks, Publish, Stored, now, outcome};
 pub use changes::CatchUp;
 pub use error::{Error, Result};
 pub use key::{EventType, Nanos};
-pub use reveal::Reveal;
 pub use scan::{Blocks, RawBlock};
 pub use validate::{Invalid, Rules, nanos, validate};
 
@@ -343,13 +342,15 @@ impl Store {
         events: Vec<Payload>,
         derive: impl FnOnce(&Applied) -> (Vec<MetaWrite>, Vec<Alert>),
     ) -> Result<Applied> {
-        self.apply_revealing(events, derive, |hide| hide(), |_, reveal| reveal.now()).map(|(applied, ())| applied)
+        self.apply_revealing(events, derive, |hide| hide(), |_, _, reveal| reveal()).map(|(applied, ())| applied)
     }
 
-    /// Like [`Store::apply_alerting`], and reads see the write only when `publish` calls
-    /// [`Reveal::now`] (or drops it): `publish` runs once the write is durable, so that derived
-    /// state can follow the [`Applied`] changes under its own lock and become visible together
-    /// with the stored events. Until then every read (scans, metadata, alerts) that starts after
+    /// Like [`Store::apply_alerting`], and reads see the write only when `publish` calls its
+    /// third argument (`reveal`; else when it returns): `publish` runs while the write is
+    /// flushed, and its second argument (`durable`) waits for the flush and says whether the
+    /// write is durable — only then may derived state follow the [`Applied`] changes under its
+    /// own lock and become visible together with the stored events (`reveal` shows nothing of a
+    /// write that failed; the call then returns the error). Until then every read (scans, metadata, alerts) that starts after
     /// the write was hidden sees the store as before it. `quiet` must call the function it is
     /// given (which hides the write) while no read that must not see the write is under way —
     /// a scan already started reads sled as it changes —, e.g. under the write lock of the
@@ -359,7 +360,7 @@ impl Store {
         events: Vec<Payload>,
         derive: impl FnOnce(&Applied) -> (Vec<MetaWrite>, Vec<Alert>),
         quiet: impl FnOnce(&mut dyn FnMut()),
-        publish: impl FnOnce(&Applied, Reveal<'_>) -> R,
+        publish: impl FnOnce(&Applied, &mut dyn FnMut() -> bool, &mut dyn FnMut()) -> R,
     ) -> Result<(Applied, R)> {
         let mut guard = self.lock();
         let state = &mut *guard;
@@ -417,15 +418,34 @@ impl Store {
         let mut reveal = None;
         quiet(&mut || reveal = Some(self.hide(&handle, &undo)));
         let reveal = reveal.unwrap_or_else(|| self.hide(&handle, &undo));
-        let writing = std::time::Instant::now();
-        if let Err(e) = handle.tree.apply_batch(batch).and_then(|()| handle.db.flush().map(drop)) {
-            reveal.cancel();
+        // sled's batch and the flush (fsync) of its log run on a thread of their own while
+        // `publish` prepares what it can without them (the engine plans its rollup update);
+        // `publish` then waits for them (`durable`) before it changes anything.
+        let (written, reveal, published) = std::thread::scope(|scope| {
+            let (tree, db) = (&handle.tree, &handle.db);
+            let writer = scope.spawn(move || {
+                let writing = std::time::Instant::now();
+                let written = tree.apply_batch(batch).and_then(|()| db.flush().map(drop));
+                let flush_us = u64::try_from(writing.elapsed().as_micros()).unwrap_or(u64::MAX);
+                tracing::debug!(flush_us, "store wrote a batch");
+                written
+            });
+            let pending = std::cell::RefCell::new(reveal::Pending::new(writer, reveal));
+            let published =
+                publish(&applied, &mut || pending.borrow_mut().durable(), &mut || pending.borrow_mut().show());
+            let mut pending = pending.into_inner();
+            pending.durable();
+            let (written, reveal) = pending.into_parts();
+            (written, reveal, published)
+        });
+        if let Err(e) = written {
+            if let Some(reveal) = reveal {
+                reveal.cancel();
+            }
             return Err(self.fail(state, handle, undo, e));
         }
-        // What the write waited for: sled's batch and the flush (fsync) of its log.
-        let flush_us = u64::try_from(writing.elapsed().as_micros()).unwrap_or(u64::MAX);
-        tracing::debug!(events = applied.outcomes.len(), flush_us, "store wrote a batch");
-        let published = publish(&applied, reveal);
+        // Shown now if `publish` did not show it.
+        drop(reveal);
         let accepted = applied.outcomes.iter().filter(|o| **o == Outcome::Accepted).count() as u64;
         state.sequence = sequence;
         state.position = position;

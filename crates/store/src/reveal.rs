@@ -14,7 +14,7 @@ use crate::{Store, View, fault};
 
 /// A durable write whose keys reads do not see yet: [`Reveal::now`] (or dropping it) shows them.
 #[must_use = "a write stays hidden from reads until revealed; dropping the Reveal reveals it"]
-pub struct Reveal<'a> {
+pub(crate) struct Reveal<'a> {
     store: &'a Store,
     /// The handle to read from once revealed; `None` once done.
     handle: Option<Handle>,
@@ -22,7 +22,7 @@ pub struct Reveal<'a> {
 
 impl Reveal<'_> {
     /// Makes the write visible to every read that starts from now on.
-    pub fn now(mut self) {
+    pub(crate) fn now(mut self) {
         self.show();
     }
 
@@ -42,6 +42,47 @@ impl Reveal<'_> {
 impl Drop for Reveal<'_> {
     fn drop(&mut self) {
         self.show();
+    }
+}
+
+/// A write being applied and flushed on a thread of its own, and its [`Reveal`].
+pub(crate) struct Pending<'scope, 'a> {
+    writer: Option<std::thread::ScopedJoinHandle<'scope, sled::Result<()>>>,
+    written: Option<sled::Result<()>>,
+    reveal: Option<Reveal<'a>>,
+}
+
+impl<'scope, 'a> Pending<'scope, 'a> {
+    pub(crate) fn new(writer: std::thread::ScopedJoinHandle<'scope, sled::Result<()>>, reveal: Reveal<'a>) -> Self {
+        Self { writer: Some(writer), written: None, reveal: Some(reveal) }
+    }
+
+    /// Waits for the write; whether it is durable.
+    pub(crate) fn durable(&mut self) -> bool {
+        if let Some(writer) = self.writer.take() {
+            let written = writer.join().unwrap_or_else(|_| {
+                Err(sled::Error::ReportableBug("the thread writing a batch to sled panicked".to_owned()))
+            });
+            self.written = Some(written);
+        }
+        matches!(self.written, Some(Ok(())))
+    }
+
+    /// Reveals the write once it is durable; a failed write is not revealed (its failure sets
+    /// what reads see).
+    pub(crate) fn show(&mut self) {
+        if self.durable()
+            && let Some(reveal) = self.reveal.take()
+        {
+            reveal.now();
+        }
+    }
+
+    /// How the write ended (after [`Pending::durable`]) and its [`Reveal`] if not shown yet.
+    pub(crate) fn into_parts(self) -> (sled::Result<()>, Option<Reveal<'a>>) {
+        let written =
+            self.written.unwrap_or_else(|| Err(sled::Error::ReportableBug("a batch was never written".to_owned())));
+        (written, self.reveal)
     }
 }
 
