@@ -349,9 +349,9 @@ impl Store {
     /// third argument (`reveal`; else when it returns): `publish` runs while the write is
     /// flushed, and its second argument (`durable`) waits for the flush and says whether the
     /// write is durable — only then may derived state follow the [`Applied`] changes under its
-    /// own lock and become visible together with the stored events (`reveal` shows nothing of a
-    /// write that failed; the call then returns the error). Until then every read (scans, metadata, alerts) that starts after
-    /// the write was hidden sees the store as before it. `quiet` must call the function it is
+    /// own lock and become visible together with the stored events (`reveal` shows nothing of
+    /// a write that failed; the call then returns the error). Until then every read (scans,
+    /// metadata, alerts) that starts after the write was hidden sees the store as before it. `quiet` must call the function it is
     /// given (which hides the write) while no read that must not see the write is under way —
     /// a scan already started reads sled as it changes —, e.g. under the write lock of the
     /// derived state. Writes wait for `publish` to return.

@@ -79,10 +79,24 @@ impl<'scope, 'a> Pending<'scope, 'a> {
     }
 
     /// How the write ended (after [`Pending::durable`]) and its [`Reveal`] if not shown yet.
-    pub(crate) fn into_parts(self) -> (sled::Result<()>, Option<Reveal<'a>>) {
-        let written =
-            self.written.unwrap_or_else(|| Err(sled::Error::ReportableBug("a batch was never written".to_owned())));
-        (written, self.reveal)
+    pub(crate) fn into_parts(mut self) -> (sled::Result<()>, Option<Reveal<'a>>) {
+        let written = self
+            .written
+            .take()
+            .unwrap_or_else(|| Err(sled::Error::ReportableBug("a batch was never written".to_owned())));
+        (written, self.reveal.take())
+    }
+}
+
+impl Drop for Pending<'_, '_> {
+    /// Dropped before it was taken apart (`publish` panicked): a write not known to be durable
+    /// stays hidden rather than revealed.
+    fn drop(&mut self) {
+        if !matches!(self.written, Some(Ok(())))
+            && let Some(reveal) = self.reveal.take()
+        {
+            reveal.cancel();
+        }
     }
 }
 
