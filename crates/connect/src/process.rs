@@ -42,6 +42,17 @@ struct Tail {
     out_of_memory: bool,
 }
 
+impl Tail {
+    /// Keeps `line` (dropping the oldest past [`STDERR_LINES`]) and notes an allocation failure.
+    fn push(&mut self, line: String) {
+        self.out_of_memory |= says_out_of_memory(&line);
+        if self.lines.len() == STDERR_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+}
+
 /// Whether a line of stderr says that an allocation failed.
 fn says_out_of_memory(line: &str) -> bool {
     line.contains("memory allocation of") || line.contains("out of memory") || line.contains("Cannot allocate memory")
@@ -194,12 +205,7 @@ impl HostProcess {
             let _end = stderr_end;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 log(0, &line);
-                let mut tail = lock(&stderr_tail);
-                tail.out_of_memory |= says_out_of_memory(&line);
-                if tail.lines.len() == STDERR_LINES {
-                    tail.lines.pop_front();
-                }
-                tail.lines.push_back(line);
+                lock(&stderr_tail).push(line);
             }
         })?;
         Ok((replies, tail, stderr_done))
@@ -330,5 +336,25 @@ impl Drop for HostProcess {
         }
         let _ = child.kill();
         let _ = child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allocation_failure_is_remembered_after_a_long_backtrace() {
+        let mut tail = Tail::default();
+        tail.push("memory allocation of 67108864 bytes failed".to_owned());
+        for frame in 0..40 {
+            tail.push(format!("  {frame}: some::frame"));
+        }
+        assert_eq!(tail.lines.len(), STDERR_LINES);
+        assert!(!tail.lines.iter().any(|l| says_out_of_memory(l)), "the line itself scrolled out");
+        assert!(tail.out_of_memory);
+        let mut quiet = Tail::default();
+        quiet.push("thread 'main' panicked at src/lib.rs:1:1".to_owned());
+        assert!(!quiet.out_of_memory);
     }
 }
