@@ -141,10 +141,11 @@ impl Base {
         let header = Header::read(&tail);
         let mut hasher = crc32fast::Hasher::new();
         hasher.update(&tail);
-        let mut summed = Summed(hasher, 0, Filter::new(header.entries, filter_bytes), Vec::new());
+        let filter = Filter::new(header.entries, filter_bytes);
+        let mut summed = Summed { crc: hasher, bytes: 0, filter, carry: Vec::new() };
         std::io::copy(&mut reader, &mut summed).map_err(|e| format!("{} cannot be read ({e})", path.display()))?;
         let crc = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
-        if summed.0.finalize() != crc || summed.1 != header.length.saturating_mul(8) {
+        if summed.crc.finalize() != crc || summed.bytes != header.length.saturating_mul(8) {
             return Err(damaged("damaged or cut short (its checksum does not match)"));
         }
         if header.name != name {
@@ -160,7 +161,7 @@ impl Base {
             return Err(damaged("inconsistent (table size)"));
         }
         drop(reader);
-        let (bits, length, entries, filter) = (header.bits, header.length, header.entries, summed.2);
+        let (bits, length, entries, filter) = (header.bits, header.length, header.entries, summed.filter);
         Ok(Self { file, path, name: header.name, bits, length, entries, filter })
     }
 
@@ -231,29 +232,34 @@ impl Base {
     }
 }
 
-/// A writer that counts and checksums the body of a base and adds its slots' tags to a filter
-/// (the bytes of a slot split between two writes wait in the last field).
-struct Summed(crc32fast::Hasher, u64, Filter, Vec<u8>);
+/// A writer that counts and checksums the body of a base and adds its slots' tags to a filter.
+struct Summed {
+    crc: crc32fast::Hasher,
+    bytes: u64,
+    filter: Filter,
+    /// The first bytes of a slot split between two writes.
+    carry: Vec<u8>,
+}
 
 impl std::io::Write for Summed {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        self.1 += buf.len() as u64;
+        self.crc.update(buf);
+        self.bytes += buf.len() as u64;
         let mut rest = buf;
-        if !self.3.is_empty() {
-            let take = (8 - self.3.len()).min(rest.len());
-            self.3.extend_from_slice(&rest[..take]);
+        if !self.carry.is_empty() {
+            let take = (8 - self.carry.len()).min(rest.len());
+            self.carry.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
-            if let Ok(slot) = <[u8; 8]>::try_from(self.3.as_slice()) {
-                add_slot(&mut self.2, u64::from_le_bytes(slot));
-                self.3.clear();
+            if let Ok(slot) = <[u8; 8]>::try_from(self.carry.as_slice()) {
+                add_slot(&mut self.filter, u64::from_le_bytes(slot));
+                self.carry.clear();
             }
         }
         let mut slots = rest.chunks_exact(8);
         for slot in &mut slots {
-            add_slot(&mut self.2, u64::from_le_bytes(slot.try_into().unwrap_or_default()));
+            add_slot(&mut self.filter, u64::from_le_bytes(slot.try_into().unwrap_or_default()));
         }
-        self.3.extend_from_slice(slots.remainder());
+        self.carry.extend_from_slice(slots.remainder());
         Ok(buf.len())
     }
 
@@ -412,6 +418,27 @@ mod tests {
         let mut hours = Vec::new();
         base.candidates(index::tag(fp), &mut hours).unwrap();
         hours
+    }
+
+    #[test]
+    fn slots_split_between_writes_still_reach_the_filter() {
+        let slots: Vec<u64> = (1..=1_000_u64).map(|n| index::pack(fp(n), n as i64 * HOUR)).collect();
+        let body: Vec<u8> = slots.iter().flat_map(|slot| slot.to_le_bytes()).collect();
+        let filter = Filter::new(1_000, u64::MAX);
+        let mut summed = Summed { crc: crc32fast::Hasher::new(), bytes: 0, filter, carry: Vec::new() };
+        // Pieces of 1 to 12 bytes: a slot is split across two or three writes.
+        let mut at = 0;
+        for size in (1..=12).cycle() {
+            if at >= body.len() {
+                break;
+            }
+            let end = (at + size).min(body.len());
+            std::io::Write::write_all(&mut summed, &body[at..end]).unwrap();
+            at = end;
+        }
+        assert_eq!(summed.bytes, body.len() as u64);
+        assert!(summed.carry.is_empty());
+        assert!(slots.iter().all(|slot| summed.filter.may_contain(slot >> HOUR_BITS)));
     }
 
     #[test]
