@@ -28,14 +28,22 @@ pub(crate) type Hidden = std::collections::BTreeMap<Vec<u8>, Option<sled::IVec>>
 pub(crate) struct Undo(Vec<(Vec<u8>, Option<sled::IVec>)>);
 
 impl Undo {
-    /// Reads the current values of `keys` from `tree`.
-    pub(crate) fn record(tree: &sled::Tree, keys: Vec<Vec<u8>>) -> sled::Result<Self> {
-        let mut out = Vec::with_capacity(keys.len());
+    /// Reads the current values of `keys` from `tree`; `fresh` keys were never written (new
+    /// blocks: their sequence numbers are past every stored block's) and are recorded as absent
+    /// without a read — on out-of-order data most keys of a batch are new blocks.
+    pub(crate) fn record(tree: &sled::Tree, keys: Vec<Vec<u8>>, fresh: &[[u8; 18]]) -> sled::Result<Self> {
+        let mut out = Vec::with_capacity(keys.len() + fresh.len());
         for key in keys {
             let old = tree.get(&key)?;
             out.push((key, old));
         }
+        out.extend(fresh.iter().map(|key| (key.to_vec(), None)));
         Ok(Self(out))
+    }
+
+    /// How many keys the write touches.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// The keys with their values before the write, for reads to use instead of sled's.

@@ -414,7 +414,7 @@ impl Store {
                 None => batch.remove(k),
             }
         }
-        let undo = fault::Undo::record(&handle.tree, keys)?;
+        let undo = fault::Undo::record(&handle.tree, keys, &record.added)?;
         let mut reveal = None;
         quiet(&mut || reveal = Some(self.hide(&handle, &undo)));
         let reveal = reveal.unwrap_or_else(|| self.hide(&handle, &undo));
@@ -423,11 +423,12 @@ impl Store {
         // `publish` then waits for them (`durable`) before it changes anything.
         let (written, reveal, published) = std::thread::scope(|scope| {
             let (tree, db) = (&handle.tree, &handle.db);
+            let keys = undo.len();
             let writer = scope.spawn(move || {
                 let writing = std::time::Instant::now();
                 let written = tree.apply_batch(batch).and_then(|()| db.flush().map(drop));
                 let flush_us = u64::try_from(writing.elapsed().as_micros()).unwrap_or(u64::MAX);
-                tracing::debug!(flush_us, "store wrote a batch");
+                tracing::debug!(flush_us, keys, "store wrote a batch");
                 written
             });
             let pending = std::cell::RefCell::new(reveal::Pending::new(writer, reveal));

@@ -161,7 +161,8 @@ impl<'a> Write<'a> {
         self.pending.insert(identity, current);
     }
 
-    /// The sled batch of this write (blocks rewritten and new, their keys added to `keys`),
+    /// The sled batch of this write (blocks rewritten, their keys added to `keys`, and new, their
+    /// keys in `record.added`: sequence numbers past every stored block's, so never used before),
     /// what it changed (in `record`) and the index changes to make once it is durable:
     /// (fingerprint, hour before, hour now).
     pub(crate) fn finish(
@@ -202,7 +203,6 @@ impl<'a> Write<'a> {
                     end += 1;
                 }
                 let block_key = key::block(kind, hour, *sequence);
-                keys.push(block_key.to_vec());
                 record.added.push(block_key);
                 batch.insert(&block_key[..], block::encode(hour, entries[start..end].iter().copied()));
                 *sequence += 1;
