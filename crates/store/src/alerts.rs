@@ -10,7 +10,7 @@
 //! retention is kept under the metadata key [`PRUNED`], so that a log emptied by retention
 //! continues after it.
 //!
-//! One key per write, not per alert: with a key per alert (detractors alone are a tenth or more
+//! One key per write (per [`PAGE`] alerts of a write), not per alert: with a key per alert (detractors alone are a tenth or more
 //! of survey responses) sled's state at open grew with the alerts stored — about 40 MiB for 1.4
 //! million — and every write paid a key per alert. Stores written with a key per alert
 //! (`a | cursor` → the same bytes as an entry) are converted when they open.
@@ -56,10 +56,15 @@ fn entry_bytes(alert: &Alert, written: Nanos) -> Vec<u8> {
     value
 }
 
-/// The value of a group: `alerts` (cursor, entry bytes), consecutive cursors from the first.
-fn encode_group(alerts: &[(u64, Vec<u8>)]) -> Vec<u8> {
-    let first = alerts.first().map_or(0, |(cursor, _)| *cursor);
-    block::encode(first as Nanos, alerts.iter().map(|(cursor, bytes)| (*cursor as Nanos, bytes.as_slice())))
+/// Adds to `batch` the group of `alerts` (cursor, entry bytes; consecutive cursors, at most
+/// [`PAGE`]); returns its key, `None` for no alerts.
+fn put_group(batch: &mut sled::Batch, alerts: &[(u64, Vec<u8>)]) -> Option<Vec<u8>> {
+    let (&(first, _), &(last, _)) = (alerts.first()?, alerts.last()?);
+    let value =
+        block::encode(first as Nanos, alerts.iter().map(|(cursor, bytes)| (*cursor as Nanos, bytes.as_slice())));
+    let k = group_key(last, first);
+    batch.insert(&k[..], value);
+    Some(k.to_vec())
 }
 
 /// The alerts of a group with their cursors, in cursor order; damage or a group that does not
@@ -113,24 +118,19 @@ impl Log {
         self.last.load(Ordering::Acquire)
     }
 
-    /// Adds the alerts of a write to `batch` as one group with cursors after the last one;
-    /// returns the key written (none without alerts) and the new last cursor, to
-    /// [`Log::commit`] once the batch is durable.
+    /// Adds the alerts of a write to `batch` with cursors after the last one, as one group (one
+    /// per [`PAGE`] alerts, so that a page never decodes more than two groups); returns the
+    /// keys written and the new last cursor, to [`Log::commit`] once the batch is durable.
     pub(crate) fn stage(&self, alerts: Vec<Alert>, now: Nanos, batch: &mut sled::Batch) -> (Vec<Vec<u8>>, u64) {
-        let last = self.last();
-        if alerts.is_empty() {
-            return (Vec::new(), last);
-        }
-        let mut cursor = last;
+        let mut cursor = self.last();
         let mut entries = Vec::with_capacity(alerts.len());
         for mut alert in alerts {
             cursor += 1;
             alert.cursor = cursor.to_string();
             entries.push((cursor, entry_bytes(&alert, now)));
         }
-        let k = group_key(cursor, last + 1);
-        batch.insert(&k[..], encode_group(&entries));
-        (vec![k.to_vec()], cursor)
+        let keys = entries.chunks(PAGE).filter_map(|group| put_group(batch, group)).collect();
+        (keys, cursor)
     }
 
     /// Makes the alerts up to `last` visible to readers.
@@ -145,9 +145,8 @@ fn convert_legacy(tree: &sled::Tree) -> Result<()> {
     let mut converted = 0_usize;
     let mut group: Vec<(u64, Vec<u8>)> = Vec::new();
     let write = |group: &mut Vec<(u64, Vec<u8>)>| -> Result<usize> {
-        let (Some(&(first, _)), Some(&(last, _))) = (group.first(), group.last()) else { return Ok(0) };
         let mut batch = sled::Batch::default();
-        batch.insert(&group_key(last, first)[..], encode_group(group));
+        put_group(&mut batch, group);
         for (cursor, _) in group.iter() {
             let mut k = [LEGACY; 9];
             k[1..].copy_from_slice(&cursor.to_be_bytes());
@@ -298,9 +297,7 @@ impl Store {
             if kept < alerts.len() {
                 let rest: Vec<(u64, Vec<u8>)> =
                     alerts[kept..].iter().map(|(cursor, a)| (*cursor, entry_bytes(&a.alert, a.written))).collect();
-                let k = group_key(alerts[alerts.len() - 1].0, alerts[kept].0);
-                batch.insert(&k[..], encode_group(&rest));
-                keys.push(k.to_vec());
+                keys.extend(put_group(&mut batch, &rest));
                 break;
             }
         }
@@ -381,11 +378,15 @@ mod tests {
         store.apply_alerting(vec![response("a")], |_| (Vec::new(), many)).unwrap();
         store.apply_alerting(vec![response("b")], |_| (Vec::new(), Vec::new())).unwrap();
         store.apply_alerting(vec![response("c")], |_| (Vec::new(), vec![alert("last")])).unwrap();
-        assert_eq!(keys(&store, super::GROUP).len(), 2);
-        // A page ends inside the first group; the next starts inside it.
+        // 700 alerts of one write: a group of PAGE and one of the rest; then one more.
+        assert_eq!(keys(&store, super::GROUP).len(), 3);
         let first = comments(&store, 0);
         assert_eq!(first.len(), super::PAGE);
         assert_eq!(first[0], ("1".to_owned(), "c0".to_owned()));
+        // A page that starts and ends inside groups.
+        let inside = comments(&store, 100);
+        assert_eq!(inside.len(), super::PAGE);
+        assert_eq!((inside[0].0.as_str(), inside[511].0.as_str()), ("101", "612"));
         let next = comments(&store, 600);
         assert_eq!(next.len(), 101);
         assert_eq!(next[0], ("601".to_owned(), "c600".to_owned()));

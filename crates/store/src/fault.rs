@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
+use crate::changes::BlockKey;
 use crate::open::{self, Handle};
 use crate::{Error, Result, State, Store, View};
 
@@ -31,7 +32,7 @@ impl Undo {
     /// Reads the current values of `keys` from `tree`; `fresh` keys were never written (new
     /// blocks: their sequence numbers are past every stored block's) and are recorded as absent
     /// without a read — on out-of-order data most keys of a batch are new blocks.
-    pub(crate) fn record(tree: &sled::Tree, keys: Vec<Vec<u8>>, fresh: &[[u8; 18]]) -> sled::Result<Self> {
+    pub(crate) fn record(tree: &sled::Tree, keys: Vec<Vec<u8>>, fresh: &[BlockKey]) -> sled::Result<Self> {
         let mut out = Vec::with_capacity(keys.len() + fresh.len());
         for key in keys {
             let old = tree.get(&key)?;

@@ -351,10 +351,10 @@ impl Store {
     /// write is durable — only then may derived state follow the [`Applied`] changes under its
     /// own lock and become visible together with the stored events (`reveal` shows nothing of
     /// a write that failed; the call then returns the error). Until then every read (scans,
-    /// metadata, alerts) that starts after the write was hidden sees the store as before it. `quiet` must call the function it is
-    /// given (which hides the write) while no read that must not see the write is under way —
-    /// a scan already started reads sled as it changes —, e.g. under the write lock of the
-    /// derived state. Writes wait for `publish` to return.
+    /// metadata, alerts) that starts after the write was hidden sees the store as before it.
+    /// `quiet` must call the function it is given (which hides the write) while no read that
+    /// must not see the write is under way — a scan already started reads sled as it changes —,
+    /// e.g. under the write lock of the derived state. Writes wait for `publish` to return.
     pub fn apply_revealing<R>(
         &self,
         events: Vec<Payload>,
